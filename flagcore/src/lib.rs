@@ -1,6 +1,22 @@
 //! flagcore: Statsig-compatible feature-gate and experiment evaluation.
-//!
-//! Work in progress: this crate currently provides the hashing primitives Statsig uses to
-//! bucket users. Loading and evaluation land next.
+#![forbid(unsafe_code)]
 
+mod env;
+mod error;
+mod eval;
 pub mod hash;
+mod index;
+mod result;
+mod ruleset;
+mod store;
+pub mod ua;
+mod user;
+mod value;
+
+pub use env::{Clock, CountryLookup, FixedClock, IdLists, Options, SystemClock};
+pub use error::{Limits, LoadError};
+pub use eval::Kind;
+pub use result::{Evaluation, Reason, SecondaryExposure, SecondaryExposures};
+pub use ruleset::{DroppedSpec, Format, Ruleset};
+pub use store::{Exposure, ExposureSink, Exposures, Scratch, Snapshot, Store};
+pub use user::{Attributes, User, UserData, Value};

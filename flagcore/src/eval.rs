@@ -1,0 +1,785 @@
+//! The evaluator: the procedure of the spec's section 4 over a compiled [`Ruleset`].
+
+use core::cell::Cell;
+
+use sha2::{Digest, Sha256};
+
+use crate::env::Env;
+use crate::ruleset::{
+    CondKind, Condition, FieldRef, GateRef, IdType, Op, Pass, ReturnValue, Rule, Ruleset, Spec,
+    Target, MISSING_CONDITION, SID_DEFAULT, SID_DISABLED, SID_EMPTY,
+};
+use crate::user::{TopField, User};
+use crate::value::{with_lower, UVal};
+
+/// Most nested gate evaluations in one call (spec 4.8).
+const MAX_NESTED_DEPTH: u32 = 64;
+/// Most layer delegations in one call (spec 4.8).
+const MAX_DELEGATION_DEPTH: u32 = 300;
+/// User agents longer than this are not parsed.
+const MAX_UA_BYTES: usize = 1000;
+
+/// What kind of entity is evaluated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Kind {
+    /// A feature gate (`feature_gates`; segments and holdouts are gates too).
+    Gate,
+    /// A dynamic config (`dynamic_configs`).
+    DynamicConfig,
+    /// An experiment (`dynamic_configs` with experiment semantics).
+    Experiment,
+    /// A layer (`layer_configs`).
+    Layer,
+}
+
+/// One secondary exposure: a gate checked on the way to a result, in compact form.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct RawExposure {
+    pub(crate) gate: u32,
+    pub(crate) value: bool,
+    pub(crate) rule: u32,
+}
+
+/// The evaluation aborted (nesting too deep or a cycle).
+#[derive(Debug)]
+pub(crate) struct Abort;
+
+/// Whether the name was found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Found {
+    Recognized,
+    Unrecognized,
+}
+
+/// The mutable result record of one top-level evaluation (spec 4.2).
+#[derive(Debug, Default)]
+pub(crate) struct Record<'r> {
+    pub(crate) value: bool,
+    pub(crate) unsupported: bool,
+    pub(crate) json: Option<&'r ReturnValue>,
+    pub(crate) rule_id: Option<u32>,
+    pub(crate) group_name: Option<&'r str>,
+    pub(crate) meta_set: bool,
+    pub(crate) id_type: Option<&'r str>,
+    pub(crate) version: Option<u32>,
+    pub(crate) is_experiment_group: bool,
+    pub(crate) is_experiment_active: bool,
+    pub(crate) is_in_layer: bool,
+    pub(crate) explicit_parameters: Option<&'r [Box<str>]>,
+    pub(crate) config_delegate: Option<&'r str>,
+    pub(crate) sampling_rate: Option<u64>,
+    pub(crate) forward_all_exposures: bool,
+    /// Length of the secondary-exposure list when delegation happened.
+    pub(crate) undelegated: Option<usize>,
+}
+
+/// Per-call evaluation state. `sec` is the caller's reusable exposure buffer.
+pub(crate) struct Evaluator<'r, 'u, 'e> {
+    pub(crate) rs: &'r Ruleset,
+    pub(crate) user: &'e User<'u>,
+    pub(crate) env: &'e Env<'e>,
+    pub(crate) sec: &'e mut Vec<RawExposure>,
+    nested_depth: u32,
+    delegation_depth: u32,
+    now: Option<i64>,
+    pub(crate) id_list_used: Cell<bool>,
+    pub(crate) country_not_loaded: Cell<bool>,
+}
+
+/// The standard field plans used to read the UA and the IP.
+const USER_AGENT_FIELD: FieldPlan<'static> = FieldPlan {
+    name: "userAgent",
+    lower: "useragent",
+    top: Some(TopField::UserAgent),
+    alias: None,
+};
+const IP_FIELD: FieldPlan<'static> = FieldPlan {
+    name: "ip",
+    lower: "ip",
+    top: Some(TopField::Ip),
+    alias: None,
+};
+
+#[derive(Clone, Copy)]
+struct FieldPlan<'a> {
+    name: &'a str,
+    lower: &'a str,
+    top: Option<TopField>,
+    alias: Option<TopField>,
+}
+
+impl FieldRef {
+    fn plan(&self) -> FieldPlan<'_> {
+        FieldPlan {
+            name: &self.name,
+            lower: &self.lower,
+            top: self.top,
+            alias: self.alias,
+        }
+    }
+}
+
+impl<'r, 'u, 'e> Evaluator<'r, 'u, 'e> {
+    pub(crate) fn new(
+        rs: &'r Ruleset,
+        user: &'e User<'u>,
+        env: &'e Env<'e>,
+        sec: &'e mut Vec<RawExposure>,
+    ) -> Self {
+        Evaluator {
+            rs,
+            user,
+            env,
+            sec,
+            nested_depth: 0,
+            delegation_depth: 0,
+            now: None,
+            id_list_used: Cell::new(false),
+            country_not_loaded: Cell::new(false),
+        }
+    }
+
+    /// Looks up `name` in the map of `kind` and evaluates it (spec 4.3).
+    pub(crate) fn evaluate(
+        &mut self,
+        name: &str,
+        kind: Kind,
+        rec: &mut Record<'r>,
+    ) -> Result<Found, Abort> {
+        let specs = match kind {
+            Kind::Gate => &self.rs.gates,
+            Kind::DynamicConfig | Kind::Experiment => &self.rs.configs,
+            Kind::Layer => &self.rs.layers,
+        };
+        match specs.find(name) {
+            Some(i) => self.evaluate_spec(&specs.list[i], kind, rec),
+            None => Ok(Found::Unrecognized),
+        }
+    }
+
+    pub(crate) fn evaluate_spec(
+        &mut self,
+        spec: &'r Spec,
+        _kind: Kind,
+        rec: &mut Record<'r>,
+    ) -> Result<Found, Abort> {
+        if !rec.meta_set {
+            rec.meta_set = true;
+            rec.id_type = Some(&spec.id_type);
+            rec.version = spec.version;
+        }
+        if let Some(a) = spec.is_active {
+            rec.is_experiment_active = a;
+        }
+        if let Some(s) = spec.has_shared_params {
+            rec.is_in_layer = s;
+        }
+        if let Some(e) = &spec.explicit_parameters {
+            rec.explicit_parameters = Some(e);
+        }
+        for rule in &spec.rules {
+            self.eval_conditions(rule, rec)?;
+            if rec.unsupported {
+                return Ok(Found::Recognized);
+            }
+            if !rec.value {
+                continue;
+            }
+            if let Some((_, Some(delegate))) = &rule.config_delegate {
+                self.delegate(spec, rule, *delegate, rec)?;
+                return Ok(Found::Recognized);
+            }
+            if self.pass_percentage(rule) {
+                rec.value = !rule.return_value.is_false();
+                rec.json = Some(&rule.return_value);
+            } else {
+                rec.value = spec.default_value.is_true();
+                rec.json = Some(&spec.default_value);
+            }
+            rec.rule_id = Some(rule.sid);
+            rec.group_name = rule.group_name.as_deref();
+            rec.is_experiment_group = rule.is_experiment_group.unwrap_or(false);
+            rec.is_experiment_active = spec.is_active.unwrap_or(false);
+            finalise(spec, Some(rule), rec);
+            return Ok(Found::Recognized);
+        }
+        rec.value = spec.default_value.is_true();
+        rec.json = Some(&spec.default_value);
+        rec.rule_id = Some(if spec.enabled {
+            SID_DEFAULT
+        } else {
+            SID_DISABLED
+        });
+        finalise(spec, None, rec);
+        Ok(Found::Recognized)
+    }
+
+    /// Layer → experiment delegation (spec 4.6); the delegate exists.
+    fn delegate(
+        &mut self,
+        layer: &'r Spec,
+        rule: &'r Rule,
+        delegate: u32,
+        rec: &mut Record<'r>,
+    ) -> Result<(), Abort> {
+        if self.delegation_depth >= MAX_DELEGATION_DEPTH {
+            return Err(Abort);
+        }
+        let Some(exp) = self.rs.configs.list.get(delegate as usize) else {
+            return Err(Abort);
+        };
+        rec.undelegated = Some(self.sec.len());
+        self.delegation_depth += 1;
+        self.evaluate_spec(exp, Kind::Experiment, rec)?;
+        self.delegation_depth -= 1;
+        rec.explicit_parameters = exp.explicit_parameters.as_deref();
+        rec.config_delegate = Some(&exp.name);
+        if !rec.unsupported {
+            finalise(layer, Some(rule), rec);
+        }
+        Ok(())
+    }
+
+    /// ANDs a rule's conditions without short-circuit (spec 4.4).
+    fn eval_conditions(&mut self, rule: &'r Rule, rec: &mut Record<'r>) -> Result<(), Abort> {
+        let mut all = true;
+        for &ci in &rule.conditions {
+            if ci == MISSING_CONDITION {
+                rec.unsupported = true;
+                return Ok(());
+            }
+            let Some(c) = self.rs.conditions.get(ci as usize) else {
+                rec.unsupported = true;
+                return Ok(());
+            };
+            self.eval_condition(c, rec)?;
+            if !rec.value {
+                all = false;
+            }
+        }
+        rec.value = all;
+        Ok(())
+    }
+
+    fn pass_percentage(&self, rule: &Rule) -> bool {
+        match &rule.pass {
+            Pass::Always => true,
+            Pass::Never => false,
+            Pass::Hash { prefix, threshold } => {
+                let mut h = prefix.clone();
+                self.unit_value(&rule.id_type)
+                    .with_str_or_empty(|s| h.update(s.as_bytes()));
+                ((digest_u64(h) % 10_000) as f64) < *threshold
+            }
+        }
+    }
+
+    fn eval_condition(&mut self, c: &'r Condition, rec: &mut Record<'r>) -> Result<(), Abort> {
+        let v = match &c.kind {
+            CondKind::Public => {
+                rec.value = true;
+                return Ok(());
+            }
+            CondKind::Gate(g) => return self.nested_gate(g, rec),
+            CondKind::Unsupported => {
+                rec.unsupported = true;
+                return Ok(());
+            }
+            _ if c.op == Op::Unsupported => {
+                rec.unsupported = true;
+                return Ok(());
+            }
+            CondKind::UserField(f) => match f {
+                Some(f) => self.user_value(f.plan()),
+                None => UVal::Missing,
+            },
+            CondKind::EnvField(f) => match f {
+                Some(f) => self.env_value(f),
+                None => UVal::Missing,
+            },
+            CondKind::UnitId => self.unit_value(&c.id_type),
+            CondKind::UserBucket(prefix) => {
+                let mut h = prefix.clone();
+                self.unit_value(&c.id_type)
+                    .with_str_or_empty(|s| h.update(s.as_bytes()));
+                UVal::Int((digest_u64(h) % 1000) as i64)
+            }
+            CondKind::CurrentTime => UVal::Time(self.now()),
+            CondKind::UaBased(f, ua_field) => {
+                let own = match f {
+                    Some(f) => self.user_value(f.plan()),
+                    None => UVal::Missing,
+                };
+                if own.is_missing() {
+                    rec.value = self.ua_condition(c, *ua_field);
+                    return Ok(());
+                }
+                own
+            }
+            CondKind::IpBased(f, is_country) => {
+                let own = match f {
+                    Some(f) => self.user_value(f.plan()),
+                    None => UVal::Missing,
+                };
+                if own.is_missing() && *is_country {
+                    rec.value = self.ip_country_condition(c);
+                    return Ok(());
+                }
+                own
+            }
+            CondKind::TargetApp => match &self.rs.app_id {
+                Some(v) => UVal::from_json(v),
+                None => UVal::Missing,
+            },
+            CondKind::ExperimentGroup(name) => {
+                let group = match name {
+                    Some(n) => self.experiment_group(n)?,
+                    None => None,
+                };
+                match group {
+                    Some(g) => UVal::Str(g),
+                    None => UVal::Missing,
+                }
+            }
+        };
+        rec.value = self.apply(c, v);
+        Ok(())
+    }
+
+    /// `pass_gate` / `fail_gate` (spec 4.8).
+    fn nested_gate(&mut self, g: &GateRef, rec: &mut Record<'r>) -> Result<(), Abort> {
+        if self.nested_depth >= MAX_NESTED_DEPTH {
+            return Err(Abort);
+        }
+        let mut child = Record::default();
+        if let Some(i) = g.index {
+            let Some(spec) = self.rs.gates.list.get(i as usize) else {
+                return Err(Abort);
+            };
+            self.nested_depth += 1;
+            self.evaluate_spec(spec, Kind::Gate, &mut child)?;
+            self.nested_depth -= 1;
+        }
+        if child.unsupported {
+            rec.unsupported = true;
+            return Ok(());
+        }
+        rec.value = child.value;
+        rec.rule_id = child.rule_id;
+        if !g.is_segment {
+            if let Some(rule) = child.rule_id.filter(|r| *r != SID_EMPTY) {
+                self.sec.push(RawExposure {
+                    gate: g.sid,
+                    value: child.value,
+                    rule,
+                });
+            }
+        }
+        if g.fail {
+            rec.value = !rec.value;
+        }
+        Ok(())
+    }
+
+    /// The group of an experiment for this user (`experiment_group` conditions).
+    fn experiment_group(&mut self, name: &str) -> Result<Option<&'r str>, Abort> {
+        if self.nested_depth >= MAX_NESTED_DEPTH {
+            return Err(Abort);
+        }
+        let mark = self.sec.len();
+        let mut rec = Record::default();
+        self.nested_depth += 1;
+        let found = self.evaluate(name, Kind::Experiment, &mut rec)?;
+        self.nested_depth -= 1;
+        // The experiment's own exposures are not secondary exposures of this evaluation.
+        self.sec.truncate(mark);
+        Ok(match found {
+            Found::Recognized => rec.group_name,
+            Found::Unrecognized => None,
+        })
+    }
+
+    fn now(&mut self) -> i64 {
+        match self.now {
+            Some(t) => t,
+            None => {
+                let t = self.env.now_ms();
+                self.now = Some(t);
+                t
+            }
+        }
+    }
+
+    /// `userValue(field)` (spec 3.2).
+    fn user_value(&self, f: FieldPlan<'_>) -> UVal<'_> {
+        let u = self.user;
+        if let Some(t) = f.top {
+            if let Some(v) = u.top(t) {
+                let v = v.uval();
+                if has_nonempty_str(&v) {
+                    return v;
+                }
+            }
+        }
+        if let Some(v) = u.custom.get2(f.name, f.lower) {
+            return v.uval();
+        }
+        if let Some(v) = u.private_attributes.get2(f.name, f.lower) {
+            return v.uval();
+        }
+        if let Some(a) = f.alias {
+            if let Some(v) = u.top(a) {
+                return v.uval();
+            }
+        }
+        UVal::Missing
+    }
+
+    /// `unitValue(idType)` (spec 3.3).
+    fn unit_value(&self, id: &IdType) -> UVal<'_> {
+        let v = if id.is_user_id {
+            self.user.user_id
+        } else {
+            self.user.custom_ids.get2(&id.name, &id.lower)
+        };
+        v.map_or(UVal::Missing, |v| v.uval())
+    }
+
+    /// `envValue(field)` (spec 3.4).
+    fn env_value(&self, f: &FieldRef) -> UVal<'_> {
+        if let Some(v) = self.user.environment.get(&f.name) {
+            return v.uval();
+        }
+        if &*f.name == "tier" || &*f.lower == "tier" {
+            if let Some(t) = self.env.tier.or(self.rs.default_environment.as_deref()) {
+                return UVal::Str(t);
+            }
+        }
+        UVal::Missing
+    }
+
+    fn ua_condition(&self, c: &Condition, field: Option<crate::ua::Field>) -> bool {
+        let ua_val = self.user_value(USER_AGENT_FIELD);
+        let Some(field) = field else {
+            return self.apply(c, UVal::Missing);
+        };
+        ua_val.with_str(|ua| {
+            let Some(ua) = ua.filter(|s| s.len() <= MAX_UA_BYTES) else {
+                return self.apply(c, UVal::Missing);
+            };
+            let parsed = crate::ua::parse(ua);
+            use crate::ua::Field as F;
+            match field {
+                F::OsName => self.apply(c, UVal::Str(parsed.os_name)),
+                F::BrowserName => self.apply(c, UVal::Str(parsed.browser_name)),
+                F::OsVersion | F::BrowserVersion => {
+                    let v = if field == F::OsVersion {
+                        parsed.os_version
+                    } else {
+                        parsed.browser_version
+                    };
+                    let mut buf = crate::value::StackStr::<128>::new();
+                    let _ = core::fmt::Write::write_fmt(&mut buf, format_args!("{v}"));
+                    self.apply(c, UVal::Str(buf.as_str()))
+                }
+            }
+        })
+    }
+
+    fn ip_country_condition(&self, c: &Condition) -> bool {
+        let ip = self.user_value(IP_FIELD);
+        let parsed = ip.with_str(|s| s.and_then(parse_ipv4));
+        let Some(ip) = parsed else {
+            return self.apply(c, UVal::Missing);
+        };
+        match self.env.country {
+            Some(lookup) => match ip.and_then(|ip| lookup.country(ip)) {
+                Some(country) => {
+                    let mut buf = crate::value::StackStr::<16>::new();
+                    let _ = core::fmt::Write::write_str(&mut buf, country);
+                    self.apply(c, UVal::Str(buf.as_str()))
+                }
+                None => self.apply(c, UVal::Missing),
+            },
+            None => {
+                self.country_not_loaded.set(true);
+                self.apply(c, UVal::Missing)
+            }
+        }
+    }
+
+    /// Applies the condition's operator to the user-side value (spec section 6).
+    fn apply(&self, c: &Condition, v: UVal<'_>) -> bool {
+        let t = &c.target;
+        match c.op {
+            Op::Gt | Op::Gte | Op::Lt | Op::Lte => {
+                let (Some(a), Some(b)) = (v.number(), target_number(t)) else {
+                    return false;
+                };
+                match c.op {
+                    Op::Gt => a > b,
+                    Op::Gte => a >= b,
+                    Op::Lt => a < b,
+                    _ => a <= b,
+                }
+            }
+            Op::VersionGt
+            | Op::VersionGte
+            | Op::VersionLt
+            | Op::VersionLte
+            | Op::VersionEq
+            | Op::VersionNeq => {
+                let Target::Str(st) = t else {
+                    return false;
+                };
+                let ord = v.with_str(|s| s.and_then(|s| compare_versions(s, &st.version)));
+                let Some(ord) = ord else {
+                    return false;
+                };
+                use core::cmp::Ordering as O;
+                match c.op {
+                    Op::VersionGt => ord == O::Greater,
+                    Op::VersionGte => ord != O::Less,
+                    Op::VersionLt => ord == O::Less,
+                    Op::VersionLte => ord != O::Greater,
+                    Op::VersionEq => ord == O::Equal,
+                    _ => ord != O::Equal,
+                }
+            }
+            Op::Any | Op::None => {
+                let hit = v.with_str_or_empty(|s| {
+                    with_lower(s, |l| match t {
+                        Target::Object(o) => o.get(l).is_some(),
+                        Target::Array(a) => a.contains_lower(l),
+                        _ => false,
+                    })
+                });
+                hit == (c.op == Op::Any)
+            }
+            Op::StrStartsWithAny
+            | Op::StrEndsWithAny
+            | Op::StrContainsAny
+            | Op::StrContainsNone => {
+                let Target::Array(a) = t else {
+                    return c.op == Op::StrContainsNone;
+                };
+                let hit = v.with_str_or_empty(|s| {
+                    with_lower(s, |l| {
+                        a.entries.iter().any(|e| match c.op {
+                            Op::StrStartsWithAny => l.starts_with(&*e.lower),
+                            Op::StrEndsWithAny => l.ends_with(&*e.lower),
+                            _ => l.contains(&*e.lower),
+                        })
+                    })
+                });
+                hit != (c.op == Op::StrContainsNone)
+            }
+            Op::AnyCaseSensitive | Op::NoneCaseSensitive => {
+                let hit = match t {
+                    Target::Array(a) => v.with_str_or_empty(|s| a.contains_text(s)),
+                    _ => false,
+                };
+                hit == (c.op == Op::AnyCaseSensitive)
+            }
+            Op::Before | Op::After | Op::On => {
+                let Some(left) = v.timestamp().or_else(|| v.integer()) else {
+                    return false;
+                };
+                let left = if left.unsigned_abs() < 10_000_000_000 {
+                    left.saturating_mul(1000)
+                } else {
+                    left
+                };
+                let right = match t {
+                    Target::Str(st) => st.timestamp.or(st.number.map(|f| f as i64)),
+                    Target::Number(f) => Some(*f as i64),
+                    _ => None,
+                };
+                let Some(right) = right else {
+                    return false;
+                };
+                match c.op {
+                    Op::Before => left < right,
+                    Op::After => left > right,
+                    _ => left / 86_400_000 == right / 86_400_000,
+                }
+            }
+            Op::Eq => equals(&v, t),
+            Op::Neq => !equals(&v, t),
+            Op::StrMatches => {
+                let Target::Str(st) = t else {
+                    return false;
+                };
+                let Some(re) = &st.regex else {
+                    return false;
+                };
+                v.with_str(|s| s.is_some_and(|s| re.is_match(s).unwrap_or(false)))
+            }
+            Op::ArrayContainsAny
+            | Op::ArrayContainsNone
+            | Op::ArrayContainsAll
+            | Op::NotArrayContainsAll => {
+                let (UVal::Array(user), Target::Array(a)) = (v, t) else {
+                    return false;
+                };
+                let has = |text: &str| {
+                    user.iter()
+                        .any(|e| UVal::from_json(e).with_str_or_empty(|s| s == text))
+                };
+                match c.op {
+                    Op::ArrayContainsAny => a.entries.iter().any(|e| has(&e.text)),
+                    Op::ArrayContainsNone => !a.entries.iter().any(|e| has(&e.text)),
+                    Op::ArrayContainsAll => a.entries.iter().all(|e| has(&e.text)),
+                    _ => a.entries.iter().any(|e| !has(&e.text)),
+                }
+            }
+            Op::InSegmentList | Op::NotInSegmentList => {
+                self.id_list_used.set(true);
+                let listed = match t {
+                    Target::Str(st) => v.with_str(|s| match s {
+                        Some(id) => self.env.in_id_list(&st.text, id),
+                        None => false,
+                    }),
+                    _ => false,
+                };
+                listed == (c.op == Op::InSegmentList)
+            }
+            Op::Unsupported => false,
+        }
+    }
+}
+
+/// `eq` (spec 6.6).
+fn equals(v: &UVal<'_>, t: &Target) -> bool {
+    match t {
+        Target::Null => v.is_null_like(),
+        Target::Bool(b) => matches!(v, UVal::Bool(x) if x == b),
+        Target::Number(n) => v.number() == Some(*n),
+        Target::Str(st) => v.with_str(|s| s == Some(&*st.text)),
+        Target::Array(a) => {
+            let UVal::Array(user) = v else {
+                return false;
+            };
+            user.len() == a.entries.len()
+                && a.entries.iter().all(|e| match user.get(e.index) {
+                    Some(u) => UVal::from_json(u).with_str(|s| s == Some(&*e.text)),
+                    None => false,
+                })
+        }
+        Target::Object(o) => {
+            let UVal::Object(user) = v else {
+                return false;
+            };
+            user.len() == o.keys.len()
+                && o.keys.iter().all(|(k, text)| match user.get(&**k) {
+                    Some(u) => UVal::from_json(u).with_str(|s| s == Some(&**text)),
+                    None => false,
+                })
+        }
+    }
+}
+
+fn target_number(t: &Target) -> Option<f64> {
+    match t {
+        Target::Number(n) => Some(*n),
+        Target::Str(st) => st.number,
+        _ => None,
+    }
+}
+
+/// Whether a top-level field value has a non-empty string form.
+fn has_nonempty_str(v: &UVal<'_>) -> bool {
+    match v {
+        UVal::Str(s) => !s.is_empty(),
+        UVal::Bool(_) | UVal::Int(_) | UVal::Float(_) | UVal::Num(_) | UVal::Array(_) => true,
+        UVal::Missing | UVal::Null | UVal::Object(_) | UVal::Time(_) => false,
+    }
+}
+
+/// Compares a user version string with a pre-parsed target (spec 6.2); `None` on a parse
+/// failure reached before a difference.
+fn compare_versions(user: &str, target: &[Option<i128>]) -> Option<core::cmp::Ordering> {
+    use core::cmp::Ordering;
+    let mut a = crate::ruleset::version_parts(user);
+    let mut b = target.iter();
+    loop {
+        let (x, y) = (a.next(), b.next());
+        if x.is_none() && y.is_none() {
+            return Some(Ordering::Equal);
+        }
+        let x = match x {
+            Some(p) => p?,
+            None => 0,
+        };
+        let y = match y {
+            Some(p) => (*p)?,
+            None => 0,
+        };
+        match x.cmp(&y) {
+            Ordering::Equal => continue,
+            other => return Some(other),
+        }
+    }
+}
+
+/// Parses a dotted IPv4 address the way Statsig does (spec 8): `Some(None)` for four parts
+/// whose value is outside the IPv4 range, `None` when it is not four integer parts.
+fn parse_ipv4(s: &str) -> Option<Option<u32>> {
+    let mut parts = s.split('.');
+    let mut n: i64 = 0;
+    for _ in 0..4 {
+        let p: i64 = parts.next()?.parse().ok()?;
+        n = n
+            .checked_mul(256)
+            .and_then(|n| n.checked_add(p))
+            .unwrap_or(-1);
+    }
+    if parts.next().is_some() {
+        return None;
+    }
+    Some(u32::try_from(n).ok())
+}
+
+fn finalise<'r>(spec: &'r Spec, rule: Option<&'r Rule>, rec: &mut Record<'r>) {
+    rec.sampling_rate = rule.and_then(|r| r.sampling_rate);
+    rec.forward_all_exposures = spec.forward_all_exposures;
+}
+
+/// The first 8 bytes of a SHA-256 digest as a big-endian integer.
+pub(crate) fn digest_u64(h: Sha256) -> u64 {
+    let d = h.finalize();
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&d[..8]);
+    u64::from_be_bytes(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts(s: &str) -> Vec<Option<i128>> {
+        crate::ruleset::version_parts(s).collect()
+    }
+
+    #[test]
+    fn versions_compare_like_statsig() {
+        use core::cmp::Ordering::*;
+        assert_eq!(compare_versions("1", &parts("1.0.0")), Some(Equal));
+        assert_eq!(compare_versions("+1", &parts("1.0.0-beta")), Some(Equal));
+        assert_eq!(compare_versions(" 1 . 2", &parts("1")), Some(Greater));
+        assert_eq!(compare_versions("1.x", &parts("2.0")), Some(Less));
+        assert_eq!(compare_versions("1.x", &parts("1.0")), None);
+        assert_eq!(compare_versions("", &parts("1")), None);
+        assert_eq!(compare_versions("1..2", &parts("1")), None);
+    }
+
+    #[test]
+    fn ipv4_parsing() {
+        assert_eq!(parse_ipv4("8.8.8.8"), Some(Some(0x0808_0808)));
+        assert_eq!(parse_ipv4("+8.8.8.8"), Some(Some(0x0808_0808)));
+        assert_eq!(parse_ipv4("256.0.0.0"), Some(None));
+        assert_eq!(parse_ipv4(" 8.8.8.8"), None);
+        assert_eq!(parse_ipv4("8.8.8"), None);
+        assert_eq!(parse_ipv4("::1"), None);
+    }
+}

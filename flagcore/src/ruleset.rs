@@ -1,0 +1,1014 @@
+//! Loading: the wire model of `download_config_specs` and the compile step.
+
+use std::collections::HashMap;
+
+use serde::Deserialize;
+use serde_json::{Map, Value as Json};
+use sha2::{Digest, Sha256};
+
+use crate::error::{Limits, LoadError};
+use crate::index::StrIndex;
+use crate::value::{json_text, target_timestamp, with_lower};
+
+/// Interned string ids that exist in every ruleset.
+pub(crate) const SID_DEFAULT: u32 = 0;
+pub(crate) const SID_DISABLED: u32 = 1;
+pub(crate) const SID_EMPTY: u32 = 2;
+
+/// Marks a rule's reference to a condition id that is not in `condition_map`.
+pub(crate) const MISSING_CONDITION: u32 = u32::MAX;
+
+/// A compiled, immutable ruleset: one `download_config_specs` payload, parsed and
+/// pre-processed once so that evaluation never parses, compiles or allocates.
+///
+/// ```
+/// let payload = br#"{
+///   "feature_gates": {"on_for_all": {"type": "feature_gate", "entity": "feature_gate",
+///     "salt": "s", "enabled": true, "defaultValue": false, "idType": "userID",
+///     "rules": [{"id": "r1", "name": "all", "passPercentage": 100, "conditions": ["c1"],
+///                "returnValue": true, "idType": "userID"}]}},
+///   "dynamic_configs": {}, "layer_configs": {},
+///   "condition_map": {"c1": {"type": "public", "idType": "userID"}},
+///   "experiment_to_layer": {}, "has_updates": true, "time": 1700000000000
+/// }"#;
+/// let ruleset = flagcore::Ruleset::from_json(payload)?;
+/// assert_eq!(ruleset.time(), 1700000000000);
+/// assert!(ruleset.check_gate(&flagcore::User::with_user_id("u1"), "on_for_all"));
+/// # Ok::<(), flagcore::LoadError>(())
+/// ```
+#[derive(Debug)]
+pub struct Ruleset {
+    pub(crate) gates: Specs,
+    pub(crate) configs: Specs,
+    pub(crate) layers: Specs,
+    pub(crate) conditions: Vec<Condition>,
+    pub(crate) strs: Vec<Box<str>>,
+    pub(crate) time: u64,
+    pub(crate) checksum: Option<Box<str>>,
+    pub(crate) has_updates: bool,
+    pub(crate) app_id: Option<Json>,
+    pub(crate) default_environment: Option<Box<str>>,
+    pub(crate) dropped: Vec<DroppedSpec>,
+    pub(crate) empty: Map<String, Json>,
+    pub(crate) format: Format,
+}
+
+/// Which shape of `download_config_specs` a ruleset was loaded from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Format {
+    /// `dcs-v2`: specs keyed by name, conditions in a shared `condition_map`.
+    V2,
+    /// The legacy v1 shape: arrays of specs with inline conditions.
+    V1,
+}
+
+/// A spec that Statsig's semantics drop silently (its name then evaluates as unrecognized).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DroppedSpec {
+    /// `feature_gates`, `dynamic_configs` or `layer_configs`.
+    pub section: &'static str,
+    /// The spec's name (empty for a v1 spec without one).
+    pub name: String,
+    /// The spec's `entity` (`experiment`, `segment`, …) when it has a string one.
+    pub entity: Option<String>,
+    /// Why it was dropped.
+    pub reason: String,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Specs {
+    pub(crate) list: Vec<Spec>,
+    index: StrIndex,
+}
+
+impl Specs {
+    #[inline]
+    pub(crate) fn find(&self, name: &str) -> Option<usize> {
+        self.index.get(name, |i| &self.list[i].name)
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct Spec {
+    pub(crate) name: Box<str>,
+    pub(crate) entity: Box<str>,
+    #[allow(dead_code)] // Read by config mapping (spec 4.10), not implemented yet.
+    pub(crate) salt: Box<str>,
+    pub(crate) enabled: bool,
+    pub(crate) default_value: ReturnValue,
+    pub(crate) rules: Vec<Rule>,
+    pub(crate) id_type: Box<str>,
+    pub(crate) version: Option<u32>,
+    pub(crate) is_active: Option<bool>,
+    pub(crate) has_shared_params: Option<bool>,
+    pub(crate) explicit_parameters: Option<Vec<Box<str>>>,
+    pub(crate) forward_all_exposures: bool,
+    #[allow(dead_code)] // Multi-rule layer evaluation (spec 4.7) is not implemented yet.
+    pub(crate) use_new_layer_eval: bool,
+}
+
+#[derive(Debug)]
+pub(crate) struct Rule {
+    #[allow(dead_code)] // For diagnostics; evaluation uses the interned `sid`.
+    pub(crate) id: Box<str>,
+    pub(crate) sid: u32,
+    pub(crate) pass: Pass,
+    pub(crate) conditions: Vec<u32>,
+    pub(crate) return_value: ReturnValue,
+    pub(crate) id_type: IdType,
+    pub(crate) group_name: Option<Box<str>>,
+    pub(crate) is_experiment_group: Option<bool>,
+    /// The delegate's name and, when it exists in `dynamic_configs`, its index.
+    pub(crate) config_delegate: Option<(Box<str>, Option<u32>)>,
+    pub(crate) sampling_rate: Option<u64>,
+}
+
+/// The pass-percentage check of a rule, with the hash prefix `specSalt.ruleSalt.` absorbed.
+#[derive(Debug)]
+pub(crate) enum Pass {
+    Always,
+    Never,
+    Hash { prefix: Sha256, threshold: f64 },
+}
+
+/// A compiled return value (spec 2.6).
+#[derive(Debug)]
+pub(crate) enum ReturnValue {
+    Bool(bool),
+    Null,
+    Object(Map<String, Json>),
+}
+
+impl ReturnValue {
+    fn compile(v: Json) -> ReturnValue {
+        match v {
+            Json::Bool(b) => ReturnValue::Bool(b),
+            Json::Null => ReturnValue::Null,
+            Json::Object(o) => ReturnValue::Object(o),
+            _ => ReturnValue::Object(Map::new()),
+        }
+    }
+
+    pub(crate) fn is_false(&self) -> bool {
+        matches!(self, ReturnValue::Bool(false))
+    }
+
+    pub(crate) fn is_true(&self) -> bool {
+        matches!(self, ReturnValue::Bool(true))
+    }
+}
+
+/// A unit type (`idType`) with its lower-cased form.
+#[derive(Debug, Clone)]
+pub(crate) struct IdType {
+    pub(crate) name: Box<str>,
+    pub(crate) lower: Box<str>,
+    pub(crate) is_user_id: bool,
+}
+
+impl IdType {
+    fn new(name: &str) -> IdType {
+        let lower: Box<str> = name.to_lowercase().into();
+        IdType {
+            is_user_id: &*lower == "userid",
+            name: name.into(),
+            lower,
+        }
+    }
+}
+
+/// A compiled condition.
+#[derive(Debug)]
+pub(crate) struct Condition {
+    pub(crate) kind: CondKind,
+    pub(crate) op: Op,
+    pub(crate) target: Target,
+    pub(crate) id_type: IdType,
+}
+
+/// A `field` of a condition with its lookup plan (spec 3.2).
+#[derive(Debug)]
+pub(crate) struct FieldRef {
+    pub(crate) name: Box<str>,
+    pub(crate) lower: Box<str>,
+    pub(crate) top: Option<crate::user::TopField>,
+    pub(crate) alias: Option<crate::user::TopField>,
+}
+
+impl FieldRef {
+    pub(crate) fn new(name: &str) -> FieldRef {
+        use crate::user::TopField as T;
+        let lower: Box<str> = name.to_lowercase().into();
+        let top = match &*lower {
+            "userid" => Some(T::UserId),
+            "email" => Some(T::Email),
+            "ip" => Some(T::Ip),
+            "country" => Some(T::Country),
+            "locale" => Some(T::Locale),
+            "appversion" => Some(T::AppVersion),
+            "useragent" => Some(T::UserAgent),
+            _ => None,
+        };
+        let alias = match &*lower {
+            "user_id" => Some(T::UserId),
+            "app_version" => Some(T::AppVersion),
+            "user_agent" => Some(T::UserAgent),
+            _ => None,
+        };
+        FieldRef {
+            name: name.into(),
+            lower,
+            top,
+            alias,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub(crate) enum CondKind {
+    Public,
+    /// `pass_gate` (`fail == false`) or `fail_gate`.
+    Gate(GateRef),
+    UserField(Option<FieldRef>),
+    EnvField(Option<FieldRef>),
+    UnitId,
+    UserBucket(Sha256),
+    CurrentTime,
+    UaBased(Option<FieldRef>, Option<crate::ua::Field>),
+    IpBased(Option<FieldRef>, bool),
+    TargetApp,
+    ExperimentGroup(Option<Box<str>>),
+    Unsupported,
+}
+
+#[derive(Debug)]
+pub(crate) struct GateRef {
+    pub(crate) fail: bool,
+    pub(crate) index: Option<u32>,
+    pub(crate) sid: u32,
+    pub(crate) is_segment: bool,
+}
+
+/// Operators (spec section 6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Op {
+    Gt,
+    Gte,
+    Lt,
+    Lte,
+    VersionGt,
+    VersionGte,
+    VersionLt,
+    VersionLte,
+    VersionEq,
+    VersionNeq,
+    Any,
+    None,
+    StrStartsWithAny,
+    StrEndsWithAny,
+    StrContainsAny,
+    StrContainsNone,
+    AnyCaseSensitive,
+    NoneCaseSensitive,
+    Before,
+    After,
+    On,
+    Eq,
+    Neq,
+    StrMatches,
+    ArrayContainsAny,
+    ArrayContainsNone,
+    ArrayContainsAll,
+    NotArrayContainsAll,
+    InSegmentList,
+    NotInSegmentList,
+    /// Absent or unknown: the condition evaluates as Unsupported.
+    Unsupported,
+}
+
+impl Op {
+    fn parse(s: Option<&str>) -> Op {
+        match s {
+            Some("gt") => Op::Gt,
+            Some("gte") => Op::Gte,
+            Some("lt") => Op::Lt,
+            Some("lte") => Op::Lte,
+            Some("version_gt") => Op::VersionGt,
+            Some("version_gte") => Op::VersionGte,
+            Some("version_lt") => Op::VersionLt,
+            Some("version_lte") => Op::VersionLte,
+            Some("version_eq") => Op::VersionEq,
+            Some("version_neq") => Op::VersionNeq,
+            Some("any") => Op::Any,
+            Some("none") => Op::None,
+            Some("str_starts_with_any") => Op::StrStartsWithAny,
+            Some("str_ends_with_any") => Op::StrEndsWithAny,
+            Some("str_contains_any") => Op::StrContainsAny,
+            Some("str_contains_none") => Op::StrContainsNone,
+            Some("any_case_sensitive") => Op::AnyCaseSensitive,
+            Some("none_case_sensitive") => Op::NoneCaseSensitive,
+            Some("before") => Op::Before,
+            Some("after") => Op::After,
+            Some("on") => Op::On,
+            Some("eq") => Op::Eq,
+            Some("neq") => Op::Neq,
+            Some("str_matches") => Op::StrMatches,
+            Some("array_contains_any") => Op::ArrayContainsAny,
+            Some("array_contains_none") => Op::ArrayContainsNone,
+            Some("array_contains_all") => Op::ArrayContainsAll,
+            Some("not_array_contains_all") => Op::NotArrayContainsAll,
+            Some("in_segment_list") => Op::InSegmentList,
+            Some("not_in_segment_list") => Op::NotInSegmentList,
+            _ => Op::Unsupported,
+        }
+    }
+}
+
+/// A compiled target value (spec 1.2).
+#[derive(Debug)]
+pub(crate) enum Target {
+    Null,
+    Bool(bool),
+    Number(f64),
+    Str(StrTarget),
+    Array(ArrayTarget),
+    Object(ObjectTarget),
+}
+
+#[derive(Debug)]
+pub(crate) struct StrTarget {
+    pub(crate) text: Box<str>,
+    pub(crate) number: Option<f64>,
+    pub(crate) timestamp: Option<i64>,
+    pub(crate) version: Vec<Option<i128>>,
+    pub(crate) regex: Option<fancy_regex::Regex>,
+}
+
+/// A target array after case-insensitive de-duplication (last wins).
+#[derive(Debug)]
+pub(crate) struct ArrayTarget {
+    /// Surviving elements: (original index, text, lower-cased text).
+    pub(crate) entries: Vec<ArrayEntry>,
+    pub(crate) by_lower: StrIndex,
+    pub(crate) by_text: StrIndex,
+}
+
+#[derive(Debug)]
+pub(crate) struct ArrayEntry {
+    pub(crate) index: usize,
+    pub(crate) text: Box<str>,
+    pub(crate) lower: Box<str>,
+}
+
+impl ArrayTarget {
+    pub(crate) fn contains_lower(&self, lower: &str) -> bool {
+        self.by_lower
+            .get(lower, |i| &self.entries[i].lower)
+            .is_some()
+    }
+
+    pub(crate) fn contains_text(&self, text: &str) -> bool {
+        self.by_text.get(text, |i| &self.entries[i].text).is_some()
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct ObjectTarget {
+    pub(crate) keys: Vec<(Box<str>, Box<str>)>,
+    pub(crate) index: StrIndex,
+}
+
+impl ObjectTarget {
+    pub(crate) fn get(&self, key: &str) -> Option<&str> {
+        self.index
+            .get(key, |i| &self.keys[i].0)
+            .map(|i| &*self.keys[i].1)
+    }
+}
+
+/// Parses a version string into its parts (spec 6.2): cut at the first `-`, split at `.`,
+/// each part trimmed and parsed as an integer (`None` marks a part that fails to parse).
+pub(crate) fn version_parts(s: &str) -> impl Iterator<Item = Option<i128>> + '_ {
+    let cut = s.split('-').next().unwrap_or("");
+    cut.split('.').map(|p| p.trim().parse::<i128>().ok())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Wire model
+
+#[derive(Deserialize)]
+#[allow(dead_code)] // Fields are parsed for validation (a wrong type drops the spec) but unused.
+struct WireSpec {
+    #[serde(rename = "type")]
+    kind: String,
+    entity: String,
+    salt: String,
+    enabled: bool,
+    #[serde(rename = "defaultValue")]
+    default_value: Json,
+    rules: Vec<WireRule>,
+    #[serde(rename = "idType")]
+    id_type: String,
+    version: Option<u32>,
+    #[serde(rename = "isActive")]
+    is_active: Option<bool>,
+    #[serde(rename = "hasSharedParams")]
+    has_shared_params: Option<bool>,
+    #[serde(rename = "explicitParameters")]
+    explicit_parameters: Option<Vec<String>>,
+    #[serde(rename = "targetAppIDs")]
+    target_app_ids: Option<Vec<String>>,
+    #[serde(rename = "forwardAllExposures")]
+    forward_all_exposures: Option<bool>,
+    #[serde(rename = "useNewLayerEval")]
+    use_new_layer_eval: Option<bool>,
+    #[serde(rename = "fieldsUsed")]
+    fields_used: Option<Vec<String>>,
+    checksum: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[allow(dead_code)] // `name` is validated but never used by evaluation.
+struct WireRule {
+    id: String,
+    name: String,
+    #[serde(rename = "passPercentage")]
+    pass_percentage: f64,
+    conditions: Vec<String>,
+    #[serde(rename = "returnValue")]
+    return_value: Json,
+    #[serde(rename = "idType")]
+    id_type: String,
+    salt: Option<String>,
+    #[serde(rename = "groupName")]
+    group_name: Option<String>,
+    #[serde(rename = "isExperimentGroup")]
+    is_experiment_group: Option<bool>,
+    #[serde(rename = "configDelegate")]
+    config_delegate: Option<String>,
+    #[serde(rename = "samplingRate")]
+    sampling_rate: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct WireCondition {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(rename = "idType")]
+    id_type: String,
+    #[serde(rename = "targetValue", default)]
+    target_value: Json,
+    operator: Option<String>,
+    field: Option<String>,
+    #[serde(rename = "additionalValues")]
+    additional_values: Option<HashMap<String, String>>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Compile
+
+impl Ruleset {
+    /// Parses and compiles a `download_config_specs` payload with the default [`Limits`].
+    ///
+    /// Accepts the `dcs-v2` shape and the legacy v1 shape. On error nothing is produced: keep
+    /// serving the previous ruleset.
+    pub fn from_json(bytes: &[u8]) -> Result<Ruleset, LoadError> {
+        Ruleset::from_json_with_limits(bytes, &Limits::default())
+    }
+
+    /// Parses and compiles a payload, bounded by `limits`.
+    pub fn from_json_with_limits(bytes: &[u8], limits: &Limits) -> Result<Ruleset, LoadError> {
+        limits.check(
+            || "payload size in bytes".into(),
+            limits.max_payload_bytes,
+            bytes.len(),
+        )?;
+        let top: Json = serde_json::from_slice(bytes).map_err(LoadError::Json)?;
+        let Json::Object(mut top) = top else {
+            return Err(LoadError::TopLevel {
+                field: "(payload)",
+                problem: "must be a JSON object",
+            });
+        };
+        Builder::new(limits).build(&mut top)
+    }
+
+    /// The payload's `time`: when its configuration last changed, in ms since the epoch.
+    pub fn time(&self) -> u64 {
+        self.time
+    }
+
+    /// The payload's `checksum`, if it has one.
+    pub fn checksum(&self) -> Option<&str> {
+        self.checksum.as_deref()
+    }
+
+    /// The payload's `has_updates` flag.
+    pub fn has_updates(&self) -> bool {
+        self.has_updates
+    }
+
+    /// The shape the payload was in.
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
+    /// Specs that were dropped because they were malformed (Statsig drops them silently).
+    pub fn dropped_specs(&self) -> &[DroppedSpec] {
+        &self.dropped
+    }
+
+    /// Names of the feature gates (segments and holdouts included), in payload order.
+    pub fn gate_names(&self) -> impl Iterator<Item = &str> {
+        self.gates.list.iter().map(|s| &*s.name)
+    }
+
+    /// Names and entity kinds (`dynamic_config`, `experiment`, `autotune`) of the dynamic
+    /// configs, in payload order.
+    pub fn config_names(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.configs.list.iter().map(|s| (&*s.name, &*s.entity))
+    }
+
+    /// Names of the layers, in payload order.
+    pub fn layer_names(&self) -> impl Iterator<Item = &str> {
+        self.layers.list.iter().map(|s| &*s.name)
+    }
+
+    pub(crate) fn str(&self, sid: u32) -> &str {
+        self.strs.get(sid as usize).map_or("", |s| s)
+    }
+}
+
+struct Builder<'l> {
+    limits: &'l Limits,
+    strs: Vec<Box<str>>,
+    str_ids: HashMap<Box<str>, u32>,
+    dropped: Vec<DroppedSpec>,
+    spec_count: usize,
+}
+
+impl<'l> Builder<'l> {
+    fn new(limits: &'l Limits) -> Builder<'l> {
+        let mut b = Builder {
+            limits,
+            strs: Vec::new(),
+            str_ids: HashMap::new(),
+            dropped: Vec::new(),
+            spec_count: 0,
+        };
+        for s in ["default", "disabled", ""] {
+            b.intern(s);
+        }
+        b
+    }
+
+    fn intern(&mut self, s: &str) -> u32 {
+        if let Some(&id) = self.str_ids.get(s) {
+            return id;
+        }
+        let id = self.strs.len() as u32;
+        self.strs.push(s.into());
+        self.str_ids.insert(s.into(), id);
+        id
+    }
+
+    fn build(mut self, top: &mut Map<String, Json>) -> Result<Ruleset, LoadError> {
+        let format = match top.get("feature_gates") {
+            Some(Json::Array(_)) => Format::V1,
+            _ => Format::V2,
+        };
+        let has_updates = match top.get("has_updates") {
+            Some(Json::Bool(b)) => *b,
+            Some(_) => return Err(type_error("has_updates", "must be a boolean")),
+            None => return Err(missing("has_updates")),
+        };
+        let time = match top.get("time") {
+            Some(Json::Number(n)) => n
+                .as_u64()
+                .ok_or_else(|| type_error("time", "must be a non-negative integer"))?,
+            Some(_) => return Err(type_error("time", "must be a non-negative integer")),
+            None => return Err(missing("time")),
+        };
+        let checksum = match top.get("checksum") {
+            Some(Json::String(s)) => Some(s.as_str().into()),
+            Some(Json::Null) | None => None,
+            Some(_) => return Err(type_error("checksum", "must be a string")),
+        };
+        let default_environment = match top.get("default_environment") {
+            Some(Json::String(s)) => Some(s.as_str().into()),
+            Some(Json::Null) | None => None,
+            Some(_) => return Err(type_error("default_environment", "must be a string")),
+        };
+        let app_id = top.get("app_id").filter(|v| !v.is_null()).cloned();
+
+        // Collect specs as (name, raw JSON) and conditions as (id, raw JSON).
+        let mut wire_conditions: Vec<(String, Json)> = Vec::new();
+        let sections = ["feature_gates", "dynamic_configs", "layer_configs"];
+        let mut raw: [Vec<(String, Json)>; 3] = Default::default();
+        match format {
+            Format::V2 => {
+                for (i, section) in sections.iter().enumerate() {
+                    match top.remove(*section) {
+                        Some(Json::Object(m)) => raw[i] = m.into_iter().collect(),
+                        Some(_) => return Err(type_error(section, "must be an object of specs")),
+                        None => return Err(missing(section)),
+                    }
+                }
+                match top.remove("condition_map") {
+                    Some(Json::Object(m)) => wire_conditions = m.into_iter().collect(),
+                    Some(_) => return Err(type_error("condition_map", "must be an object")),
+                    None => return Err(missing("condition_map")),
+                }
+                match top.get("experiment_to_layer") {
+                    Some(Json::Object(_)) => {}
+                    Some(_) => return Err(type_error("experiment_to_layer", "must be an object")),
+                    None => return Err(missing("experiment_to_layer")),
+                }
+            }
+            Format::V1 => {
+                for (i, section) in sections.iter().enumerate() {
+                    let list = match top.remove(*section) {
+                        Some(Json::Array(a)) => a,
+                        Some(_) => {
+                            return Err(type_error(section, "must be an array of specs (v1)"))
+                        }
+                        None => return Err(missing(section)),
+                    };
+                    for (n, mut spec) in list.into_iter().enumerate() {
+                        let Some(name) = spec.get("name").and_then(Json::as_str).map(str::to_owned)
+                        else {
+                            self.dropped.push(DroppedSpec {
+                                section,
+                                name: String::new(),
+                                entity: None,
+                                reason: format!("v1 spec #{n} has no string `name`"),
+                            });
+                            continue;
+                        };
+                        hoist_v1_conditions(&name, &mut spec, &mut wire_conditions);
+                        raw[i].push((name, spec));
+                    }
+                }
+            }
+        }
+
+        let limits = self.limits;
+        let total_specs = raw.iter().map(Vec::len).sum();
+        limits.check(|| "number of specs".into(), limits.max_specs, total_specs)?;
+        limits.check(
+            || "number of conditions".into(),
+            limits.max_conditions,
+            wire_conditions.len(),
+        )?;
+
+        // Parse specs (a malformed spec is dropped, as Statsig does).
+        let mut parsed: [Vec<(String, WireSpec)>; 3] = Default::default();
+        for (i, section) in sections.iter().enumerate() {
+            for (name, json) in raw[i].drain(..) {
+                match WireSpec::deserialize(&json) {
+                    Ok(spec) => parsed[i].push((name, spec)),
+                    Err(e) => self.dropped.push(DroppedSpec {
+                        section,
+                        name,
+                        entity: json.get("entity").and_then(Json::as_str).map(str::to_owned),
+                        reason: e.to_string(),
+                    }),
+                }
+            }
+            // A later duplicate name (v1 arrays) replaces an earlier one, like a JSON map.
+            dedupe_last_wins(&mut parsed[i]);
+        }
+        self.spec_count = parsed.iter().map(Vec::len).sum();
+
+        let gate_names: Vec<&str> = parsed[0].iter().map(|(n, _)| n.as_str()).collect();
+        let gate_index = StrIndex::build(gate_names.len(), |i| gate_names[i]);
+        let config_names: Vec<String> = parsed[1].iter().map(|(n, _)| n.clone()).collect();
+        let config_index = StrIndex::build(config_names.len(), |i| &config_names[i]);
+
+        // Conditions (one bad condition rejects the payload, as Statsig does).
+        let mut conditions = Vec::with_capacity(wire_conditions.len());
+        let mut cond_ids: Vec<String> = Vec::with_capacity(wire_conditions.len());
+        for (id, json) in &wire_conditions {
+            let wire = WireCondition::deserialize(json).map_err(|source| LoadError::Condition {
+                id: id.clone(),
+                source,
+            })?;
+            let c = self.compile_condition(id, wire, &gate_index, &gate_names)?;
+            conditions.push(c);
+            cond_ids.push(id.clone());
+        }
+        let cond_index = StrIndex::build(cond_ids.len(), |i| &cond_ids[i]);
+
+        let mut specs: [Specs; 3] = Default::default();
+        for (i, section) in sections.iter().enumerate() {
+            let mut list = Vec::with_capacity(parsed[i].len());
+            for (name, wire) in parsed[i].drain(..) {
+                list.push(self.compile_spec(
+                    section,
+                    name,
+                    wire,
+                    &cond_index,
+                    &cond_ids,
+                    &config_index,
+                    &config_names,
+                )?);
+            }
+            let index = StrIndex::build(list.len(), |j| &list[j].name);
+            specs[i] = Specs { list, index };
+        }
+        let [gates, configs, layers] = specs;
+        Ok(Ruleset {
+            gates,
+            configs,
+            layers,
+            conditions,
+            strs: self.strs,
+            time,
+            checksum,
+            has_updates,
+            app_id,
+            default_environment,
+            dropped: self.dropped,
+            empty: Map::new(),
+            format,
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)] // The indexes built by `build`, passed explicitly.
+    fn compile_spec(
+        &mut self,
+        section: &'static str,
+        name: String,
+        w: WireSpec,
+        cond_index: &StrIndex,
+        cond_ids: &[String],
+        config_index: &StrIndex,
+        config_names: &[String],
+    ) -> Result<Spec, LoadError> {
+        let limits = self.limits;
+        limits.check(
+            || format!("rules of `{name}` in {section}"),
+            limits.max_rules_per_spec,
+            w.rules.len(),
+        )?;
+        let mut rules = Vec::with_capacity(w.rules.len());
+        for (n, r) in w.rules.into_iter().enumerate() {
+            limits.check(
+                || format!("conditions of rule {n} of `{name}` in {section}"),
+                limits.max_conditions_per_rule,
+                r.conditions.len(),
+            )?;
+            let conditions = r
+                .conditions
+                .iter()
+                .map(|id| {
+                    cond_index
+                        .get(id, |i| &cond_ids[i])
+                        .map_or(MISSING_CONDITION, |i| i as u32)
+                })
+                .collect();
+            let rule_salt = r.salt.as_deref().unwrap_or(&r.id);
+            let pass = if r.pass_percentage == 100.0 {
+                Pass::Always
+            } else if r.pass_percentage == 0.0 {
+                Pass::Never
+            } else {
+                let mut prefix = Sha256::new();
+                prefix.update(w.salt.as_bytes());
+                prefix.update(b".");
+                prefix.update(rule_salt.as_bytes());
+                prefix.update(b".");
+                Pass::Hash {
+                    prefix,
+                    threshold: r.pass_percentage * 100.0,
+                }
+            };
+            let config_delegate = r.config_delegate.map(|d| {
+                let idx = config_index.get(&d, |i| &config_names[i]).map(|i| i as u32);
+                (d.into_boxed_str(), idx)
+            });
+            rules.push(Rule {
+                sid: self.intern(&r.id),
+                id: r.id.into(),
+                pass,
+                conditions,
+                return_value: ReturnValue::compile(r.return_value),
+                id_type: IdType::new(&r.id_type),
+                group_name: r.group_name.map(String::into_boxed_str),
+                is_experiment_group: r.is_experiment_group,
+                config_delegate,
+                sampling_rate: r.sampling_rate,
+            });
+        }
+        self.intern(&name);
+        Ok(Spec {
+            name: name.into(),
+            entity: w.entity.into(),
+            salt: w.salt.into(),
+            enabled: w.enabled,
+            default_value: ReturnValue::compile(w.default_value),
+            rules,
+            id_type: w.id_type.into(),
+            version: w.version,
+            is_active: w.is_active,
+            has_shared_params: w.has_shared_params,
+            explicit_parameters: w
+                .explicit_parameters
+                .map(|v| v.into_iter().map(String::into_boxed_str).collect()),
+            forward_all_exposures: w.forward_all_exposures.unwrap_or(false),
+            use_new_layer_eval: w.use_new_layer_eval.unwrap_or(false),
+        })
+    }
+
+    fn compile_condition(
+        &mut self,
+        id: &str,
+        w: WireCondition,
+        gate_index: &StrIndex,
+        gate_names: &[&str],
+    ) -> Result<Condition, LoadError> {
+        let op = Op::parse(w.operator.as_deref());
+        let field = w.field.as_deref().map(FieldRef::new);
+        let kind = match w.kind.as_str() {
+            "public" => CondKind::Public,
+            "pass_gate" | "fail_gate" => {
+                let g = match &w.target_value {
+                    Json::String(s) => s.as_str(),
+                    _ => "",
+                };
+                CondKind::Gate(GateRef {
+                    fail: w.kind == "fail_gate",
+                    index: gate_index.get(g, |i| gate_names[i]).map(|i| i as u32),
+                    sid: self.intern(g),
+                    is_segment: g.starts_with("segment:"),
+                })
+            }
+            "user_field" => CondKind::UserField(field),
+            "environment_field" => CondKind::EnvField(field),
+            "unit_id" => CondKind::UnitId,
+            "user_bucket" => {
+                let salt = w
+                    .additional_values
+                    .as_ref()
+                    .and_then(|a| a.get("salt"))
+                    .map_or("", String::as_str);
+                let mut prefix = Sha256::new();
+                prefix.update(salt.as_bytes());
+                prefix.update(b".");
+                CondKind::UserBucket(prefix)
+            }
+            "current_time" => CondKind::CurrentTime,
+            "ua_based" => {
+                let ua_field = w
+                    .field
+                    .as_deref()
+                    .and_then(crate::ua::Field::from_condition_field);
+                CondKind::UaBased(field, ua_field)
+            }
+            "ip_based" => {
+                let is_country = w.field.as_deref() == Some("country");
+                CondKind::IpBased(field, is_country)
+            }
+            "target_app" => CondKind::TargetApp,
+            "experiment_group" => CondKind::ExperimentGroup(w.field.map(String::into_boxed_str)),
+            _ => CondKind::Unsupported,
+        };
+        let target = self.compile_target(id, w.target_value, op)?;
+        Ok(Condition {
+            kind,
+            op,
+            target,
+            id_type: IdType::new(&w.id_type),
+        })
+    }
+
+    fn compile_target(&mut self, id: &str, v: Json, op: Op) -> Result<Target, LoadError> {
+        let limits = self.limits;
+        Ok(match v {
+            Json::Null => Target::Null,
+            Json::Bool(b) => Target::Bool(b),
+            Json::Number(n) => Target::Number(n.as_f64().unwrap_or(f64::NAN)),
+            Json::String(s) => {
+                let regex = if op == Op::StrMatches {
+                    limits.check(
+                        || format!("regex length of condition `{id}`"),
+                        limits.max_regex_bytes,
+                        s.len(),
+                    )?;
+                    fancy_regex::RegexBuilder::new(&s)
+                        .delegate_size_limit(limits.max_regex_compiled_bytes)
+                        .build()
+                        .ok()
+                } else {
+                    None
+                };
+                Target::Str(StrTarget {
+                    number: s.parse::<f64>().ok(),
+                    timestamp: target_timestamp(&s),
+                    version: version_parts(&s).collect(),
+                    regex,
+                    text: s.into(),
+                })
+            }
+            Json::Array(a) => {
+                limits.check(
+                    || format!("target values of condition `{id}`"),
+                    limits.max_target_values,
+                    a.len(),
+                )?;
+                let all: Vec<ArrayEntry> = a
+                    .iter()
+                    .enumerate()
+                    .map(|(index, e)| {
+                        let text = json_text(e);
+                        let lower = with_lower(&text, str::to_owned);
+                        ArrayEntry {
+                            index,
+                            text: text.into(),
+                            lower: lower.into(),
+                        }
+                    })
+                    .collect();
+                // Last wins among elements with the same lower-cased text.
+                let by_lower_all = StrIndex::build(all.len(), |i| &all[i].lower);
+                let entries: Vec<ArrayEntry> = all
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, e)| by_lower_all.get(&e.lower, |j| &all[j].lower) == Some(*i))
+                    .map(|(_, e)| ArrayEntry {
+                        index: e.index,
+                        text: e.text.clone(),
+                        lower: e.lower.clone(),
+                    })
+                    .collect();
+                let by_lower = StrIndex::build(entries.len(), |i| &entries[i].lower);
+                let by_text = StrIndex::build(entries.len(), |i| &entries[i].text);
+                Target::Array(ArrayTarget {
+                    entries,
+                    by_lower,
+                    by_text,
+                })
+            }
+            Json::Object(o) => {
+                limits.check(
+                    || format!("target values of condition `{id}`"),
+                    limits.max_target_values,
+                    o.len(),
+                )?;
+                let keys: Vec<(Box<str>, Box<str>)> = o
+                    .iter()
+                    .map(|(k, v)| (k.as_str().into(), json_text(v).into()))
+                    .collect();
+                let index = StrIndex::build(keys.len(), |i| &keys[i].0);
+                Target::Object(ObjectTarget { keys, index })
+            }
+        })
+    }
+}
+
+/// Moves a v1 spec's inline conditions into the shared list, replacing them by synthetic ids.
+fn hoist_v1_conditions(name: &str, spec: &mut Json, out: &mut Vec<(String, Json)>) {
+    let Some(Json::Array(rules)) = spec.get_mut("rules") else {
+        return;
+    };
+    for (r, rule) in rules.iter_mut().enumerate() {
+        let Some(Json::Array(conds)) = rule.get_mut("conditions") else {
+            continue;
+        };
+        for (c, cond) in conds.iter_mut().enumerate() {
+            if cond.is_object() {
+                let id = format!("{name}/{r}/{c}");
+                let inline = std::mem::replace(cond, Json::String(id.clone()));
+                out.push((id, inline));
+            }
+        }
+    }
+}
+
+fn dedupe_last_wins<T>(v: &mut Vec<(String, T)>) {
+    let names: Vec<&str> = v.iter().map(|(n, _)| n.as_str()).collect();
+    let index = StrIndex::build(names.len(), |i| names[i]);
+    let keep: Vec<bool> = (0..v.len())
+        .map(|i| index.get(names[i], |j| names[j]) == Some(i))
+        .collect();
+    if keep.iter().all(|k| *k) {
+        return;
+    }
+    let mut i = 0;
+    v.retain(|_| {
+        i += 1;
+        keep[i - 1]
+    });
+}
+
+fn missing(field: &'static str) -> LoadError {
+    LoadError::TopLevel {
+        field,
+        problem: "is missing",
+    }
+}
+
+fn type_error(field: &'static str, problem: &'static str) -> LoadError {
+    LoadError::TopLevel { field, problem }
+}

@@ -1,0 +1,692 @@
+//! The store: the active ruleset behind an atomic pointer, snapshots, local overrides and
+//! exposure records.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
+
+use arc_swap::{ArcSwap, Guard};
+use serde_json::{Map, Value as Json};
+
+use crate::env::{Env, IdLists, Options, SystemClock};
+use crate::error::{Limits, LoadError};
+use crate::eval::{Abort, Evaluator, Found, Kind, RawExposure, Record};
+use crate::result::{Evaluation, Reason, SecondaryExposures};
+use crate::ruleset::{ReturnValue, Ruleset, SID_DEFAULT, SID_EMPTY};
+use crate::user::User;
+
+/// Reusable buffer for the secondary exposures of one evaluation.
+///
+/// Evaluating with the same `Scratch` over and over allocates nothing once the buffer has
+/// grown to the deepest chain of nested gates seen. An [`Evaluation`] borrows the scratch it
+/// was evaluated with, so one scratch serves one live result at a time.
+#[derive(Debug, Default)]
+pub struct Scratch {
+    sec: Vec<RawExposure>,
+}
+
+impl Scratch {
+    /// An empty scratch buffer with room for a typical chain of nested gates.
+    pub fn new() -> Scratch {
+        Scratch {
+            sec: Vec::with_capacity(32),
+        }
+    }
+}
+
+/// Whether an evaluation hands an exposure record to the store's [`ExposureSink`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Exposures {
+    /// Log the exposure (the default).
+    #[default]
+    Log,
+    /// Evaluate without logging (for example to render an admin page).
+    Suppress,
+}
+
+/// One exposure: what Statsig's exposure event carries, borrowed for the duration of the
+/// [`ExposureSink::log`] call. Copy out what you keep.
+#[derive(Clone, Copy, Debug)]
+pub struct Exposure<'a> {
+    /// The user the evaluation was for.
+    pub user: &'a User<'a>,
+    /// The full result: name, value, rule id, group, secondary exposures, ruleset time.
+    pub evaluation: &'a Evaluation<'a>,
+}
+
+/// Receives exposure records. Called on the evaluating thread, right after the evaluation;
+/// implementations must be quick and must not block (queue the record and return).
+pub trait ExposureSink: Send + Sync {
+    /// Handles one exposure.
+    fn log(&self, exposure: &Exposure<'_>);
+}
+
+/// A local override (for tests and incident response): a fixed value for everyone or for
+/// one user id.
+#[derive(Debug, Default, Clone)]
+struct Override<T> {
+    everyone: Option<T>,
+    users: HashMap<String, T>,
+}
+
+impl<T> Override<T> {
+    fn is_empty(&self) -> bool {
+        self.everyone.is_none() && self.users.is_empty()
+    }
+
+    fn get(&self, user: &User<'_>) -> Option<&T> {
+        if !self.users.is_empty() {
+            if let Some(id) = user.user_id {
+                let hit = id.uval().with_str(|s| s.and_then(|s| self.users.get(s)));
+                if hit.is_some() {
+                    return hit;
+                }
+            }
+        }
+        self.everyone.as_ref()
+    }
+
+    fn set(&mut self, user_id: Option<&str>, v: T) {
+        match user_id {
+            Some(id) => {
+                self.users.insert(id.to_owned(), v);
+            }
+            None => self.everyone = Some(v),
+        }
+    }
+
+    fn remove(&mut self, user_id: Option<&str>) {
+        match user_id {
+            Some(id) => {
+                self.users.remove(id);
+            }
+            None => self.everyone = None,
+        }
+    }
+}
+
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Overrides {
+    gates: HashMap<String, Override<bool>>,
+    /// Dynamic configs and experiments share one namespace, as in Statsig.
+    configs: HashMap<String, Override<Map<String, Json>>>,
+    layers: HashMap<String, Override<Map<String, Json>>>,
+}
+
+impl Overrides {
+    fn is_empty(&self) -> bool {
+        self.gates.is_empty() && self.configs.is_empty() && self.layers.is_empty()
+    }
+}
+
+/// One consistent state: the ruleset and everything evaluated with it.
+#[derive(Debug, Default)]
+struct State {
+    ruleset: Option<Arc<Ruleset>>,
+    id_lists: Arc<IdLists>,
+    overrides: Arc<Overrides>,
+}
+
+/// The evaluation engine's entry point: holds the active [`Ruleset`] (with ID lists and
+/// local overrides) behind an atomic pointer.
+///
+/// Readers never block and never see a half-installed state: [`Store::snapshot`] gives one
+/// consistent view, and installing a ruleset swaps a pointer. `Store` is `Send + Sync`;
+/// share it with an `Arc`.
+///
+/// ```
+/// use flagcore::{Store, User};
+///
+/// let store = Store::new();
+/// assert!(!store.check_gate(&User::with_user_id("u1"), "new_checkout")); // no ruleset yet
+///
+/// store.load_json(br#"{"feature_gates": {"new_checkout": {"type": "feature_gate",
+///     "entity": "feature_gate", "salt": "s", "enabled": true, "defaultValue": false,
+///     "idType": "userID", "rules": [{"id": "everyone", "name": "all", "passPercentage": 100,
+///     "conditions": ["c"], "returnValue": true, "idType": "userID"}]}},
+///   "dynamic_configs": {}, "layer_configs": {},
+///   "condition_map": {"c": {"type": "public", "idType": "userID"}}, "experiment_to_layer": {},
+///   "has_updates": true, "time": 1}"#)?;
+/// assert!(store.check_gate(&User::with_user_id("u1"), "new_checkout"));
+/// # Ok::<(), flagcore::LoadError>(())
+/// ```
+pub struct Store {
+    state: ArcSwap<State>,
+    options: Options,
+}
+
+impl Default for Store {
+    fn default() -> Self {
+        Store::new()
+    }
+}
+
+impl core::fmt::Debug for Store {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let s = self.state.load();
+        f.debug_struct("Store")
+            .field("ruleset_time", &s.ruleset.as_ref().map(|r| r.time()))
+            .field("options", &self.options)
+            .finish()
+    }
+}
+
+impl Store {
+    /// An empty store with default [`Options`]: every check returns the default value with
+    /// [`Reason::NoRuleset`] until a ruleset is installed.
+    pub fn new() -> Store {
+        Store::with_options(Options::default())
+    }
+
+    /// An empty store with the given options.
+    pub fn with_options(options: Options) -> Store {
+        Store {
+            state: ArcSwap::from_pointee(State::default()),
+            options,
+        }
+    }
+
+    /// The options this store evaluates with.
+    pub fn options(&self) -> &Options {
+        &self.options
+    }
+
+    /// Parses `bytes` as a `download_config_specs` payload (default [`Limits`]) and installs
+    /// it. On error nothing changes: the current ruleset keeps serving.
+    pub fn load_json(&self, bytes: &[u8]) -> Result<Arc<Ruleset>, LoadError> {
+        self.load_json_with_limits(bytes, &Limits::default())
+    }
+
+    /// Like [`Store::load_json`] with explicit limits.
+    pub fn load_json_with_limits(
+        &self,
+        bytes: &[u8],
+        limits: &Limits,
+    ) -> Result<Arc<Ruleset>, LoadError> {
+        let rs = Arc::new(Ruleset::from_json_with_limits(bytes, limits)?);
+        self.install(rs.clone());
+        Ok(rs)
+    }
+
+    /// Installs a compiled ruleset. Readers holding a [`Snapshot`] keep the one they have;
+    /// new snapshots see this one. Never blocks readers.
+    pub fn install(&self, ruleset: impl Into<Arc<Ruleset>>) {
+        let ruleset = ruleset.into();
+        self.state.rcu(|s| State {
+            ruleset: Some(ruleset.clone()),
+            id_lists: s.id_lists.clone(),
+            overrides: s.overrides.clone(),
+        });
+    }
+
+    /// The active ruleset, if any.
+    pub fn ruleset(&self) -> Option<Arc<Ruleset>> {
+        self.state.load().ruleset.clone()
+    }
+
+    /// Replaces all ID lists (for `in_segment_list` conditions).
+    pub fn set_id_lists(&self, lists: IdLists) {
+        let lists = Arc::new(lists);
+        self.state.rcu(|s| State {
+            ruleset: s.ruleset.clone(),
+            id_lists: lists.clone(),
+            overrides: s.overrides.clone(),
+        });
+    }
+
+    /// Edits the ID lists: `edit` gets a copy of the current lists, and the edited copy is
+    /// installed atomically. (`edit` may run more than once if writers race.)
+    pub fn update_id_lists(&self, mut edit: impl FnMut(&mut IdLists)) {
+        self.state.rcu(|s| {
+            let mut lists = (*s.id_lists).clone();
+            edit(&mut lists);
+            State {
+                ruleset: s.ruleset.clone(),
+                id_lists: Arc::new(lists),
+                overrides: s.overrides.clone(),
+            }
+        });
+    }
+
+    /// The current ID lists.
+    pub fn id_lists(&self) -> Arc<IdLists> {
+        self.state.load().id_lists.clone()
+    }
+
+    fn edit_overrides(&self, mut edit: impl FnMut(&mut Overrides)) {
+        self.state.rcu(|s| {
+            let mut o = (*s.overrides).clone();
+            edit(&mut o);
+            State {
+                ruleset: s.ruleset.clone(),
+                id_lists: s.id_lists.clone(),
+                overrides: Arc::new(o),
+            }
+        });
+    }
+
+    /// Forces a gate's value, for everyone (`user_id = None`) or for one `userID`. A user
+    /// override wins over an everyone override. Results report [`Reason::LocalOverride`]
+    /// and rule id `override`.
+    pub fn override_gate(&self, name: &str, value: bool, user_id: Option<&str>) {
+        self.edit_overrides(|o| {
+            o.gates
+                .entry(name.to_owned())
+                .or_default()
+                .set(user_id, value)
+        });
+    }
+
+    /// Forces the value of a dynamic config or experiment (they share names).
+    pub fn override_config(&self, name: &str, value: Map<String, Json>, user_id: Option<&str>) {
+        self.edit_overrides(|o| {
+            o.configs
+                .entry(name.to_owned())
+                .or_default()
+                .set(user_id, value.clone())
+        });
+    }
+
+    /// Forces the value of a layer.
+    pub fn override_layer(&self, name: &str, value: Map<String, Json>, user_id: Option<&str>) {
+        self.edit_overrides(|o| {
+            o.layers
+                .entry(name.to_owned())
+                .or_default()
+                .set(user_id, value.clone())
+        });
+    }
+
+    /// Removes an override set with the same `kind`, name and user id (experiments and
+    /// dynamic configs share overrides).
+    pub fn remove_override(&self, kind: Kind, name: &str, user_id: Option<&str>) {
+        self.edit_overrides(|o| match kind {
+            Kind::Gate => remove_entry(&mut o.gates, name, user_id),
+            Kind::DynamicConfig | Kind::Experiment => remove_entry(&mut o.configs, name, user_id),
+            Kind::Layer => remove_entry(&mut o.layers, name, user_id),
+        });
+    }
+
+    /// Removes every local override.
+    pub fn clear_overrides(&self) {
+        self.edit_overrides(|o| *o = Overrides::default());
+    }
+
+    /// A consistent view of the current state. Cheap (no reference-count traffic on the
+    /// shared pointer in the common case); hold it for the duration of a request, not
+    /// forever: an old snapshot keeps its ruleset alive.
+    pub fn snapshot(&self) -> Snapshot<'_> {
+        Snapshot {
+            state: self.state.load(),
+            options: &self.options,
+        }
+    }
+
+    /// Checks a gate against the current ruleset, logging the exposure.
+    pub fn check_gate(&self, user: &User<'_>, name: &str) -> bool {
+        self.snapshot().check_gate(user, name)
+    }
+}
+
+fn remove_entry<T>(map: &mut HashMap<String, Override<T>>, name: &str, user_id: Option<&str>) {
+    if let Some(o) = map.get_mut(name) {
+        o.remove(user_id);
+        if o.is_empty() {
+            map.remove(name);
+        }
+    }
+}
+
+/// One consistent view of a [`Store`]: evaluations through the same snapshot all see the same
+/// ruleset, ID lists and overrides, whatever is installed meanwhile.
+pub struct Snapshot<'s> {
+    state: Guard<Arc<State>>,
+    options: &'s Options,
+}
+
+impl core::fmt::Debug for Snapshot<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Snapshot")
+            .field("ruleset_time", &self.ruleset().map(Ruleset::time))
+            .finish()
+    }
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::new());
+}
+
+impl Snapshot<'_> {
+    /// The ruleset of this snapshot, if one was installed.
+    pub fn ruleset(&self) -> Option<&Ruleset> {
+        self.state.ruleset.as_deref()
+    }
+
+    fn env(&self) -> Env<'_> {
+        let o = self.options;
+        Env {
+            tier: o.environment.as_deref(),
+            country: o.country_lookup.as_deref(),
+            clock: o.clock.as_deref().unwrap_or(&SystemClock),
+            id_lists: Some(&self.state.id_lists),
+        }
+    }
+
+    /// Evaluates `name` as `kind` for `user`: the general form behind the convenience
+    /// methods. The result borrows from this snapshot and from `scratch` (which holds the
+    /// secondary exposures), so it allocates nothing.
+    ///
+    /// ```
+    /// use flagcore::{Exposures, Kind, Scratch, Store, User};
+    ///
+    /// let store = Store::new();
+    /// let snapshot = store.snapshot();
+    /// let mut scratch = Scratch::new();
+    /// let user = User::with_user_id("u1");
+    /// let result = snapshot.evaluate(&mut scratch, &user, Kind::Gate, "any_gate", Exposures::Suppress);
+    /// assert!(!result.value());
+    /// assert_eq!(result.reason(), flagcore::Reason::NoRuleset);
+    /// ```
+    pub fn evaluate<'a>(
+        &'a self,
+        scratch: &'a mut Scratch,
+        user: &User<'_>,
+        kind: Kind,
+        name: &'a str,
+        exposures: Exposures,
+    ) -> Evaluation<'a> {
+        let shaped = self.run(&mut scratch.sec, user, kind, name, exposures);
+        shaped.attach(&scratch.sec)
+    }
+
+    /// Evaluates into `sec` and hands the exposure to the sink (unless suppressed).
+    fn run<'a>(
+        &'a self,
+        sec: &mut Vec<RawExposure>,
+        user: &User<'_>,
+        kind: Kind,
+        name: &'a str,
+        exposures: Exposures,
+    ) -> Shaped<'a> {
+        let env = self.env();
+        let overrides = Some(&*self.state.overrides).filter(|o| !o.is_empty());
+        let shaped = evaluate(self.ruleset(), &env, overrides, sec, user, kind, name);
+        if exposures == Exposures::Log {
+            if let Some(sink) = &self.options.exposure_sink {
+                sink.log(&Exposure {
+                    user,
+                    evaluation: &shaped.attach(sec),
+                });
+            }
+        }
+        shaped
+    }
+
+    /// Evaluates with the thread's own scratch buffer; the result carries no secondary
+    /// exposures (they reach the sink, and [`Snapshot::evaluate`] returns them).
+    fn evaluate_tls<'a>(&'a self, user: &User<'_>, kind: Kind, name: &'a str) -> Evaluation<'a> {
+        let run =
+            |sec: &mut Vec<RawExposure>| self.run(sec, user, kind, name, Exposures::Log).bare();
+        SCRATCH
+            .try_with(|cell| match cell.try_borrow_mut() {
+                Ok(mut s) => run(&mut s.sec),
+                // Re-entered from an exposure sink: use a fresh buffer.
+                Err(_) => run(&mut Vec::new()),
+            })
+            .unwrap_or_else(|_| run(&mut Vec::new()))
+    }
+
+    /// Whether the gate passes for `user` (logs the exposure).
+    pub fn check_gate(&self, user: &User<'_>, name: &str) -> bool {
+        self.evaluate_tls(user, Kind::Gate, name).value()
+    }
+
+    /// Evaluates a feature gate (logs the exposure). The result omits secondary exposures;
+    /// use [`Snapshot::evaluate`] to read them.
+    pub fn gate<'a>(&'a self, user: &User<'_>, name: &'a str) -> Evaluation<'a> {
+        self.evaluate_tls(user, Kind::Gate, name)
+    }
+
+    /// Evaluates a dynamic config (logs the exposure).
+    pub fn dynamic_config<'a>(&'a self, user: &User<'_>, name: &'a str) -> Evaluation<'a> {
+        self.evaluate_tls(user, Kind::DynamicConfig, name)
+    }
+
+    /// Evaluates an experiment: value, group name, active state (logs the exposure).
+    pub fn experiment<'a>(&'a self, user: &User<'_>, name: &'a str) -> Evaluation<'a> {
+        self.evaluate_tls(user, Kind::Experiment, name)
+    }
+
+    /// Evaluates a layer: parameters and allocated experiment (logs the exposure).
+    pub fn layer<'a>(&'a self, user: &User<'_>, name: &'a str) -> Evaluation<'a> {
+        self.evaluate_tls(user, Kind::Layer, name)
+    }
+}
+
+impl Ruleset {
+    /// Evaluates against this ruleset alone: no environment tier, no ID lists, no
+    /// overrides, no exposure logging, the system clock. Services use a [`Store`].
+    pub fn evaluate<'a>(
+        &'a self,
+        scratch: &'a mut Scratch,
+        user: &User<'_>,
+        kind: Kind,
+        name: &'a str,
+    ) -> Evaluation<'a> {
+        let env = Env {
+            tier: None,
+            country: None,
+            clock: &SystemClock,
+            id_lists: None,
+        };
+        evaluate(Some(self), &env, None, &mut scratch.sec, user, kind, name).attach(&scratch.sec)
+    }
+
+    /// Whether a gate passes for `user` in this ruleset alone (see [`Ruleset::evaluate`]).
+    pub fn check_gate(&self, user: &User<'_>, name: &str) -> bool {
+        let mut scratch = Scratch::default();
+        self.evaluate(&mut scratch, user, Kind::Gate, name).value()
+    }
+}
+
+fn empty_map() -> &'static Map<String, Json> {
+    static EMPTY: OnceLock<Map<String, Json>> = OnceLock::new();
+    EMPTY.get_or_init(Map::new)
+}
+
+/// A result that found nothing to evaluate.
+fn blank<'a>(kind: Kind, name: &'a str, reason: Reason, lcut: u64) -> Evaluation<'a> {
+    Evaluation {
+        kind,
+        name,
+        value: false,
+        json: empty_map(),
+        rule_id: "",
+        group_name: None,
+        id_type: "",
+        version: None,
+        is_experiment_group: false,
+        is_experiment_active: false,
+        is_in_layer: false,
+        explicit_parameters: &[],
+        allocated_experiment: None,
+        secondary: SecondaryExposures::EMPTY,
+        undelegated: match kind {
+            Kind::Layer => Some(SecondaryExposures::EMPTY),
+            _ => None,
+        },
+        reason,
+        id_list_used: false,
+        lcut,
+    }
+}
+
+fn overridden<'a>(
+    o: &'a Overrides,
+    user: &User<'_>,
+    kind: Kind,
+    name: &'a str,
+    lcut: u64,
+) -> Option<Evaluation<'a>> {
+    let mut e = blank(kind, name, Reason::LocalOverride, lcut);
+    match kind {
+        Kind::Gate => e.value = *o.gates.get(name)?.get(user)?,
+        Kind::DynamicConfig | Kind::Experiment => {
+            e.json = o.configs.get(name)?.get(user)?;
+            e.value = true;
+        }
+        Kind::Layer => {
+            e.json = o.layers.get(name)?.get(user)?;
+            e.value = true;
+        }
+    }
+    e.rule_id = "override";
+    Some(e)
+}
+
+/// An evaluation without its exposure lists, and how to attach them from the buffer.
+#[derive(Clone, Copy)]
+pub(crate) struct Shaped<'a> {
+    e: Evaluation<'a>,
+    strs: &'a [Box<str>],
+    /// Whether `secondary` comes from the buffer (false for blank results).
+    with_secondary: bool,
+    /// `Some(n)`: `undelegated` is the first `n` buffer entries.
+    undelegated_len: Option<usize>,
+}
+
+impl<'a> Shaped<'a> {
+    /// The result without exposure lists (borrowing only the snapshot).
+    fn bare(self) -> Evaluation<'a> {
+        self.e
+    }
+
+    /// The result with its exposure lists, borrowing `sec` too.
+    pub(crate) fn attach<'b>(self, sec: &'b [RawExposure]) -> Evaluation<'b>
+    where
+        'a: 'b,
+    {
+        let mut e = self.e;
+        if self.with_secondary {
+            e.secondary = SecondaryExposures {
+                strs: self.strs,
+                raw: sec,
+            };
+        }
+        if let Some(n) = self.undelegated_len {
+            e.undelegated = Some(SecondaryExposures {
+                strs: self.strs,
+                raw: &sec[..n.min(sec.len())],
+            });
+        }
+        e
+    }
+}
+
+fn plain(e: Evaluation<'_>) -> Shaped<'_> {
+    Shaped {
+        e,
+        strs: &[],
+        with_secondary: false,
+        undelegated_len: None,
+    }
+}
+
+/// One top-level evaluation, shaped into the reported record (spec 4.11). The exposures
+/// stay in `sec`; [`Shaped::attach`] adds them.
+pub(crate) fn evaluate<'a>(
+    rs: Option<&'a Ruleset>,
+    env: &Env<'_>,
+    overrides: Option<&'a Overrides>,
+    sec: &mut Vec<RawExposure>,
+    user: &User<'_>,
+    kind: Kind,
+    name: &'a str,
+) -> Shaped<'a> {
+    sec.clear();
+    let lcut = rs.map_or(0, Ruleset::time);
+    if let Some(o) = overrides {
+        if let Some(e) = overridden(o, user, kind, name, lcut) {
+            return plain(e);
+        }
+    }
+    let Some(rs) = rs else {
+        return plain(blank(kind, name, Reason::NoRuleset, 0));
+    };
+    let mut rec = Record::default();
+    let (outcome, id_list_used, country_not_loaded) = {
+        let mut ev = Evaluator::new(rs, user, env, sec);
+        let outcome = ev.evaluate(name, kind, &mut rec);
+        (outcome, ev.id_list_used.get(), ev.country_not_loaded.get())
+    };
+    let found = match outcome {
+        Ok(f) => f,
+        Err(Abort) => {
+            let mut e = blank(kind, name, Reason::DepthExceeded, lcut);
+            e.rule_id = rs.str(SID_DEFAULT);
+            e.undelegated = None;
+            return plain(e);
+        }
+    };
+    if found == Found::Unrecognized {
+        return plain(blank(kind, name, Reason::Unrecognized, lcut));
+    }
+    let reason = if rec.unsupported {
+        Reason::Unsupported
+    } else if country_not_loaded {
+        Reason::CountryLookupNotLoaded
+    } else {
+        Reason::Recognized
+    };
+    let n = sec.len();
+    let undelegated_len = match kind {
+        Kind::Gate | Kind::DynamicConfig => None,
+        Kind::Experiment => match rec.undelegated {
+            _ if rec.unsupported || n == 0 => None,
+            Some(k) => Some(k),
+            None => Some(n),
+        },
+        Kind::Layer => Some(match rec.undelegated {
+            Some(k) => k,
+            None if rec.unsupported => 0,
+            None => n,
+        }),
+    };
+    let json = match (kind, rec.json) {
+        (Kind::Gate, _) => empty_map(),
+        (_, Some(ReturnValue::Object(m))) => m,
+        _ => &rs.empty,
+    };
+    let e = Evaluation {
+        kind,
+        name,
+        value: rec.value,
+        json,
+        rule_id: rs.str(rec.rule_id.unwrap_or(SID_EMPTY)),
+        group_name: match kind {
+            Kind::Experiment | Kind::Layer => rec.group_name,
+            Kind::Gate | Kind::DynamicConfig => None,
+        },
+        id_type: rec.id_type.unwrap_or(""),
+        version: rec.version,
+        is_experiment_group: rec.is_experiment_group,
+        is_experiment_active: rec.is_experiment_active,
+        is_in_layer: rec.is_in_layer,
+        explicit_parameters: rec.explicit_parameters.unwrap_or(&[]),
+        allocated_experiment: match kind {
+            Kind::Layer => rec.config_delegate.filter(|d| !d.is_empty()),
+            _ => None,
+        },
+        secondary: SecondaryExposures::EMPTY,
+        undelegated: None,
+        reason,
+        id_list_used,
+        lcut,
+    };
+    Shaped {
+        e,
+        strs: &rs.strs,
+        with_secondary: true,
+        undelegated_len,
+    }
+}
