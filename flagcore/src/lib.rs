@@ -1,4 +1,69 @@
-//! flagcore: Statsig-compatible feature-gate and experiment evaluation.
+//! # flagcore
+//!
+//! Evaluates Statsig feature gates, dynamic configs, experiments and layers **inside your
+//! service**, from a `download_config_specs` payload held in memory, with the same answers as
+//! Statsig's official SDKs: the same value, rule id, group name and exposure data for the same
+//! ruleset and user.
+//!
+//! - **Fast and allocation-free**: a check costs nanoseconds and performs no heap allocation
+//!   once warmed up. The payload is compiled once into a [`Ruleset`] (operators become enums,
+//!   numbers, versions, times, regexes and lower-cased string sets are pre-parsed, names are
+//!   indexed, the constant prefix of every SHA-256 bucketing hash is pre-absorbed).
+//! - **Lock-free**: the [`Store`] holds the active ruleset behind an atomic pointer
+//!   ([`arc_swap`]); installing a new one never blocks a reader, and a [`Snapshot`] gives a
+//!   reader one consistent view.
+//! - **Never the cause of an outage**: loading untrusted bytes is bounded by [`Limits`] and
+//!   returns a [`LoadError`] that says where the payload is wrong; the current ruleset keeps
+//!   serving. Loading and evaluation do not panic.
+//! - **Pure**: no IO, no threads, no async. Fetching rulesets and shipping exposures is the
+//!   job of `flagcore-sync`; other languages use the C ABI of `flagcore-ffi`.
+//!
+//! ## Example
+//!
+//! ```
+//! use flagcore::{Store, User};
+//!
+//! let store = Store::new();
+//! store.load_json(br#"{
+//!   "feature_gates": {"new_checkout": {"type": "feature_gate", "entity": "feature_gate",
+//!     "salt": "a81e", "enabled": true, "defaultValue": false, "idType": "userID",
+//!     "rules": [{"id": "rollout", "name": "50%", "passPercentage": 50, "conditions": ["c"],
+//!                "returnValue": true, "idType": "userID"}]}},
+//!   "dynamic_configs": {}, "layer_configs": {},
+//!   "condition_map": {"c": {"type": "public", "idType": "userID"}},
+//!   "experiment_to_layer": {}, "has_updates": true, "time": 1764000000000
+//! }"#)?;
+//!
+//! let snapshot = store.snapshot(); // one consistent view, e.g. per request
+//! let user = User::with_user_id("user-42").email("ana@example.com");
+//! let result = snapshot.gate(&user, "new_checkout");
+//! println!("{} by rule {}", result.value(), result.rule_id());
+//! assert_eq!(result.rule_id(), "rollout");
+//! # Ok::<(), flagcore::LoadError>(())
+//! ```
+//!
+//! ## Concepts
+//!
+//! - [`Ruleset`]: one compiled payload (`dcs-v2`, or the legacy v1 shape, which evaluates
+//!   exactly like its v2 equivalent). Immutable.
+//! - [`Store`]: the active ruleset plus ID lists ([`IdLists`]) and local overrides, swapped
+//!   atomically; configured once with [`Options`] (environment tier, IP-to-country lookup,
+//!   clock, [`ExposureSink`]).
+//! - [`User`]: a borrowed view of a user, built without allocating; [`UserData`] is the owned
+//!   form deserialised from Statsig's user JSON.
+//! - [`Evaluation`]: a result borrowed from the snapshot: value, JSON object, rule id, group,
+//!   secondary exposures, [`Reason`]. [`Snapshot::evaluate`] with a reusable [`Scratch`]
+//!   also returns the secondary exposures; the convenience methods
+//!   ([`Snapshot::check_gate`], [`Snapshot::experiment`], …) report them only to the sink.
+//!
+//! ## Semantics
+//!
+//! Evaluation follows Statsig's server core: rules in order, conditions ANDed without
+//! short-circuit, SHA-256 bucketing, nested gates with secondary exposures, segments,
+//! holdouts, layer delegation, every condition type and operator. Unknown condition types
+//! and operators give [`Reason::Unsupported`] results shaped exactly as Statsig shapes them.
+//! The `evaluate` example in `flagcore-examples` checks this against the official core's
+//! answers.
 #![forbid(unsafe_code)]
 
 mod env;

@@ -1,0 +1,1 @@
+//! Benchmarks of flagcore live in `benches/`; run them with `cargo bench -p flagcore-benches`.
