@@ -1,0 +1,233 @@
+//! Evaluation allocates nothing once warmed up: a counting global allocator watches every
+//! gate, config, experiment and layer of the `eval_proj` fixture for every user.
+#![allow(unsafe_code)] // A global allocator is `unsafe` to implement.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use flagcore::{
+    Exposure, ExposureSink, Exposures, Kind, Options, Ruleset, Scratch, Store, UserData,
+};
+
+struct Counting;
+
+thread_local! {
+    /// Allocations made by this thread (each test thread counts its own).
+    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+}
+
+fn count() {
+    // `try_with`: the slot may be gone while the thread exits.
+    let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
+}
+
+// SAFETY: every method forwards to `System`, which upholds the `GlobalAlloc` contract; the
+// counter touches only a `const`-initialised thread-local, which never allocates.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        count();
+        // SAFETY: forwarded with the caller's guarantees.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        count();
+        // SAFETY: forwarded with the caller's guarantees.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        count();
+        // SAFETY: forwarded with the caller's guarantees.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded with the caller's guarantees.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Allocations this thread makes while running `f`.
+fn allocations_in(f: impl FnOnce()) -> u64 {
+    let before = ALLOCATIONS.with(Cell::get);
+    f();
+    ALLOCATIONS.with(Cell::get) - before
+}
+
+struct Fixture {
+    dcs: Vec<u8>,
+    users: Vec<UserData>,
+}
+
+fn fixture(name: &str) -> Option<Fixture> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/conformance/fixtures")
+        .join(name);
+    if !dir.is_dir() {
+        eprintln!("NOTICE: {} is absent; test skipped", dir.display());
+        return None;
+    }
+    let dcs = std::fs::read(dir.join("dcs.json")).expect("dcs.json");
+    let users = std::fs::read_to_string(dir.join("users.jsonl"))
+        .expect("users.jsonl")
+        .lines()
+        .map(|l| UserData::from_json(l.as_bytes()).expect("user JSON"))
+        .collect();
+    Some(Fixture { dcs, users })
+}
+
+fn entities(rs: &Ruleset) -> Vec<(Kind, String)> {
+    let mut out: Vec<(Kind, String)> = rs.gate_names().map(|n| (Kind::Gate, n.into())).collect();
+    out.extend(rs.config_names().map(|(n, entity)| {
+        let kind = if entity == "experiment" {
+            Kind::Experiment
+        } else {
+            Kind::DynamicConfig
+        };
+        (kind, n.to_owned())
+    }));
+    out.extend(rs.layer_names().map(|n| (Kind::Layer, n.into())));
+    out
+}
+
+/// Runs every evaluation path once for every user and entity of `kind`.
+fn evaluate_all(
+    store: &Store,
+    scratch: &mut Scratch,
+    fx: &Fixture,
+    ents: &[(Kind, String)],
+    kind: Kind,
+) -> usize {
+    let snapshot = store.snapshot();
+    let mut n = 0;
+    for data in &fx.users {
+        let user = data.view();
+        for (k, name) in ents.iter().filter(|(k, _)| *k == kind) {
+            for exposures in [Exposures::Suppress, Exposures::Log] {
+                let e = snapshot.evaluate(scratch, &user, *k, name, exposures);
+                std::hint::black_box(e.rule_id());
+                n += 1;
+            }
+            let value = match k {
+                Kind::Gate => snapshot.check_gate(&user, name),
+                Kind::DynamicConfig => snapshot.dynamic_config(&user, name).value(),
+                Kind::Experiment => snapshot.experiment(&user, name).value(),
+                Kind::Layer => snapshot.layer(&user, name).value(),
+            };
+            std::hint::black_box(value);
+            if *k == Kind::Gate {
+                std::hint::black_box(store.check_gate(&user, name));
+            }
+            n += 1;
+        }
+    }
+    n
+}
+
+fn assert_zero_allocations(store: &Store, fx: &Fixture) {
+    let ents = entities(&store.ruleset().expect("ruleset"));
+    let mut scratch = Scratch::new();
+    for kind in [
+        Kind::Gate,
+        Kind::DynamicConfig,
+        Kind::Experiment,
+        Kind::Layer,
+    ] {
+        let warm = evaluate_all(store, &mut scratch, fx, &ents, kind);
+        let mut evaluated = 0;
+        let allocations = allocations_in(|| {
+            evaluated = evaluate_all(store, &mut scratch, fx, &ents, kind);
+        });
+        assert_eq!(evaluated, warm);
+        assert!(evaluated > 0, "no {kind:?} in the fixture");
+        assert_eq!(
+            allocations, 0,
+            "{kind:?}: {allocations} heap allocations in {evaluated} evaluations"
+        );
+        println!("{kind:?}: {evaluated} evaluations, 0 allocations");
+    }
+}
+
+#[test]
+fn evaluation_allocates_nothing_after_warm_up() {
+    let Some(fx) = fixture("eval_proj") else {
+        return;
+    };
+    let store = Store::new();
+    store.load_json(&fx.dcs).expect("eval_proj loads");
+    assert_zero_allocations(&store, &fx);
+}
+
+#[test]
+fn a_staging_tier_allocates_nothing_either() {
+    let Some(fx) = fixture("eval_proj_staging") else {
+        return;
+    };
+    let tier = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../shared/conformance/fixtures/eval_proj_staging/environment"),
+    )
+    .expect("environment");
+    let store = Store::with_options(Options {
+        environment: Some(tier.trim().to_owned()),
+        ..Options::default()
+    });
+    store.load_json(&fx.dcs).expect("payload loads");
+    assert_zero_allocations(&store, &fx);
+}
+
+#[derive(Default)]
+struct CountingSink {
+    exposures: AtomicU64,
+    secondary: AtomicU64,
+}
+
+impl ExposureSink for CountingSink {
+    fn log(&self, exposure: &Exposure<'_>) {
+        self.exposures.fetch_add(1, Ordering::Relaxed);
+        let n = exposure.evaluation.secondary_exposures().len() as u64;
+        self.secondary.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+#[test]
+fn exposure_records_reach_the_sink_without_allocating() {
+    let Some(fx) = fixture("eval_proj") else {
+        return;
+    };
+    let sink = Arc::new(CountingSink::default());
+    let store = Store::with_options(Options {
+        exposure_sink: Some(sink.clone()),
+        ..Options::default()
+    });
+    store.load_json(&fx.dcs).expect("eval_proj loads");
+    let ents = entities(&store.ruleset().expect("ruleset"));
+    let snapshot = store.snapshot();
+    let mut scratch = Scratch::new();
+    let mut run = || {
+        let mut logged = 0u64;
+        for data in &fx.users {
+            let user = data.view();
+            for (kind, name) in &ents {
+                snapshot.evaluate(&mut scratch, &user, *kind, name, Exposures::Log);
+                snapshot.evaluate(&mut scratch, &user, *kind, name, Exposures::Suppress);
+                logged += 1;
+            }
+        }
+        logged
+    };
+    run();
+    let before = sink.exposures.load(Ordering::Relaxed);
+    let mut logged = 0;
+    let allocations = allocations_in(|| logged = run());
+    assert_eq!(allocations, 0, "{allocations} allocations with a sink");
+    assert_eq!(sink.exposures.load(Ordering::Relaxed) - before, logged);
+    assert!(
+        sink.secondary.load(Ordering::Relaxed) > 0,
+        "no secondary exposures seen"
+    );
+}
