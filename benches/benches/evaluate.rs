@@ -1,8 +1,200 @@
-//! Placeholder, replaced by the evaluation benchmarks.
-#![allow(missing_docs)]
+//! Evaluation benchmarks on the conformance fixtures (`../shared/conformance/fixtures`).
+//!
+//! ```text
+//! cargo bench -p flagcore-benches
+//! ```
+#![allow(missing_docs)] // `criterion_group!` generates undocumented functions.
+
+use std::hint::black_box;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
 use criterion::{criterion_group, criterion_main, Criterion};
-fn noop(c: &mut Criterion) {
-    c.bench_function("noop", |b| b.iter(|| 1 + 1));
+use flagcore::{Attributes, Exposures, Kind, Ruleset, Scratch, Store, User, Value};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/conformance/fixtures")
+        .join(name)
+        .join("dcs.json")
 }
-criterion_group!(benches, noop);
+
+fn load(name: &str) -> (Vec<u8>, Store) {
+    let bytes = std::fs::read(fixture(name))
+        .unwrap_or_else(|e| panic!("{name}: {e} (../shared must be beside the checkout)"));
+    let store = Store::new();
+    store.load_json(&bytes).expect("fixture loads");
+    (bytes, store)
+}
+
+const CUSTOM: &[(&str, Value<'static>)] =
+    &[("level", Value::Int(7)), ("plan", Value::Str("enterprise"))];
+
+fn user(id: &str) -> User<'_> {
+    User::with_user_id(id)
+        .email("jkw@statsig.com")
+        .country("US")
+        .app_version("1.2.3")
+        .user_agent(
+            "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 \
+             (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36",
+        )
+        .custom(Attributes::Pairs(CUSTOM))
+}
+
+fn checks(c: &mut Criterion) {
+    let (_, eval) = load("eval_proj");
+    let (_, demo) = load("demo_proj");
+    let u = user("user-8152");
+
+    let mut g = c.benchmark_group("check_gate");
+    for (label, store, gate) in [
+        ("public", &eval, "test_public"),
+        ("rollout_50", &demo, "partial_gate"),
+        ("targeting", &eval, "test_stable_id"),
+        ("nested", &eval, "test_nested_gate_condition"),
+        ("unknown", &eval, "no_such_gate"),
+    ] {
+        let snapshot = store.snapshot();
+        g.bench_function(label, |b| {
+            b.iter(|| snapshot.check_gate(black_box(&u), black_box(gate)))
+        });
+    }
+    // What a service calls without holding a snapshot: one atomic load per check.
+    g.bench_function("public_via_store", |b| {
+        b.iter(|| eval.check_gate(black_box(&u), black_box("test_public")))
+    });
+    // Many users: the bucketing hash is computed afresh for every id.
+    let ids: Vec<String> = (0..1024).map(|i| format!("user-{i}")).collect();
+    let snapshot = demo.snapshot();
+    let mut i = 0;
+    g.bench_function("rollout_50_many_users", |b| {
+        b.iter(|| {
+            i = (i + 1) & 1023;
+            snapshot.check_gate(&User::with_user_id(&ids[i]), black_box("partial_gate"))
+        })
+    });
+    g.finish();
+
+    let snapshot = eval.snapshot();
+    c.bench_function("get_experiment", |b| {
+        b.iter(|| {
+            snapshot
+                .experiment(black_box(&u), black_box("test_exp_with_layers_and_holdout"))
+                .value()
+        })
+    });
+    c.bench_function("get_layer", |b| {
+        b.iter(|| {
+            snapshot
+                .layer(black_box(&u), black_box("test_layer_with_holdout"))
+                .value()
+        })
+    });
+    let mut scratch = Scratch::new();
+    c.bench_function("evaluate_with_exposures/layer", |b| {
+        b.iter(|| {
+            snapshot
+                .evaluate(
+                    &mut scratch,
+                    black_box(&u),
+                    Kind::Layer,
+                    black_box("test_layer_with_holdout"),
+                    Exposures::Suppress,
+                )
+                .secondary_exposures()
+                .len()
+        })
+    });
+}
+
+fn loading(c: &mut Criterion) {
+    let (bytes, _) = load("eval_proj");
+    c.bench_function("load/eval_proj", |b| {
+        b.iter(|| Ruleset::from_json(black_box(&bytes)).expect("loads"))
+    });
+}
+
+/// `per_thread` gate checks on each of `threads` readers while a writer installs a ruleset
+/// every millisecond; returns the wall time.
+fn contended(
+    store: &Store,
+    rulesets: &[Arc<Ruleset>; 2],
+    threads: u64,
+    per_thread: u64,
+) -> Duration {
+    let done = AtomicBool::new(false);
+    let ids: Vec<String> = (0..256).map(|i| format!("user-{i}")).collect();
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let mut n = 0;
+            while !done.load(Ordering::Relaxed) {
+                store.install(rulesets[n % 2].clone());
+                n += 1;
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        });
+        let start = Instant::now();
+        let readers: Vec<_> = (0..threads)
+            .map(|_| {
+                let ids = &ids;
+                s.spawn(move || {
+                    let mut passed = 0u64;
+                    let mut snapshot = store.snapshot();
+                    for i in 0..per_thread {
+                        // A fresh snapshot every 64 checks, like a request handler would.
+                        if i % 64 == 0 {
+                            snapshot = store.snapshot();
+                        }
+                        let u = User::with_user_id(&ids[(i % 256) as usize]);
+                        passed += u64::from(snapshot.check_gate(&u, "test_50_50"));
+                    }
+                    black_box(passed)
+                })
+            })
+            .collect();
+        for r in readers {
+            r.join().expect("reader");
+        }
+        let elapsed = start.elapsed();
+        done.store(true, Ordering::Relaxed);
+        elapsed
+    })
+}
+
+fn throughput(c: &mut Criterion) {
+    let (bytes, store) = load("eval_proj");
+    let rulesets = [
+        Arc::new(Ruleset::from_json(&bytes).expect("loads")),
+        Arc::new(Ruleset::from_json(&bytes).expect("loads")),
+    ];
+    let mut g = c.benchmark_group("throughput");
+    for threads in [1, 2] {
+        g.bench_function(format!("{threads}_threads"), |b| {
+            // Time per check over all threads: two threads that scale halve it.
+            b.iter_custom(|iters| {
+                let per_thread = iters.max(20_000).div_ceil(threads);
+                let total = per_thread * threads;
+                let wall = contended(&store, &rulesets, threads, per_thread);
+                wall.mul_f64(iters as f64 / total as f64)
+            })
+        });
+    }
+    g.finish();
+}
+
+fn config() -> Criterion {
+    Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .sample_size(50)
+}
+
+criterion_group! {
+    name = benches;
+    config = config();
+    targets = checks, loading, throughput
+}
 criterion_main!(benches);

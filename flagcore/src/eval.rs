@@ -2,8 +2,6 @@
 
 use core::cell::Cell;
 
-use sha2::{Digest, Sha256};
-
 use crate::env::Env;
 use crate::ruleset::{
     CondKind, Condition, FieldRef, GateRef, IdType, Op, Pass, ReturnValue, Rule, Ruleset, Spec,
@@ -84,6 +82,8 @@ pub(crate) struct Evaluator<'r, 'u, 'e> {
     now: Option<i64>,
     pub(crate) id_list_used: Cell<bool>,
     pub(crate) country_not_loaded: Cell<bool>,
+    /// Whether secondary exposures are collected (only the value is wanted otherwise).
+    pub(crate) keep_exposures: bool,
 }
 
 /// The standard field plans used to read the UA and the IP.
@@ -136,6 +136,7 @@ impl<'r, 'u, 'e> Evaluator<'r, 'u, 'e> {
             now: None,
             id_list_used: Cell::new(false),
             country_not_loaded: Cell::new(false),
+            keep_exposures: true,
         }
     }
 
@@ -266,10 +267,10 @@ impl<'r, 'u, 'e> Evaluator<'r, 'u, 'e> {
             Pass::Always => true,
             Pass::Never => false,
             Pass::Hash { prefix, threshold } => {
-                let mut h = prefix.clone();
-                self.unit_value(&rule.id_type)
-                    .with_str_or_empty(|s| h.update(s.as_bytes()));
-                ((digest_u64(h) % 10_000) as f64) < *threshold
+                let h = self
+                    .unit_value(&rule.id_type)
+                    .with_str_or_empty(|s| prefix.hash_u64(s.as_bytes()));
+                ((h % 10_000) as f64) < *threshold
             }
         }
     }
@@ -299,10 +300,10 @@ impl<'r, 'u, 'e> Evaluator<'r, 'u, 'e> {
             },
             CondKind::UnitId => self.unit_value(&c.id_type),
             CondKind::UserBucket(prefix) => {
-                let mut h = prefix.clone();
-                self.unit_value(&c.id_type)
-                    .with_str_or_empty(|s| h.update(s.as_bytes()));
-                UVal::Int((digest_u64(h) % 1000) as i64)
+                let h = self
+                    .unit_value(&c.id_type)
+                    .with_str_or_empty(|s| prefix.hash_u64(s.as_bytes()));
+                UVal::Int((h % 1000) as i64)
             }
             CondKind::CurrentTime => UVal::Time(self.now()),
             CondKind::UaBased(f, ua_field) => {
@@ -366,7 +367,7 @@ impl<'r, 'u, 'e> Evaluator<'r, 'u, 'e> {
         }
         rec.value = child.value;
         rec.rule_id = child.rule_id;
-        if !g.is_segment {
+        if !g.is_segment && self.keep_exposures {
             if let Some(rule) = child.rule_id.filter(|r| *r != SID_EMPTY) {
                 self.sec.push(RawExposure {
                     gate: g.sid,
@@ -743,14 +744,6 @@ fn parse_ipv4(s: &str) -> Option<Option<u32>> {
 fn finalise<'r>(spec: &'r Spec, rule: Option<&'r Rule>, rec: &mut Record<'r>) {
     rec.sampling_rate = rule.and_then(|r| r.sampling_rate);
     rec.forward_all_exposures = spec.forward_all_exposures;
-}
-
-/// The first 8 bytes of a SHA-256 digest as a big-endian integer.
-pub(crate) fn digest_u64(h: Sha256) -> u64 {
-    let d = h.finalize();
-    let mut b = [0u8; 8];
-    b.copy_from_slice(&d[..8]);
-    u64::from_be_bytes(b)
 }
 
 #[cfg(test)]

@@ -2,9 +2,9 @@
 
 use std::collections::HashMap;
 
+use crate::hash::Prefix;
 use serde::Deserialize;
 use serde_json::{Map, Value as Json};
-use sha2::{Digest, Sha256};
 
 use crate::error::{Limits, LoadError};
 use crate::index::StrIndex;
@@ -129,7 +129,7 @@ pub(crate) struct Rule {
 pub(crate) enum Pass {
     Always,
     Never,
-    Hash { prefix: Sha256, threshold: f64 },
+    Hash { prefix: Prefix, threshold: f64 },
 }
 
 /// A compiled return value (spec 2.6).
@@ -233,7 +233,7 @@ pub(crate) enum CondKind {
     UserField(Option<FieldRef>),
     EnvField(Option<FieldRef>),
     UnitId,
-    UserBucket(Sha256),
+    UserBucket(Prefix),
     CurrentTime,
     UaBased(Option<FieldRef>, Option<crate::ua::Field>),
     IpBased(Option<FieldRef>, bool),
@@ -774,11 +774,7 @@ impl<'l> Builder<'l> {
             } else if r.pass_percentage == 0.0 {
                 Pass::Never
             } else {
-                let mut prefix = Sha256::new();
-                prefix.update(w.salt.as_bytes());
-                prefix.update(b".");
-                prefix.update(rule_salt.as_bytes());
-                prefix.update(b".");
+                let prefix = Prefix::new(format!("{}.{rule_salt}.", w.salt).as_bytes());
                 Pass::Hash {
                     prefix,
                     threshold: r.pass_percentage * 100.0,
@@ -853,10 +849,7 @@ impl<'l> Builder<'l> {
                     .as_ref()
                     .and_then(|a| a.get("salt"))
                     .map_or("", String::as_str);
-                let mut prefix = Sha256::new();
-                prefix.update(salt.as_bytes());
-                prefix.update(b".");
-                CondKind::UserBucket(prefix)
+                CondKind::UserBucket(Prefix::new(format!("{salt}.").as_bytes()))
             }
             "current_time" => CondKind::CurrentTime,
             "ua_based" => {

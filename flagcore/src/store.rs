@@ -1,7 +1,7 @@
 //! The store: the active ruleset behind an atomic pointer, snapshots, local overrides and
 //! exposure records.
 
-use std::cell::RefCell;
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
@@ -353,7 +353,8 @@ impl core::fmt::Debug for Snapshot<'_> {
 }
 
 thread_local! {
-    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::new());
+    /// Each thread's exposure buffer for the convenience methods.
+    static SCRATCH: Cell<Vec<RawExposure>> = const { Cell::new(Vec::new()) };
 }
 
 impl Snapshot<'_> {
@@ -424,21 +425,20 @@ impl Snapshot<'_> {
 
     /// Evaluates with the thread's own scratch buffer; the result carries no secondary
     /// exposures (they reach the sink, and [`Snapshot::evaluate`] returns them).
+    #[inline]
     fn evaluate_tls<'a>(&'a self, user: &User<'_>, kind: Kind, name: &'a str) -> Evaluation<'a> {
-        let run =
-            |sec: &mut Vec<RawExposure>| self.run(sec, user, kind, name, Exposures::Log).bare();
-        SCRATCH
-            .try_with(|cell| match cell.try_borrow_mut() {
-                Ok(mut s) => run(&mut s.sec),
-                // Re-entered from an exposure sink: use a fresh buffer.
-                Err(_) => run(&mut Vec::new()),
-            })
-            .unwrap_or_else(|_| run(&mut Vec::new()))
+        with_thread_buffer(|sec| self.run(sec, user, kind, name, Exposures::Log).bare())
     }
 
     /// Whether the gate passes for `user` (logs the exposure).
     pub fn check_gate(&self, user: &User<'_>, name: &str) -> bool {
-        self.evaluate_tls(user, Kind::Gate, name).value()
+        match self.ruleset() {
+            // The common case: only the boolean is needed, so no result record is built.
+            Some(rs) if self.options.exposure_sink.is_none() && self.state.overrides.is_empty() => {
+                gate_value(rs, &self.env(), user, name)
+            }
+            _ => self.evaluate_tls(user, Kind::Gate, name).value(),
+        }
     }
 
     /// Evaluates a feature gate (logs the exposure). The result omits secondary exposures;
@@ -484,9 +484,39 @@ impl Ruleset {
 
     /// Whether a gate passes for `user` in this ruleset alone (see [`Ruleset::evaluate`]).
     pub fn check_gate(&self, user: &User<'_>, name: &str) -> bool {
-        let mut scratch = Scratch::default();
-        self.evaluate(&mut scratch, user, Kind::Gate, name).value()
+        let env = Env {
+            tier: None,
+            country: None,
+            clock: &SystemClock,
+            id_lists: None,
+        };
+        gate_value(self, &env, user, name)
     }
+}
+
+/// Runs `f` with this thread's exposure buffer (a fresh one if it is in use, e.g. when an
+/// exposure sink evaluates).
+#[inline]
+fn with_thread_buffer<R>(f: impl FnOnce(&mut Vec<RawExposure>) -> R) -> R {
+    // Moving a `Vec` in and out of the cell neither allocates nor frees.
+    let mut sec = SCRATCH.try_with(Cell::take).unwrap_or_default();
+    let r = f(&mut sec);
+    let _ = SCRATCH.try_with(|c| c.set(sec));
+    r
+}
+
+/// A gate's boolean: what [`evaluate`] reports as `value`, without building the record.
+#[inline]
+fn gate_value(rs: &Ruleset, env: &Env<'_>, user: &User<'_>, name: &str) -> bool {
+    // Exposures are not kept, so the buffer stays empty and never allocates.
+    let mut sec = Vec::new();
+    let mut rec = Record::default();
+    let mut ev = Evaluator::new(rs, user, env, &mut sec);
+    ev.keep_exposures = false;
+    matches!(
+        ev.evaluate(name, Kind::Gate, &mut rec),
+        Ok(Found::Recognized)
+    ) && rec.value
 }
 
 fn empty_map() -> &'static Map<String, Json> {
@@ -594,6 +624,7 @@ fn plain(e: Evaluation<'_>) -> Shaped<'_> {
 
 /// One top-level evaluation, shaped into the reported record (spec 4.11). The exposures
 /// stay in `sec`; [`Shaped::attach`] adds them.
+#[inline]
 pub(crate) fn evaluate<'a>(
     rs: Option<&'a Ruleset>,
     env: &Env<'_>,
