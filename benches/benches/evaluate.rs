@@ -79,13 +79,22 @@ fn checks(c: &mut Criterion) {
     g.finish();
 
     let snapshot = eval.snapshot();
-    c.bench_function("get_experiment", |b| {
-        b.iter(|| {
-            snapshot
-                .experiment(black_box(&u), black_box("test_exp_with_layers_and_holdout"))
-                .value()
-        })
-    });
+    let mut g = c.benchmark_group("get_experiment");
+    for (label, experiment) in [
+        // An A/B test in a layer: the layer-allocation hash, then the group hash.
+        ("ab_test", "test_exp_random_id"),
+        // The same behind a layer holdout gate: one more hash and a nested gate.
+        ("with_holdout", "test_exp_with_layers_and_holdout"),
+    ] {
+        g.bench_function(label, |b| {
+            b.iter(|| {
+                snapshot
+                    .experiment(black_box(&u), black_box(experiment))
+                    .value()
+            })
+        });
+    }
+    g.finish();
     c.bench_function("get_layer", |b| {
         b.iter(|| {
             snapshot

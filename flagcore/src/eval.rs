@@ -3,6 +3,7 @@
 use core::cell::Cell;
 
 use crate::env::Env;
+use crate::hash::Prefix;
 use crate::ruleset::{
     CondKind, Condition, FieldRef, GateRef, IdType, Op, Pass, ReturnValue, Rule, Ruleset, Spec,
     Target, MISSING_CONDITION, SID_DEFAULT, SID_DISABLED, SID_EMPTY,
@@ -84,6 +85,9 @@ pub(crate) struct Evaluator<'r, 'u, 'e> {
     pub(crate) country_not_loaded: Cell<bool>,
     /// Whether secondary exposures are collected (only the value is wanted otherwise).
     pub(crate) keep_exposures: bool,
+    /// Recent bucketing hashes: (prefix id, unit type, hash). Experiments hash the same
+    /// salt and unit for each group's condition.
+    memo: Cell<[(u32, &'r str, u64); 2]>,
 }
 
 /// The standard field plans used to read the UA and the IP.
@@ -137,6 +141,7 @@ impl<'r, 'u, 'e> Evaluator<'r, 'u, 'e> {
             id_list_used: Cell::new(false),
             country_not_loaded: Cell::new(false),
             keep_exposures: true,
+            memo: Cell::new([(u32::MAX, "", 0); 2]),
         }
     }
 
@@ -242,6 +247,7 @@ impl<'r, 'u, 'e> Evaluator<'r, 'u, 'e> {
     }
 
     /// ANDs a rule's conditions without short-circuit (spec 4.4).
+    #[inline]
     fn eval_conditions(&mut self, rule: &'r Rule, rec: &mut Record<'r>) -> Result<(), Abort> {
         let mut all = true;
         for &ci in &rule.conditions {
@@ -262,7 +268,29 @@ impl<'r, 'u, 'e> Evaluator<'r, 'u, 'e> {
         Ok(())
     }
 
-    fn pass_percentage(&self, rule: &Rule) -> bool {
+    /// SHA-256 of `prefix` + the unit id of type `id`, remembered for the next lookups
+    /// (used by `user_bucket`, whose salt repeats across an experiment's group rules).
+    fn unit_hash(&self, prefix: &Prefix, id: &'r IdType) -> u64 {
+        let mut memo = self.memo.get();
+        if prefix.id != u32::MAX {
+            if let Some(&(_, _, h)) = memo
+                .iter()
+                .find(|(p, n, _)| *p == prefix.id && *n == &*id.name)
+            {
+                return h;
+            }
+        }
+        let h = self
+            .unit_value(id)
+            .with_str_or_empty(|s| prefix.hash_u64(s.as_bytes()));
+        memo[1] = memo[0];
+        memo[0] = (prefix.id, &id.name, h);
+        self.memo.set(memo);
+        h
+    }
+
+    #[inline]
+    fn pass_percentage(&self, rule: &'r Rule) -> bool {
         match &rule.pass {
             Pass::Always => true,
             Pass::Never => false,
@@ -299,11 +327,13 @@ impl<'r, 'u, 'e> Evaluator<'r, 'u, 'e> {
                 None => UVal::Missing,
             },
             CondKind::UnitId => self.unit_value(&c.id_type),
-            CondKind::UserBucket(prefix) => {
-                let h = self
-                    .unit_value(&c.id_type)
-                    .with_str_or_empty(|s| prefix.hash_u64(s.as_bytes()));
-                UVal::Int((h % 1000) as i64)
+            CondKind::UserBucket(prefix, table) => {
+                let bucket = self.unit_hash(prefix, &c.id_type) % 1000;
+                if let Some(t) = table {
+                    rec.value = (t[(bucket / 64) as usize] >> (bucket % 64)) & 1 == 1;
+                    return Ok(());
+                }
+                UVal::Int(bucket as i64)
             }
             CondKind::CurrentTime => UVal::Time(self.now()),
             CondKind::UaBased(f, ua_field) => {
@@ -437,6 +467,7 @@ impl<'r, 'u, 'e> Evaluator<'r, 'u, 'e> {
     }
 
     /// `unitValue(idType)` (spec 3.3).
+    #[inline]
     fn unit_value(&self, id: &IdType) -> UVal<'_> {
         let v = if id.is_user_id {
             self.user.user_id
@@ -739,6 +770,26 @@ fn parse_ipv4(s: &str) -> Option<Option<u32>> {
         return None;
     }
     Some(u32::try_from(n).ok())
+}
+
+/// The result of a `user_bucket` condition for every bucket (see `Ruleset::tabulate_user_buckets`).
+pub(crate) fn bucket_table(rs: &Ruleset, c: &Condition) -> crate::ruleset::BucketTable {
+    let user = User::new();
+    let env = Env {
+        tier: None,
+        country: None,
+        clock: &crate::env::SystemClock,
+        id_lists: None,
+    };
+    let mut sec = Vec::new();
+    let ev = Evaluator::new(rs, &user, &env, &mut sec);
+    let mut table = [0u64; 16];
+    for bucket in 0..1000u64 {
+        if ev.apply(c, UVal::Int(bucket as i64)) {
+            table[(bucket / 64) as usize] |= 1 << (bucket % 64);
+        }
+    }
+    table
 }
 
 fn finalise<'r>(spec: &'r Spec, rule: Option<&'r Rule>, rec: &mut Record<'r>) {

@@ -50,6 +50,8 @@ pub struct Prefix {
     tail_len: u8,
     /// Bytes of the prefix already compressed into `state`.
     absorbed: u64,
+    /// Equal ids mean equal prefixes (assigned by the loader; `u32::MAX`: unknown).
+    pub(crate) id: u32,
 }
 
 impl core::fmt::Debug for Prefix {
@@ -85,7 +87,14 @@ impl Prefix {
             tail,
             tail_len: rest.len() as u8,
             absorbed: (prefix.len() - rest.len()) as u64,
+            id: u32::MAX,
         }
+    }
+
+    /// The prefix with an identity: equal ids promise equal prefixes.
+    pub(crate) fn with_id(mut self, id: u32) -> Prefix {
+        self.id = id;
+        self
     }
 
     /// The first 8 bytes of SHA-256 over the prefix followed by `rest`, as a big-endian

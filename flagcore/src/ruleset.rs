@@ -178,6 +178,9 @@ impl IdType {
     }
 }
 
+/// One bit per `user_bucket` bucket (0..1000).
+pub(crate) type BucketTable = [u64; 16];
+
 /// A compiled condition.
 #[derive(Debug)]
 pub(crate) struct Condition {
@@ -233,7 +236,8 @@ pub(crate) enum CondKind {
     UserField(Option<FieldRef>),
     EnvField(Option<FieldRef>),
     UnitId,
-    UserBucket(Prefix),
+    /// The salt prefix, and the condition's result for each of the 1000 buckets.
+    UserBucket(Prefix, Option<Box<BucketTable>>),
     CurrentTime,
     UaBased(Option<FieldRef>, Option<crate::ua::Field>),
     IpBased(Option<FieldRef>, bool),
@@ -285,6 +289,16 @@ pub(crate) enum Op {
     NotInSegmentList,
     /// Absent or unknown: the condition evaluates as Unsupported.
     Unsupported,
+}
+
+impl Op {
+    /// Whether the operator reads more than the value and the target (ID lists).
+    pub(crate) fn needs_environment(self) -> bool {
+        matches!(
+            self,
+            Op::InSegmentList | Op::NotInSegmentList | Op::Unsupported
+        )
+    }
 }
 
 impl Op {
@@ -491,7 +505,29 @@ impl Ruleset {
                 problem: "must be a JSON object",
             });
         };
-        Builder::new(limits).build(&mut top)
+        let mut rs = Builder::new(limits).build(&mut top)?;
+        rs.tabulate_user_buckets();
+        Ok(rs)
+    }
+
+    /// A `user_bucket` condition's result depends only on the bucket (0..1000), except for
+    /// ID-list operators: tabulate it once, so evaluation is one hash and one bit test.
+    fn tabulate_user_buckets(&mut self) {
+        let tables: Vec<Option<Box<BucketTable>>> = self
+            .conditions
+            .iter()
+            .map(|c| match (&c.kind, c.op) {
+                (CondKind::UserBucket(..), op) if !op.needs_environment() => {
+                    Some(Box::new(crate::eval::bucket_table(self, c)))
+                }
+                _ => None,
+            })
+            .collect();
+        for (c, t) in self.conditions.iter_mut().zip(tables) {
+            if let CondKind::UserBucket(_, table) = &mut c.kind {
+                *table = t;
+            }
+        }
     }
 
     /// The payload's `time`: when its configuration last changed, in ms since the epoch.
@@ -774,7 +810,8 @@ impl<'l> Builder<'l> {
             } else if r.pass_percentage == 0.0 {
                 Pass::Never
             } else {
-                let prefix = Prefix::new(format!("{}.{rule_salt}.", w.salt).as_bytes());
+                let text = format!("{}.{rule_salt}.", w.salt);
+                let prefix = Prefix::new(text.as_bytes()).with_id(self.intern(&text));
                 Pass::Hash {
                     prefix,
                     threshold: r.pass_percentage * 100.0,
@@ -849,7 +886,9 @@ impl<'l> Builder<'l> {
                     .as_ref()
                     .and_then(|a| a.get("salt"))
                     .map_or("", String::as_str);
-                CondKind::UserBucket(Prefix::new(format!("{salt}.").as_bytes()))
+                let text = format!("{salt}.");
+                let prefix = Prefix::new(text.as_bytes()).with_id(self.intern(&text));
+                CondKind::UserBucket(prefix, None)
             }
             "current_time" => CondKind::CurrentTime,
             "ua_based" => {

@@ -27,6 +27,7 @@ pub enum Value<'a> {
 }
 
 impl<'a> Value<'a> {
+    #[inline]
     pub(crate) fn uval(self) -> UVal<'a> {
         match self {
             Value::Null => UVal::Null,

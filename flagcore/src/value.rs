@@ -81,11 +81,17 @@ impl<'a> UVal<'a> {
     }
 
     /// Calls `f` with the string form of the value (`None` when it has none).
+    #[inline]
     pub(crate) fn with_str<R>(&self, f: impl FnOnce(Option<&str>) -> R) -> R {
         match *self {
             UVal::Str(s) => f(Some(s)),
             UVal::Bool(true) => f(Some("true")),
             UVal::Bool(false) => f(Some("false")),
+            // Integers print as the f64 they convert to; below 2^53 that is the integer.
+            UVal::Int(i) if i.unsigned_abs() < 1 << 53 => {
+                let mut buf = [0u8; 20];
+                f(Some(int_text(i, &mut buf)))
+            }
             UVal::Int(i) => with_display(&(i as f64), f),
             UVal::Float(x) => with_display(&x, f),
             UVal::Num(n) => match n.as_f64() {
@@ -104,9 +110,29 @@ impl<'a> UVal<'a> {
     }
 
     /// Calls `f` with the string form, or `""` when there is none.
+    #[inline]
     pub(crate) fn with_str_or_empty<R>(&self, f: impl FnOnce(&str) -> R) -> R {
         self.with_str(|s| f(s.unwrap_or("")))
     }
+}
+
+/// The decimal text of `i` in `buf`.
+fn int_text(i: i64, buf: &mut [u8; 20]) -> &str {
+    let mut n = i.unsigned_abs();
+    let mut pos = buf.len();
+    loop {
+        pos -= 1;
+        buf[pos] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if i < 0 {
+        pos -= 1;
+        buf[pos] = b'-';
+    }
+    core::str::from_utf8(&buf[pos..]).unwrap_or("")
 }
 
 fn with_display<R>(x: &f64, f: impl FnOnce(Option<&str>) -> R) -> R {
@@ -251,6 +277,27 @@ impl<const N: usize> fmt::Write for StackStr<N> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn integers_print_like_their_f64() {
+        for i in [
+            0i64,
+            7,
+            -7,
+            999,
+            1000,
+            123_456_789,
+            -(1 << 52),
+            (1 << 53) - 1,
+        ] {
+            let via_f64 = UVal::Int(i).with_str(|s| s.map(str::to_owned));
+            assert_eq!(
+                via_f64.as_deref(),
+                Some((i as f64).to_string().as_str()),
+                "{i}"
+            );
+        }
+    }
     use super::*;
 
     fn s(v: UVal<'_>) -> Option<String> {
