@@ -774,6 +774,32 @@ fn parse_ipv4(s: &str) -> Option<Option<u32>> {
 
 /// The result of a `user_bucket` condition for every bucket (see `Ruleset::tabulate_user_buckets`).
 pub(crate) fn bucket_table(rs: &Ruleset, c: &Condition) -> crate::ruleset::BucketTable {
+    // `any`/`none` over a list of bucket numbers (how Statsig allocates layers): the text of
+    // bucket `b` is its decimal form, so only keys in that exact form can match.
+    let keys: Option<Vec<&str>> = match (c.op, &c.target) {
+        (Op::Any | Op::None, Target::Object(o)) => Some(o.keys.iter().map(|k| &*k.0).collect()),
+        (Op::Any | Op::None, Target::Array(a)) => {
+            Some(a.entries.iter().map(|e| &*e.lower).collect())
+        }
+        _ => None,
+    };
+    if let Some(keys) = keys {
+        let mut table = [0u64; 16];
+        for b in keys.iter().filter_map(|k| canonical_bucket(k)) {
+            table[b / 64] |= 1 << (b % 64);
+        }
+        if c.op == Op::None {
+            for (i, word) in table.iter_mut().enumerate() {
+                let valid = if i == 15 {
+                    (1u64 << (1000 - 15 * 64)) - 1
+                } else {
+                    u64::MAX
+                };
+                *word = !*word & valid;
+            }
+        }
+        return table;
+    }
     let user = User::new();
     let env = Env {
         tier: None,
@@ -792,6 +818,19 @@ pub(crate) fn bucket_table(rs: &Ruleset, c: &Condition) -> crate::ruleset::Bucke
     table
 }
 
+/// `s` as a bucket number when `s` is exactly the decimal text of one (0..1000).
+fn canonical_bucket(s: &str) -> Option<usize> {
+    let canonical = !s.is_empty()
+        && s.len() <= 3
+        && s.bytes().all(|b| b.is_ascii_digit())
+        && (s == "0" || !s.starts_with('0'));
+    if canonical {
+        s.parse().ok()
+    } else {
+        None
+    }
+}
+
 fn finalise<'r>(spec: &'r Spec, rule: Option<&'r Rule>, rec: &mut Record<'r>) {
     rec.sampling_rate = rule.and_then(|r| r.sampling_rate);
     rec.forward_all_exposures = spec.forward_all_exposures;
@@ -799,6 +838,40 @@ fn finalise<'r>(spec: &'r Spec, rule: Option<&'r Rule>, rec: &mut Record<'r>) {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn bucket_tables_of_lists_match_the_generic_operator() {
+        let payload = br#"{"feature_gates": {}, "dynamic_configs": {}, "layer_configs": {},
+          "experiment_to_layer": {}, "has_updates": true, "time": 1, "condition_map": {
+            "a": {"type": "user_bucket", "operator": "any", "idType": "userID",
+                  "targetValue": {"0": true, "7": true, "07": true, "999": true, "1000": true, " 5": true}},
+            "b": {"type": "user_bucket", "operator": "none", "idType": "userID",
+                  "targetValue": [0, 3, "12", 12.0, "abc", 999, -1, 1e2]},
+            "c": {"type": "user_bucket", "operator": "any", "idType": "userID",
+                  "targetValue": [5, "6", 100.0]}}}"#;
+        let rs = Ruleset::from_json(payload).unwrap();
+        let user = User::new();
+        let env = Env {
+            tier: None,
+            country: None,
+            clock: &crate::env::SystemClock,
+            id_lists: None,
+        };
+        let mut sec = Vec::new();
+        let ev = Evaluator::new(&rs, &user, &env, &mut sec);
+        for c in &rs.conditions {
+            let table = bucket_table(&rs, c);
+            for b in 0..1000u64 {
+                let bit = (table[(b / 64) as usize] >> (b % 64)) & 1 == 1;
+                assert_eq!(
+                    bit,
+                    ev.apply(c, UVal::Int(b as i64)),
+                    "bucket {b} of {:?}",
+                    c.op
+                );
+            }
+        }
+    }
     use super::*;
 
     fn parts(s: &str) -> Vec<Option<i128>> {

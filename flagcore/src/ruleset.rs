@@ -702,12 +702,14 @@ impl<'l> Builder<'l> {
         let mut parsed: [Vec<(String, WireSpec)>; 3] = Default::default();
         for (i, section) in sections.iter().enumerate() {
             for (name, json) in raw[i].drain(..) {
-                match WireSpec::deserialize(&json) {
+                let entity = json.get("entity").and_then(Json::as_str).map(str::to_owned);
+                // By value: strings and maps move into the wire model instead of being copied.
+                match WireSpec::deserialize(json) {
                     Ok(spec) => parsed[i].push((name, spec)),
                     Err(e) => self.dropped.push(DroppedSpec {
                         section,
                         name,
-                        entity: json.get("entity").and_then(Json::as_str).map(str::to_owned),
+                        entity,
                         reason: e.to_string(),
                     }),
                 }
@@ -725,14 +727,14 @@ impl<'l> Builder<'l> {
         // Conditions (one bad condition rejects the payload, as Statsig does).
         let mut conditions = Vec::with_capacity(wire_conditions.len());
         let mut cond_ids: Vec<String> = Vec::with_capacity(wire_conditions.len());
-        for (id, json) in &wire_conditions {
+        for (id, json) in wire_conditions {
             let wire = WireCondition::deserialize(json).map_err(|source| LoadError::Condition {
                 id: id.clone(),
                 source,
             })?;
-            let c = self.compile_condition(id, wire, &gate_index, &gate_names)?;
+            let c = self.compile_condition(&id, wire, &gate_index, &gate_names)?;
             conditions.push(c);
-            cond_ids.push(id.clone());
+            cond_ids.push(id);
         }
         let cond_index = StrIndex::build(cond_ids.len(), |i| &cond_ids[i]);
 

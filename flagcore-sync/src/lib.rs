@@ -1,1 +1,0 @@
-//! Keeps a flagcore store fresh from Statsig or a file, and ships exposures (work in progress).
