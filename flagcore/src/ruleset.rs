@@ -682,7 +682,7 @@ impl<'l> Builder<'l> {
                             });
                             continue;
                         };
-                        hoist_v1_conditions(&name, &mut spec, &mut wire_conditions);
+                        hoist_v1_conditions(section, &name, &mut spec, &mut wire_conditions);
                         raw[i].push((name, spec));
                     }
                 }
@@ -1001,8 +1001,9 @@ impl<'l> Builder<'l> {
     }
 }
 
-/// Moves a v1 spec's inline conditions into the shared list, replacing them by synthetic ids.
-fn hoist_v1_conditions(name: &str, spec: &mut Json, out: &mut Vec<(String, Json)>) {
+/// Moves a v1 spec's inline conditions into the condition list under synthetic ids
+/// (`section/name/rule/condition`, unique even when a gate and a config share a name).
+fn hoist_v1_conditions(section: &str, name: &str, spec: &mut Json, out: &mut Vec<(String, Json)>) {
     let Some(Json::Array(rules)) = spec.get_mut("rules") else {
         return;
     };
@@ -1012,7 +1013,7 @@ fn hoist_v1_conditions(name: &str, spec: &mut Json, out: &mut Vec<(String, Json)
         };
         for (c, cond) in conds.iter_mut().enumerate() {
             if cond.is_object() {
-                let id = format!("{name}/{r}/{c}");
+                let id = format!("{section}/{name}/{r}/{c}");
                 let inline = std::mem::replace(cond, Json::String(id.clone()));
                 out.push((id, inline));
             }
