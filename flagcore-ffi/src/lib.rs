@@ -1,0 +1,989 @@
+//! The C ABI of flagcore: Statsig-compatible gate, config, experiment and layer evaluation
+//! for any language. The header is `include/flagcore.h`.
+//!
+//! Conventions (after rustls-ffi):
+//! - Every function returns a [`flagcore_result`] code (or is a `_free` returning nothing)
+//!   and runs inside a panic boundary: a Rust panic becomes `FLAGCORE_RESULT_PANIC`, never an
+//!   abort of the host process.
+//! - Handles are opaque and created by `_new` functions; `_free(NULL)` is a no-op.
+//! - Strings are passed as `(pointer, length)` pairs of UTF-8 bytes, not NUL-terminated;
+//!   invalid UTF-8 gives `FLAGCORE_RESULT_INVALID_UTF8`. A NULL pointer is accepted only with
+//!   length 0 where documented.
+//! - Thread safety: a `flagcore_store` may be used from many threads at once (no lock: the
+//!   active ruleset sits behind an atomic pointer). A `flagcore_user` or
+//!   `flagcore_evaluation` may be read from many threads at once, but must not be modified
+//!   (user setters, `_free`) while another thread uses it.
+//! - Fork: the library starts no threads and holds no locks, so a forked child keeps
+//!   evaluating with the store it inherited.
+
+#![allow(non_camel_case_types)] // C naming: flagcore_store, flagcore_result, …
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use flagcore::{Exposures, Kind, Options, Reason, Scratch, Store, UserData};
+use serde_json::{Map, Value as Json};
+
+/// Result codes of every fallible function.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum flagcore_result {
+    /// Success.
+    FLAGCORE_RESULT_OK = 0,
+    /// A required pointer argument was NULL.
+    FLAGCORE_RESULT_NULL_PARAMETER = 1,
+    /// A string argument was not valid UTF-8.
+    FLAGCORE_RESULT_INVALID_UTF8 = 2,
+    /// The caller's buffer is too small; the needed size was written where documented.
+    FLAGCORE_RESULT_BUFFER_TOO_SMALL = 3,
+    /// The payload was rejected; the current ruleset keeps serving.
+    FLAGCORE_RESULT_LOAD_ERROR = 4,
+    /// A JSON argument (a user, an override value) did not parse.
+    FLAGCORE_RESULT_INVALID_JSON = 5,
+    /// The parameter does not exist or has another type.
+    FLAGCORE_RESULT_NOT_FOUND = 6,
+    /// An argument is out of range (for example an unknown kind).
+    FLAGCORE_RESULT_INVALID_ARGUMENT = 7,
+    /// A bug in flagcore: a Rust panic was caught at the boundary.
+    FLAGCORE_RESULT_PANIC = 8,
+}
+
+use flagcore_result::*;
+
+/// What is evaluated.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum flagcore_kind {
+    /// A feature gate.
+    FLAGCORE_KIND_GATE = 0,
+    /// A dynamic config.
+    FLAGCORE_KIND_DYNAMIC_CONFIG = 1,
+    /// An experiment.
+    FLAGCORE_KIND_EXPERIMENT = 2,
+    /// A layer.
+    FLAGCORE_KIND_LAYER = 3,
+}
+
+/// Why an evaluation has its value.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum flagcore_reason {
+    /// The name was found and evaluated.
+    FLAGCORE_REASON_RECOGNIZED = 0,
+    /// No such name: the default value.
+    FLAGCORE_REASON_UNRECOGNIZED = 1,
+    /// An unsupported condition was reached (Statsig's shape of such results).
+    FLAGCORE_REASON_UNSUPPORTED = 2,
+    /// A local override decided.
+    FLAGCORE_REASON_LOCAL_OVERRIDE = 3,
+    /// No ruleset installed yet.
+    FLAGCORE_REASON_NO_RULESET = 4,
+    /// Evaluated; an IP-to-country lookup was needed and none is configured.
+    FLAGCORE_REASON_COUNTRY_LOOKUP_NOT_LOADED = 5,
+    /// Nested gates too deep (or a cycle): the default value.
+    FLAGCORE_REASON_DEPTH_EXCEEDED = 6,
+}
+
+/// A borrowed UTF-8 string: `len` bytes at `data`, not NUL-terminated. Valid as long as the
+/// handle it came from is alive and unmodified.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct flagcore_str {
+    /// The bytes (never NULL; points to a static empty string when `len` is 0).
+    pub data: *const u8,
+    /// The length in bytes.
+    pub len: usize,
+}
+
+impl flagcore_str {
+    fn from(s: &str) -> flagcore_str {
+        flagcore_str {
+            data: s.as_ptr(),
+            len: s.len(),
+        }
+    }
+}
+
+/// The evaluation engine: the active ruleset, swapped atomically. Thread-safe.
+pub struct flagcore_store {
+    store: Store,
+}
+
+/// A user (Statsig's user model). Build it once, then read it from any number of threads.
+pub struct flagcore_user {
+    data: UserData,
+}
+
+/// The full result of one evaluation. Owns its data; strings borrowed from it stay valid
+/// until `flagcore_evaluation_free`.
+pub struct flagcore_evaluation {
+    kind: Kind,
+    value: bool,
+    json: Map<String, Json>,
+    rule_id: String,
+    group_name: Option<String>,
+    allocated_experiment: Option<String>,
+    reason: Reason,
+    ruleset_time: u64,
+    /// Secondary exposures: (gate, value, rule id).
+    secondary: Vec<(String, bool, String)>,
+    /// Undelegated secondary exposures, when Statsig reports them.
+    undelegated: Option<Vec<(String, bool, String)>>,
+}
+
+/// Runs `f` inside the panic boundary.
+fn boundary(f: impl FnOnce() -> flagcore_result) -> flagcore_result {
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or(FLAGCORE_RESULT_PANIC)
+}
+
+/// Returns early with an error code.
+macro_rules! try_ffi {
+    ($e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(code) => return code,
+        }
+    };
+}
+
+/// The bytes at `(ptr, len)`; NULL is accepted only with `len == 0`.
+///
+/// # Safety
+/// `ptr` must be NULL or point to `len` readable bytes that stay valid for `'a`.
+unsafe fn bytes<'a>(ptr: *const u8, len: usize) -> Result<&'a [u8], flagcore_result> {
+    if ptr.is_null() {
+        return if len == 0 {
+            Ok(&[])
+        } else {
+            Err(FLAGCORE_RESULT_NULL_PARAMETER)
+        };
+    }
+    // SAFETY: non-null, and the caller promises `len` readable bytes.
+    Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
+}
+
+/// The UTF-8 string at `(ptr, len)`.
+///
+/// # Safety
+/// As for [`bytes`].
+unsafe fn text<'a>(ptr: *const u8, len: usize) -> Result<&'a str, flagcore_result> {
+    // SAFETY: forwarded.
+    let b = unsafe { bytes(ptr, len) }?;
+    std::str::from_utf8(b).map_err(|_| FLAGCORE_RESULT_INVALID_UTF8)
+}
+
+/// # Safety
+/// `p` must be NULL or a valid pointer to `T` for `'a`.
+unsafe fn reference<'a, T>(p: *const T) -> Result<&'a T, flagcore_result> {
+    // SAFETY: the caller promises `p` is NULL or valid.
+    unsafe { p.as_ref() }.ok_or(FLAGCORE_RESULT_NULL_PARAMETER)
+}
+
+/// # Safety
+/// `p` must be NULL or a valid, exclusive pointer to `T` for `'a`.
+unsafe fn mutable<'a, T>(p: *mut T) -> Result<&'a mut T, flagcore_result> {
+    // SAFETY: the caller promises `p` is NULL or valid and not aliased.
+    unsafe { p.as_mut() }.ok_or(FLAGCORE_RESULT_NULL_PARAMETER)
+}
+
+/// Writes `value` through `out`.
+///
+/// # Safety
+/// `out` must be NULL or valid for writes.
+unsafe fn put<T>(out: *mut T, value: T) -> Result<(), flagcore_result> {
+    if out.is_null() {
+        return Err(FLAGCORE_RESULT_NULL_PARAMETER);
+    }
+    // SAFETY: non-null and writable by the caller's promise.
+    unsafe { out.write(value) };
+    Ok(())
+}
+
+/// Moves `value` to the heap and writes the pointer through `out` (checked first, so
+/// nothing leaks when `out` is NULL).
+///
+/// # Safety
+/// `out` must be NULL or valid for writes.
+unsafe fn put_box<T>(out: *mut *mut T, value: T) -> Result<(), flagcore_result> {
+    if out.is_null() {
+        return Err(FLAGCORE_RESULT_NULL_PARAMETER);
+    }
+    // SAFETY: non-null and writable by the caller's promise.
+    unsafe { out.write(Box::into_raw(Box::new(value))) };
+    Ok(())
+}
+
+/// Copies `s` into the caller's buffer `(buf, cap)` and stores its length in `*len_out`
+/// (always, so a caller can retry with a large enough buffer).
+///
+/// # Safety
+/// `buf` must be NULL (with `cap == 0`) or valid for `cap` bytes of writes; `len_out` valid.
+unsafe fn copy_out(s: &[u8], buf: *mut u8, cap: usize, len_out: *mut usize) -> flagcore_result {
+    // SAFETY: forwarded.
+    try_ffi!(unsafe { put(len_out, s.len()) });
+    if s.len() > cap {
+        return FLAGCORE_RESULT_BUFFER_TOO_SMALL;
+    }
+    if s.is_empty() {
+        return FLAGCORE_RESULT_OK;
+    }
+    if buf.is_null() {
+        return FLAGCORE_RESULT_NULL_PARAMETER;
+    }
+    // SAFETY: `buf` holds at least `cap >= s.len()` writable bytes; the regions cannot
+    // overlap since `s` is owned by this library.
+    unsafe { std::ptr::copy_nonoverlapping(s.as_ptr(), buf, s.len()) };
+    FLAGCORE_RESULT_OK
+}
+
+/// The version of this library as a static NUL-terminated string.
+#[no_mangle]
+pub extern "C" fn flagcore_version() -> *const std::ffi::c_char {
+    concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+}
+
+/// Creates an empty store. `environment` (may be NULL with length 0) is the environment
+/// tier, e.g. `production`. Free it with `flagcore_store_free`.
+///
+/// # Safety
+/// `environment` must be NULL or point to `environment_len` bytes; `out` must be writable.
+#[no_mangle]
+pub unsafe extern "C" fn flagcore_store_new(
+    environment: *const u8,
+    environment_len: usize,
+    out: *mut *mut flagcore_store,
+) -> flagcore_result {
+    boundary(|| {
+        // SAFETY: the caller's promise.
+        let tier = try_ffi!(unsafe { text(environment, environment_len) });
+        let options = Options {
+            environment: (!environment.is_null()).then(|| tier.to_owned()),
+            ..Options::default()
+        };
+        let store = flagcore_store {
+            store: Store::with_options(options),
+        };
+        // SAFETY: the caller's promise.
+        try_ffi!(unsafe { put_box(out, store) });
+        FLAGCORE_RESULT_OK
+    })
+}
+
+/// Frees a store. NULL is a no-op. No other thread may be using it.
+///
+/// # Safety
+/// `store` must be NULL or a pointer from `flagcore_store_new`, not yet freed.
+#[no_mangle]
+pub unsafe extern "C" fn flagcore_store_free(store: *mut flagcore_store) {
+    let _ = boundary(|| {
+        if !store.is_null() {
+            // SAFETY: created by `Box::into_raw` in `flagcore_store_new`, freed once.
+            drop(unsafe { Box::from_raw(store) });
+        }
+        FLAGCORE_RESULT_OK
+    });
+}
+
+/// Parses a `download_config_specs` payload and installs it. On error nothing changes (the
+/// current ruleset keeps serving) and a message saying where the payload is wrong is copied to
+/// `error` (`error_cap` bytes, may be NULL with cap 0; `*error_len` receives the message length,
+/// which may exceed `error_cap`: the message is then cut). Readers are never blocked.
+///
+/// # Safety
+/// `store` valid; `json` points to `json_len` bytes; `error` NULL or writable for `error_cap`
+/// bytes; `error_len` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn flagcore_store_load_json(
+    store: *const flagcore_store,
+    json: *const u8,
+    json_len: usize,
+    error: *mut u8,
+    error_cap: usize,
+    error_len: *mut usize,
+) -> flagcore_result {
+    boundary(|| {
+        // SAFETY: the caller's promises.
+        let store = try_ffi!(unsafe { reference(store) });
+        // SAFETY: the caller's promises.
+        let payload = try_ffi!(unsafe { bytes(json, json_len) });
+        match store.store.load_json(payload) {
+            Ok(_) => {
+                if !error_len.is_null() {
+                    // SAFETY: non-null and writable by the caller's promise.
+                    unsafe { error_len.write(0) };
+                }
+                FLAGCORE_RESULT_OK
+            }
+            Err(e) => {
+                let message = e.to_string();
+                if !error_len.is_null() {
+                    // SAFETY: non-null and writable by the caller's promise.
+                    unsafe { error_len.write(message.len()) };
+                }
+                if !error.is_null() && error_cap > 0 {
+                    let n = message.len().min(error_cap);
+                    // SAFETY: `error` is writable for `error_cap >= n` bytes.
+                    unsafe { std::ptr::copy_nonoverlapping(message.as_ptr(), error, n) };
+                }
+                FLAGCORE_RESULT_LOAD_ERROR
+            }
+        }
+    })
+}
+
+/// The `time` of the active ruleset (0 when none) in `*out`.
+///
+/// # Safety
+/// `store` valid; `out` writable.
+#[no_mangle]
+pub unsafe extern "C" fn flagcore_store_ruleset_time(
+    store: *const flagcore_store,
+    out: *mut u64,
+) -> flagcore_result {
+    boundary(|| {
+        // SAFETY: the caller's promise.
+        let store = try_ffi!(unsafe { reference(store) });
+        let time = store.store.ruleset().map_or(0, |r| r.time());
+        // SAFETY: the caller's promise.
+        try_ffi!(unsafe { put(out, time) });
+        FLAGCORE_RESULT_OK
+    })
+}
+
+/// Creates an empty user. Free it with `flagcore_user_free`.
+///
+/// # Safety
+/// `out` writable.
+#[no_mangle]
+pub unsafe extern "C" fn flagcore_user_new(out: *mut *mut flagcore_user) -> flagcore_result {
+    boundary(|| {
+        let user = flagcore_user {
+            data: UserData::default(),
+        };
+        // SAFETY: the caller's promise.
+        try_ffi!(unsafe { put_box(out, user) });
+        FLAGCORE_RESULT_OK
+    })
+}
+
+/// Creates a user from Statsig's user JSON (`{"userID": …, "email": …, "custom": {…}, …}`).
+///
+/// # Safety
+/// `json` points to `json_len` bytes; `out` writable.
+#[no_mangle]
+pub unsafe extern "C" fn flagcore_user_from_json(
+    json: *const u8,
+    json_len: usize,
+    out: *mut *mut flagcore_user,
+) -> flagcore_result {
+    boundary(|| {
+        // SAFETY: the caller's promise.
+        let b = try_ffi!(unsafe { bytes(json, json_len) });
+        let Ok(data) = UserData::from_json(b) else {
+            return FLAGCORE_RESULT_INVALID_JSON;
+        };
+        // SAFETY: the caller's promise.
+        try_ffi!(unsafe { put_box(out, flagcore_user { data }) });
+        FLAGCORE_RESULT_OK
+    })
+}
+
+/// Frees a user. NULL is a no-op.
+///
+/// # Safety
+/// `user` NULL or from `flagcore_user_new`/`flagcore_user_from_json`, not yet freed.
+#[no_mangle]
+pub unsafe extern "C" fn flagcore_user_free(user: *mut flagcore_user) {
+    let _ = boundary(|| {
+        if !user.is_null() {
+            // SAFETY: created by `Box::into_raw`, freed once.
+            drop(unsafe { Box::from_raw(user) });
+        }
+        FLAGCORE_RESULT_OK
+    });
+}
+
+/// A standard user field.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum flagcore_user_field {
+    /// `userID`.
+    FLAGCORE_USER_FIELD_USER_ID = 0,
+    /// `email`.
+    FLAGCORE_USER_FIELD_EMAIL = 1,
+    /// `ip`.
+    FLAGCORE_USER_FIELD_IP = 2,
+    /// `userAgent`.
+    FLAGCORE_USER_FIELD_USER_AGENT = 3,
+    /// `country`.
+    FLAGCORE_USER_FIELD_COUNTRY = 4,
+    /// `locale`.
+    FLAGCORE_USER_FIELD_LOCALE = 5,
+    /// `appVersion`.
+    FLAGCORE_USER_FIELD_APP_VERSION = 6,
+}
+
+/// Sets a standard field to a string.
+///
+/// # Safety
+/// `user` valid and not used by another thread; `value` points to `value_len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn flagcore_user_set_field(
+    user: *mut flagcore_user,
+    field: u32,
+    value: *const u8,
+    value_len: usize,
+) -> flagcore_result {
+    use flagcore_user_field::*;
+    boundary(|| {
+        // SAFETY: the caller's promises.
+        let user = try_ffi!(unsafe { mutable(user) });
+        // SAFETY: the caller's promise.
+        let v = Json::String(try_ffi!(unsafe { text(value, value_len) }).to_owned());
+        let d = &mut user.data;
+        let slot = match field {
+            f if f == FLAGCORE_USER_FIELD_USER_ID as u32 => &mut d.user_id,
+            f if f == FLAGCORE_USER_FIELD_EMAIL as u32 => &mut d.email,
+            f if f == FLAGCORE_USER_FIELD_IP as u32 => &mut d.ip,
+            f if f == FLAGCORE_USER_FIELD_USER_AGENT as u32 => &mut d.user_agent,
+            f if f == FLAGCORE_USER_FIELD_COUNTRY as u32 => &mut d.country,
+            f if f == FLAGCORE_USER_FIELD_LOCALE as u32 => &mut d.locale,
+            f if f == FLAGCORE_USER_FIELD_APP_VERSION as u32 => &mut d.app_version,
+            _ => return FLAGCORE_RESULT_INVALID_ARGUMENT,
+        };
+        *slot = v;
+        FLAGCORE_RESULT_OK
+    })
+}
+
+/// Which attribute map a key/value setter writes to.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum flagcore_attributes {
+    /// `custom`.
+    FLAGCORE_ATTRIBUTES_CUSTOM = 0,
+    /// `privateAttributes` (used for evaluation, never logged).
+    FLAGCORE_ATTRIBUTES_PRIVATE = 1,
+    /// `customIDs` (unit ids such as `stableID`, `companyID`).
+    FLAGCORE_ATTRIBUTES_CUSTOM_IDS = 2,
+    /// `statsigEnvironment` (e.g. `tier`).
+    FLAGCORE_ATTRIBUTES_ENVIRONMENT = 3,
+}
+
+/// # Safety
+/// As for the setters below.
+unsafe fn set_attribute(
+    user: *mut flagcore_user,
+    which: u32,
+    key: *const u8,
+    key_len: usize,
+    value: Json,
+) -> flagcore_result {
+    use flagcore_attributes::*;
+    // SAFETY: the caller's promises.
+    let user = try_ffi!(unsafe { mutable(user) });
+    // SAFETY: the caller's promise.
+    let key = try_ffi!(unsafe { text(key, key_len) }).to_owned();
+    let d = &mut user.data;
+    let map = match which {
+        w if w == FLAGCORE_ATTRIBUTES_CUSTOM as u32 => &mut d.custom,
+        w if w == FLAGCORE_ATTRIBUTES_PRIVATE as u32 => &mut d.private_attributes,
+        w if w == FLAGCORE_ATTRIBUTES_CUSTOM_IDS as u32 => &mut d.custom_ids,
+        w if w == FLAGCORE_ATTRIBUTES_ENVIRONMENT as u32 => &mut d.statsig_environment,
+        _ => return FLAGCORE_RESULT_INVALID_ARGUMENT,
+    };
+    map.get_or_insert_with(Map::new).insert(key, value);
+    FLAGCORE_RESULT_OK
+}
+
+/// Sets a string attribute (custom, private, custom id or environment).
+///
+/// # Safety
+/// `user` valid and not used by another thread; `key`/`value` point to their lengths in bytes.
+#[no_mangle]
+pub unsafe extern "C" fn flagcore_user_set_string(
+    user: *mut flagcore_user,
+    which: u32,
+    key: *const u8,
+    key_len: usize,
+    value: *const u8,
+    value_len: usize,
+) -> flagcore_result {
+    boundary(|| {
+        // SAFETY: the caller's promise.
+        let v = try_ffi!(unsafe { text(value, value_len) }).to_owned();
+        // SAFETY: forwarded.
+        unsafe { set_attribute(user, which, key, key_len, Json::String(v)) }
+    })
+}
+
+/// Sets a number attribute. Non-finite numbers are rejected.
+///
+/// # Safety
+/// `user` valid and not used by another thread; `key` points to `key_len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn flagcore_user_set_number(
+    user: *mut flagcore_user,
+    which: u32,
+    key: *const u8,
+    key_len: usize,
+    value: f64,
+) -> flagcore_result {
+    boundary(|| {
+        let Some(n) = serde_json::Number::from_f64(value) else {
+            return FLAGCORE_RESULT_INVALID_ARGUMENT;
+        };
+        // SAFETY: forwarded.
+        unsafe { set_attribute(user, which, key, key_len, Json::Number(n)) }
+    })
+}
+
+/// Sets a boolean attribute.
+///
+/// # Safety
+/// `user` valid and not used by another thread; `key` points to `key_len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn flagcore_user_set_bool(
+    user: *mut flagcore_user,
+    which: u32,
+    key: *const u8,
+    key_len: usize,
+    value: bool,
+) -> flagcore_result {
+    boundary(|| {
+        // SAFETY: forwarded.
+        unsafe { set_attribute(user, which, key, key_len, Json::Bool(value)) }
+    })
+}
+
+/// Checks a gate: `*out` is its value. No heap allocation; no JSON. An unknown gate is
+/// `false` with `FLAGCORE_RESULT_OK`.
+///
+/// # Safety
+/// `store`, `user` valid; `name` points to `name_len` bytes; `out` writable.
+#[no_mangle]
+pub unsafe extern "C" fn flagcore_store_check_gate(
+    store: *const flagcore_store,
+    user: *const flagcore_user,
+    name: *const u8,
+    name_len: usize,
+    out: *mut bool,
+) -> flagcore_result {
+    boundary(|| {
+        // SAFETY: the caller's promises.
+        let store = try_ffi!(unsafe { reference(store) });
+        // SAFETY: the caller's promises.
+        let user = try_ffi!(unsafe { reference(user) });
+        // SAFETY: the caller's promise.
+        let name = try_ffi!(unsafe { text(name, name_len) });
+        let value = store.store.check_gate(&user.data.view(), name);
+        // SAFETY: the caller's promise.
+        try_ffi!(unsafe { put(out, value) });
+        FLAGCORE_RESULT_OK
+    })
+}
+
+/// The kind a `flagcore_kind` value names.
+fn kind_of(kind: u32) -> Option<Kind> {
+    use flagcore_kind::*;
+    [
+        (FLAGCORE_KIND_GATE, Kind::Gate),
+        (FLAGCORE_KIND_DYNAMIC_CONFIG, Kind::DynamicConfig),
+        (FLAGCORE_KIND_EXPERIMENT, Kind::Experiment),
+        (FLAGCORE_KIND_LAYER, Kind::Layer),
+    ]
+    .into_iter()
+    .find(|(k, _)| *k as u32 == kind)
+    .map(|(_, k)| k)
+}
+
+fn exposures(list: flagcore::SecondaryExposures<'_>) -> Vec<(String, bool, String)> {
+    list.iter()
+        .map(|e| (e.gate.to_owned(), e.gate_value, e.rule_id.to_owned()))
+        .collect()
+}
+
+/// Evaluates a gate, dynamic config, experiment or layer with all details into a new
+/// `flagcore_evaluation` (free it with `flagcore_evaluation_free`). This copies the result
+/// out of the ruleset (it allocates); use `flagcore_store_check_gate` on hot paths.
+///
+/// # Safety
+/// `store`, `user` valid; `name` points to `name_len` bytes; `out` writable.
+#[no_mangle]
+pub unsafe extern "C" fn flagcore_store_evaluate(
+    store: *const flagcore_store,
+    user: *const flagcore_user,
+    kind: u32,
+    name: *const u8,
+    name_len: usize,
+    out: *mut *mut flagcore_evaluation,
+) -> flagcore_result {
+    boundary(|| {
+        // SAFETY: the caller's promises.
+        let store = try_ffi!(unsafe { reference(store) });
+        // SAFETY: the caller's promises.
+        let user = try_ffi!(unsafe { reference(user) });
+        // SAFETY: the caller's promise.
+        let name = try_ffi!(unsafe { text(name, name_len) });
+        if out.is_null() {
+            return FLAGCORE_RESULT_NULL_PARAMETER;
+        }
+        let Some(kind) = kind_of(kind) else {
+            return FLAGCORE_RESULT_INVALID_ARGUMENT;
+        };
+        let snapshot = store.store.snapshot();
+        let mut scratch = Scratch::new();
+        let view = user.data.view();
+        let e = snapshot.evaluate(&mut scratch, &view, kind, name, Exposures::Log);
+        let result = Box::new(flagcore_evaluation {
+            kind,
+            value: e.value(),
+            json: e.json().clone(),
+            rule_id: e.rule_id().to_owned(),
+            group_name: e.group_name().map(str::to_owned),
+            allocated_experiment: e.allocated_experiment().map(str::to_owned),
+            reason: e.reason(),
+            ruleset_time: e.ruleset_time(),
+            secondary: exposures(e.secondary_exposures()),
+            undelegated: e.undelegated_secondary_exposures().map(exposures),
+        });
+        // SAFETY: checked non-null above; writable by the caller's promise.
+        unsafe { out.write(Box::into_raw(result)) };
+        FLAGCORE_RESULT_OK
+    })
+}
+
+/// Frees an evaluation. NULL is a no-op.
+///
+/// # Safety
+/// `evaluation` NULL or from `flagcore_store_evaluate`, not yet freed.
+#[no_mangle]
+pub unsafe extern "C" fn flagcore_evaluation_free(evaluation: *mut flagcore_evaluation) {
+    let _ = boundary(|| {
+        if !evaluation.is_null() {
+            // SAFETY: created by `Box::into_raw`, freed once.
+            drop(unsafe { Box::from_raw(evaluation) });
+        }
+        FLAGCORE_RESULT_OK
+    });
+}
+
+/// The boolean value (a gate's value; for configs whether a rule passed).
+///
+/// # Safety
+/// `evaluation` valid; `out` writable.
+#[no_mangle]
+pub unsafe extern "C" fn flagcore_evaluation_value(
+    evaluation: *const flagcore_evaluation,
+    out: *mut bool,
+) -> flagcore_result {
+    boundary(|| {
+        // SAFETY: the caller's promises.
+        let e = try_ffi!(unsafe { reference(evaluation) });
+        // SAFETY: the caller's promise.
+        try_ffi!(unsafe { put(out, e.value) });
+        FLAGCORE_RESULT_OK
+    })
+}
+
+/// Which string of an evaluation to read.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum flagcore_evaluation_text {
+    /// The rule id (`default`, `disabled`, or empty when none).
+    FLAGCORE_EVALUATION_RULE_ID = 0,
+    /// The experiment group name (`FLAGCORE_RESULT_NOT_FOUND` when none).
+    FLAGCORE_EVALUATION_GROUP_NAME = 1,
+    /// A layer's allocated experiment (`FLAGCORE_RESULT_NOT_FOUND` when none).
+    FLAGCORE_EVALUATION_ALLOCATED_EXPERIMENT = 2,
+}
+
+/// A string of the evaluation, borrowed: valid until `flagcore_evaluation_free`.
+///
+/// # Safety
+/// `evaluation` valid; `out` writable.
+#[no_mangle]
+pub unsafe extern "C" fn flagcore_evaluation_string(
+    evaluation: *const flagcore_evaluation,
+    which: u32,
+    out: *mut flagcore_str,
+) -> flagcore_result {
+    use flagcore_evaluation_text::*;
+    boundary(|| {
+        // SAFETY: the caller's promises.
+        let e = try_ffi!(unsafe { reference(evaluation) });
+        let s = match which {
+            w if w == FLAGCORE_EVALUATION_RULE_ID as u32 => Some(e.rule_id.as_str()),
+            w if w == FLAGCORE_EVALUATION_GROUP_NAME as u32 => e.group_name.as_deref(),
+            w if w == FLAGCORE_EVALUATION_ALLOCATED_EXPERIMENT as u32 => {
+                e.allocated_experiment.as_deref()
+            }
+            _ => return FLAGCORE_RESULT_INVALID_ARGUMENT,
+        };
+        let Some(s) = s else {
+            return FLAGCORE_RESULT_NOT_FOUND;
+        };
+        // SAFETY: the caller's promise.
+        try_ffi!(unsafe { put(out, flagcore_str::from(s)) });
+        FLAGCORE_RESULT_OK
+    })
+}
+
+/// Why the evaluation has its value, and the ruleset's time.
+///
+/// # Safety
+/// `evaluation` valid; `reason` and `ruleset_time` writable.
+#[no_mangle]
+pub unsafe extern "C" fn flagcore_evaluation_details(
+    evaluation: *const flagcore_evaluation,
+    reason: *mut flagcore_reason,
+    ruleset_time: *mut u64,
+) -> flagcore_result {
+    use flagcore_reason::*;
+    boundary(|| {
+        // SAFETY: the caller's promises.
+        let e = try_ffi!(unsafe { reference(evaluation) });
+        let r = match e.reason {
+            Reason::Recognized => FLAGCORE_REASON_RECOGNIZED,
+            Reason::Unrecognized => FLAGCORE_REASON_UNRECOGNIZED,
+            Reason::Unsupported => FLAGCORE_REASON_UNSUPPORTED,
+            Reason::LocalOverride => FLAGCORE_REASON_LOCAL_OVERRIDE,
+            Reason::NoRuleset => FLAGCORE_REASON_NO_RULESET,
+            Reason::CountryLookupNotLoaded => FLAGCORE_REASON_COUNTRY_LOOKUP_NOT_LOADED,
+            _ => FLAGCORE_REASON_DEPTH_EXCEEDED,
+        };
+        // SAFETY: the caller's promises.
+        try_ffi!(unsafe { put(reason, r) });
+        // SAFETY: the caller's promises.
+        try_ffi!(unsafe { put(ruleset_time, e.ruleset_time) });
+        FLAGCORE_RESULT_OK
+    })
+}
+
+/// A parameter of the value that is a string (borrowed until `flagcore_evaluation_free`).
+/// `FLAGCORE_RESULT_NOT_FOUND` when absent or not a string.
+///
+/// # Safety
+/// `evaluation` valid; `key` points to `key_len` bytes; `out` writable.
+#[no_mangle]
+pub unsafe extern "C" fn flagcore_evaluation_get_string(
+    evaluation: *const flagcore_evaluation,
+    key: *const u8,
+    key_len: usize,
+    out: *mut flagcore_str,
+) -> flagcore_result {
+    boundary(|| {
+        // SAFETY: the caller's promises.
+        let e = try_ffi!(unsafe { reference(evaluation) });
+        // SAFETY: the caller's promise.
+        let key = try_ffi!(unsafe { text(key, key_len) });
+        let Some(Json::String(s)) = e.json.get(key) else {
+            return FLAGCORE_RESULT_NOT_FOUND;
+        };
+        // SAFETY: the caller's promise.
+        try_ffi!(unsafe { put(out, flagcore_str::from(s)) });
+        FLAGCORE_RESULT_OK
+    })
+}
+
+/// A parameter of the value that is a number. `FLAGCORE_RESULT_NOT_FOUND` when absent or not
+/// a number.
+///
+/// # Safety
+/// `evaluation` valid; `key` points to `key_len` bytes; `out` writable.
+#[no_mangle]
+pub unsafe extern "C" fn flagcore_evaluation_get_number(
+    evaluation: *const flagcore_evaluation,
+    key: *const u8,
+    key_len: usize,
+    out: *mut f64,
+) -> flagcore_result {
+    boundary(|| {
+        // SAFETY: the caller's promises.
+        let e = try_ffi!(unsafe { reference(evaluation) });
+        // SAFETY: the caller's promise.
+        let key = try_ffi!(unsafe { text(key, key_len) });
+        let Some(n) = e.json.get(key).and_then(Json::as_f64) else {
+            return FLAGCORE_RESULT_NOT_FOUND;
+        };
+        // SAFETY: the caller's promise.
+        try_ffi!(unsafe { put(out, n) });
+        FLAGCORE_RESULT_OK
+    })
+}
+
+/// A parameter of the value that is a boolean. `FLAGCORE_RESULT_NOT_FOUND` when absent or
+/// not a boolean.
+///
+/// # Safety
+/// `evaluation` valid; `key` points to `key_len` bytes; `out` writable.
+#[no_mangle]
+pub unsafe extern "C" fn flagcore_evaluation_get_bool(
+    evaluation: *const flagcore_evaluation,
+    key: *const u8,
+    key_len: usize,
+    out: *mut bool,
+) -> flagcore_result {
+    boundary(|| {
+        // SAFETY: the caller's promises.
+        let e = try_ffi!(unsafe { reference(evaluation) });
+        // SAFETY: the caller's promise.
+        let key = try_ffi!(unsafe { text(key, key_len) });
+        let Some(b) = e.json.get(key).and_then(Json::as_bool) else {
+            return FLAGCORE_RESULT_NOT_FOUND;
+        };
+        // SAFETY: the caller's promise.
+        try_ffi!(unsafe { put(out, b) });
+        FLAGCORE_RESULT_OK
+    })
+}
+
+/// The whole value as JSON text (an object; `{}` for gates), copied into `buf` (`cap`
+/// bytes, not NUL-terminated). `*len` receives the needed length; when it exceeds `cap` the
+/// result is `FLAGCORE_RESULT_BUFFER_TOO_SMALL` and nothing is copied.
+///
+/// # Safety
+/// `evaluation` valid; `buf` NULL (cap 0) or writable for `cap` bytes; `len` writable.
+#[no_mangle]
+pub unsafe extern "C" fn flagcore_evaluation_json(
+    evaluation: *const flagcore_evaluation,
+    buf: *mut u8,
+    cap: usize,
+    len: *mut usize,
+) -> flagcore_result {
+    boundary(|| {
+        // SAFETY: the caller's promises.
+        let e = try_ffi!(unsafe { reference(evaluation) });
+        let text = serde_json::to_vec(&e.json).unwrap_or_else(|_| b"{}".to_vec());
+        // SAFETY: the caller's promises.
+        unsafe { copy_out(&text, buf, cap, len) }
+    })
+}
+
+/// The evaluation in the conformance result format of Statsig's official core (value,
+/// rule id, group, secondary and undelegated exposures, allocated experiment) as JSON text,
+/// for debugging and cross-checking. Buffer handling as in `flagcore_evaluation_json`.
+///
+/// # Safety
+/// As for `flagcore_evaluation_json`.
+#[no_mangle]
+pub unsafe extern "C" fn flagcore_evaluation_record_json(
+    evaluation: *const flagcore_evaluation,
+    buf: *mut u8,
+    cap: usize,
+    len: *mut usize,
+) -> flagcore_result {
+    boundary(|| {
+        // SAFETY: the caller's promises.
+        let e = try_ffi!(unsafe { reference(evaluation) });
+        let list = |l: &[(String, bool, String)]| -> Json {
+            l.iter()
+                .map(|(g, v, r)| serde_json::json!({"gate": g, "gateValue": v.to_string(), "ruleID": r}))
+                .collect()
+        };
+        let value = match e.kind {
+            Kind::Gate => Json::Bool(e.value),
+            _ => Json::Object(e.json.clone()),
+        };
+        let record = serde_json::json!({
+            "value": value,
+            "rule_id": e.rule_id,
+            "group_name": e.group_name,
+            "secondary_exposures": list(&e.secondary),
+            "undelegated_secondary_exposures": e.undelegated.as_deref().map(list),
+            "allocated_experiment": e.allocated_experiment,
+        });
+        let text = serde_json::to_vec(&record).unwrap_or_default();
+        // SAFETY: the caller's promises.
+        unsafe { copy_out(&text, buf, cap, len) }
+    })
+}
+
+/// Forces a gate's value for everyone (`user_id` NULL with length 0) or for one user id.
+///
+/// # Safety
+/// `store` valid; `name`/`user_id` point to their lengths in bytes (or NULL with 0).
+#[no_mangle]
+pub unsafe extern "C" fn flagcore_store_override_gate(
+    store: *const flagcore_store,
+    name: *const u8,
+    name_len: usize,
+    value: bool,
+    user_id: *const u8,
+    user_id_len: usize,
+) -> flagcore_result {
+    boundary(|| {
+        // SAFETY: the caller's promises.
+        let store = try_ffi!(unsafe { reference(store) });
+        // SAFETY: the caller's promise.
+        let name = try_ffi!(unsafe { text(name, name_len) });
+        // SAFETY: the caller's promise.
+        let id = try_ffi!(unsafe { text(user_id, user_id_len) });
+        let id = (!user_id.is_null()).then_some(id);
+        store.store.override_gate(name, value, id);
+        FLAGCORE_RESULT_OK
+    })
+}
+
+/// Forces the value (a JSON object) of a dynamic config or experiment (`kind` 1 or 2) or a
+/// layer (`kind` 3), for everyone or one user id.
+///
+/// # Safety
+/// `store` valid; byte arguments point to their lengths (or NULL with 0 for `user_id`).
+#[no_mangle]
+pub unsafe extern "C" fn flagcore_store_override_value(
+    store: *const flagcore_store,
+    kind: u32,
+    name: *const u8,
+    name_len: usize,
+    json: *const u8,
+    json_len: usize,
+    user_id: *const u8,
+    user_id_len: usize,
+) -> flagcore_result {
+    boundary(|| {
+        // SAFETY: the caller's promises.
+        let store = try_ffi!(unsafe { reference(store) });
+        // SAFETY: the caller's promise.
+        let name = try_ffi!(unsafe { text(name, name_len) });
+        // SAFETY: the caller's promise.
+        let value = try_ffi!(unsafe { bytes(json, json_len) });
+        let Ok(Json::Object(value)) = serde_json::from_slice::<Json>(value) else {
+            return FLAGCORE_RESULT_INVALID_JSON;
+        };
+        // SAFETY: the caller's promise.
+        let id = try_ffi!(unsafe { text(user_id, user_id_len) });
+        let id = (!user_id.is_null()).then_some(id);
+        match kind_of(kind) {
+            Some(Kind::DynamicConfig | Kind::Experiment) => {
+                store.store.override_config(name, value, id)
+            }
+            Some(Kind::Layer) => store.store.override_layer(name, value, id),
+            _ => return FLAGCORE_RESULT_INVALID_ARGUMENT,
+        }
+        FLAGCORE_RESULT_OK
+    })
+}
+
+/// Removes every local override.
+///
+/// # Safety
+/// `store` valid.
+#[no_mangle]
+pub unsafe extern "C" fn flagcore_store_clear_overrides(
+    store: *const flagcore_store,
+) -> flagcore_result {
+    boundary(|| {
+        // SAFETY: the caller's promise.
+        let store = try_ffi!(unsafe { reference(store) });
+        store.store.clear_overrides();
+        FLAGCORE_RESULT_OK
+    })
+}
+
+// The store is shared across threads; the user and evaluation are read-only once built.
+const _: () = {
+    const fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<flagcore_store>();
+    assert_send_sync::<flagcore_user>();
+    assert_send_sync::<flagcore_evaluation>();
+};
