@@ -212,6 +212,55 @@ typedef struct {
   size_t len;
 } flagcore_str;
 
+/**
+ * One exposure, handed to a `flagcore_exposure_callback`. Everything in it (and what
+ * `flagcore_exposure_secondary` returns) is valid only during the callback: copy what you keep.
+ */
+typedef struct {
+  /**
+   * The kind evaluated (a `flagcore_kind` value).
+   */
+  uint32_t kind;
+  /**
+   * The gate, config, experiment or layer name.
+   */
+  flagcore_str name;
+  /**
+   * The boolean value.
+   */
+  bool value;
+  /**
+   * The rule id that decided.
+   */
+  flagcore_str rule_id;
+  /**
+   * The experiment group (`len` 0 when none).
+   */
+  flagcore_str group_name;
+  /**
+   * The user's `userID` when it is a string (`len` 0 otherwise).
+   */
+  flagcore_str user_id;
+  /**
+   * The ruleset's time (`lcut`).
+   */
+  uint64_t ruleset_time;
+  /**
+   * How many secondary exposures `flagcore_exposure_secondary` can read.
+   */
+  size_t secondary_count;
+  /**
+   * Internal: the evaluation this exposure describes.
+   */
+  const void *evaluation;
+} flagcore_exposure;
+
+/**
+ * Receives exposures, on the evaluating thread, right after each evaluation. Must not block
+ * and must not unwind (no C++ exceptions, no longjmp) through flagcore.
+ */
+typedef void (*flagcore_exposure_callback)(void *userdata, const flagcore_exposure *exposure);
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -231,6 +280,32 @@ const char *flagcore_version(void);
 flagcore_result flagcore_store_new(const uint8_t *environment,
                                    size_t environment_len,
                                    flagcore_store **out);
+
+/**
+ * Creates an empty store that reports every logged evaluation (`flagcore_store_evaluate`
+ * and `flagcore_store_check_gate`) to `callback` with `userdata`. The callback runs on the
+ * evaluating threads, so `userdata` must be safe to use from all of them.
+ *
+ * # Safety
+ * As for `flagcore_store_new`; `callback` must stay callable while the store lives.
+ */
+flagcore_result flagcore_store_new_with_exposures(const uint8_t *environment,
+                                                  size_t environment_len,
+                                                  flagcore_exposure_callback callback,
+                                                  void *userdata,
+                                                  flagcore_store **out);
+
+/**
+ * Secondary exposure `index` (a gate checked on the way) of an exposure, during the callback.
+ *
+ * # Safety
+ * `exposure` must be the pointer passed to the running callback; the outputs writable.
+ */
+flagcore_result flagcore_exposure_secondary(const flagcore_exposure *exposure,
+                                            size_t index,
+                                            flagcore_str *gate,
+                                            bool *gate_value,
+                                            flagcore_str *rule_id);
 
 /**
  * Frees a store. NULL is a no-op. No other thread may be using it.

@@ -268,6 +268,146 @@ pub unsafe extern "C" fn flagcore_store_new(
     })
 }
 
+/// One exposure, handed to a `flagcore_exposure_callback`. Everything in it (and what
+/// `flagcore_exposure_secondary` returns) is valid only during the callback: copy what you keep.
+#[repr(C)]
+pub struct flagcore_exposure {
+    /// The kind evaluated (a `flagcore_kind` value).
+    pub kind: u32,
+    /// The gate, config, experiment or layer name.
+    pub name: flagcore_str,
+    /// The boolean value.
+    pub value: bool,
+    /// The rule id that decided.
+    pub rule_id: flagcore_str,
+    /// The experiment group (`len` 0 when none).
+    pub group_name: flagcore_str,
+    /// The user's `userID` when it is a string (`len` 0 otherwise).
+    pub user_id: flagcore_str,
+    /// The ruleset's time (`lcut`).
+    pub ruleset_time: u64,
+    /// How many secondary exposures `flagcore_exposure_secondary` can read.
+    pub secondary_count: usize,
+    /// Internal: the evaluation this exposure describes.
+    evaluation: *const std::ffi::c_void,
+}
+
+/// Receives exposures, on the evaluating thread, right after each evaluation. Must not block
+/// and must not unwind (no C++ exceptions, no longjmp) through flagcore.
+pub type flagcore_exposure_callback = Option<
+    unsafe extern "C" fn(userdata: *mut std::ffi::c_void, exposure: *const flagcore_exposure),
+>;
+
+struct CallbackSink {
+    callback: unsafe extern "C" fn(*mut std::ffi::c_void, *const flagcore_exposure),
+    userdata: *mut std::ffi::c_void,
+}
+
+// SAFETY: `flagcore_store_new_with_exposures` documents that the callback may run on any
+// thread at any time and that `userdata` must be usable from all of them.
+unsafe impl Send for CallbackSink {}
+// SAFETY: as above.
+unsafe impl Sync for CallbackSink {}
+
+const NO_STR: flagcore_str = flagcore_str {
+    data: b"".as_ptr(),
+    len: 0,
+};
+
+impl flagcore::ExposureSink for CallbackSink {
+    fn log(&self, exposure: &flagcore::Exposure<'_>) {
+        let e = exposure.evaluation;
+        let user_id = match exposure.user.user_id_value() {
+            Some(flagcore::Value::Str(s)) => flagcore_str::from(s),
+            Some(flagcore::Value::Json(Json::String(s))) => flagcore_str::from(s),
+            _ => NO_STR,
+        };
+        let record = flagcore_exposure {
+            kind: match e.kind() {
+                Kind::Gate => flagcore_kind::FLAGCORE_KIND_GATE as u32,
+                Kind::DynamicConfig => flagcore_kind::FLAGCORE_KIND_DYNAMIC_CONFIG as u32,
+                Kind::Experiment => flagcore_kind::FLAGCORE_KIND_EXPERIMENT as u32,
+                Kind::Layer => flagcore_kind::FLAGCORE_KIND_LAYER as u32,
+            },
+            name: flagcore_str::from(e.name()),
+            value: e.value(),
+            rule_id: flagcore_str::from(e.rule_id()),
+            group_name: e.group_name().map_or(NO_STR, flagcore_str::from),
+            user_id,
+            ruleset_time: e.ruleset_time(),
+            secondary_count: e.secondary_exposures().len(),
+            evaluation: (e as *const flagcore::Evaluation<'_>).cast(),
+        };
+        // SAFETY: the callback was supplied by the caller for this purpose; `record` and
+        // what it points to live until the call returns.
+        unsafe { (self.callback)(self.userdata, &record) };
+    }
+}
+
+/// Creates an empty store that reports every logged evaluation (`flagcore_store_evaluate`
+/// and `flagcore_store_check_gate`) to `callback` with `userdata`. The callback runs on the
+/// evaluating threads, so `userdata` must be safe to use from all of them.
+///
+/// # Safety
+/// As for `flagcore_store_new`; `callback` must stay callable while the store lives.
+#[no_mangle]
+pub unsafe extern "C" fn flagcore_store_new_with_exposures(
+    environment: *const u8,
+    environment_len: usize,
+    callback: flagcore_exposure_callback,
+    userdata: *mut std::ffi::c_void,
+    out: *mut *mut flagcore_store,
+) -> flagcore_result {
+    boundary(|| {
+        let Some(callback) = callback else {
+            return FLAGCORE_RESULT_NULL_PARAMETER;
+        };
+        // SAFETY: the caller's promise.
+        let tier = try_ffi!(unsafe { text(environment, environment_len) });
+        let options = Options {
+            environment: (!environment.is_null()).then(|| tier.to_owned()),
+            exposure_sink: Some(std::sync::Arc::new(CallbackSink { callback, userdata })),
+            ..Options::default()
+        };
+        let store = flagcore_store {
+            store: Store::with_options(options),
+        };
+        // SAFETY: the caller's promise.
+        try_ffi!(unsafe { put_box(out, store) });
+        FLAGCORE_RESULT_OK
+    })
+}
+
+/// Secondary exposure `index` (a gate checked on the way) of an exposure, during the callback.
+///
+/// # Safety
+/// `exposure` must be the pointer passed to the running callback; the outputs writable.
+#[no_mangle]
+pub unsafe extern "C" fn flagcore_exposure_secondary(
+    exposure: *const flagcore_exposure,
+    index: usize,
+    gate: *mut flagcore_str,
+    gate_value: *mut bool,
+    rule_id: *mut flagcore_str,
+) -> flagcore_result {
+    boundary(|| {
+        // SAFETY: the caller's promise.
+        let x = try_ffi!(unsafe { reference(exposure) });
+        // SAFETY: set by `CallbackSink::log` to the evaluation alive during the callback.
+        let e = try_ffi!(unsafe { reference(x.evaluation.cast::<flagcore::Evaluation<'_>>()) });
+        let Some(s) = e.secondary_exposures().get(index) else {
+            return FLAGCORE_RESULT_NOT_FOUND;
+        };
+        // SAFETY: the caller's promises.
+        try_ffi!(unsafe { put(gate, flagcore_str::from(s.gate)) });
+        // SAFETY: the caller's promises.
+        try_ffi!(unsafe { put(gate_value, s.gate_value) });
+        // SAFETY: the caller's promises.
+        try_ffi!(unsafe { put(rule_id, flagcore_str::from(s.rule_id)) });
+        FLAGCORE_RESULT_OK
+    })
+}
+
 /// Frees a store. NULL is a no-op. No other thread may be using it.
 ///
 /// # Safety

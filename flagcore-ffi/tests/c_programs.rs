@@ -29,8 +29,19 @@ fn static_library() -> PathBuf {
     lib
 }
 
-/// Compiles `tests/c/<name>.c`; `None` (with a notice) when there is no C compiler.
+/// Compiles `tests/c/<name>.c` with the sanitizers; `None` (with a notice) when there is
+/// no C compiler.
 fn compile(name: &str) -> Option<PathBuf> {
+    compile_with(
+        name,
+        &[
+            "-fsanitize=address,undefined",
+            "-fno-sanitize-recover=undefined",
+        ],
+    )
+}
+
+fn compile_with(name: &str, flags: &[&str]) -> Option<PathBuf> {
     if Command::new("gcc").arg("--version").output().is_err() {
         eprintln!("NOTICE: gcc not found; C tests skipped");
         return None;
@@ -39,13 +50,8 @@ fn compile(name: &str) -> Option<PathBuf> {
     let out = std::env::temp_dir().join(format!("flagcore-c-{name}-{}", std::process::id()));
     let status = Command::new("gcc")
         .args(["-std=c11", "-D_DEFAULT_SOURCE", "-g", "-O1"])
-        .args([
-            "-Wall",
-            "-Wextra",
-            "-Werror",
-            "-fsanitize=address,undefined",
-        ])
-        .arg("-fno-sanitize-recover=undefined")
+        .args(["-Wall", "-Wextra", "-Werror"])
+        .args(flags)
         .arg("-I")
         .arg(manifest().join("include"))
         .arg(manifest().join(format!("tests/c/{name}.c")))
@@ -143,5 +149,90 @@ fn conformance_through_the_c_abi() {
     assert!(
         cmp.status.success(),
         "C ABI disagrees with the official core:\n{report}"
+    );
+}
+
+/// The Python ctypes example in `examples/python` runs against the shared library and
+/// prints the official core's answers for its users (see examples/tests/data/demo).
+#[test]
+fn python_ctypes_example() {
+    if Command::new("python3").arg("--version").output().is_err() {
+        eprintln!("NOTICE: python3 not found; test skipped");
+        return;
+    }
+    let lib = static_library().with_file_name("libflagcore.so");
+    assert!(lib.is_file(), "{} not built", lib.display());
+    let out = Command::new("python3")
+        .arg(manifest().join("../examples/python/flagcore_example.py"))
+        .env("FLAGCORE_LIB", &lib)
+        .output()
+        .expect("run python3");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    eprintln!("{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "the Python example failed:\n{stdout}");
+    for line in [
+        "ana team_dogfood: True",
+        "ana checkout_button: Control blue",
+        "bo checkout_button: Test green",
+        "bo pricing: {'currency': 'NZD', 'discount': 5} by rule rule_nz",
+        "rejected a bad payload: payload is not valid JSON",
+    ] {
+        assert!(stdout.contains(line), "missing {line:?} in:\n{stdout}");
+    }
+}
+
+#[test]
+fn exposures_reach_a_c_callback() {
+    let Some(exe) = compile("exposures") else {
+        return;
+    };
+    let demo = manifest().join("../examples/data/demo.json");
+    let out = run(&exe, &[&demo]);
+    println!("{}", String::from_utf8_lossy(&out.stdout));
+    assert!(out.status.success(), "exposures.c failed");
+    let _ = std::fs::remove_file(exe);
+}
+
+/// Zero heap allocations per `flagcore_store_check_gate` after warm-up, on every gate of
+/// `eval_proj` for every user: the allocator is wrapped at link time (no sanitizer here, as
+/// ASan replaces the allocator itself).
+#[test]
+fn zero_allocations_per_check_through_the_c_abi() {
+    let fixture = manifest().join("../../shared/conformance/fixtures/eval_proj");
+    if !fixture.is_dir() {
+        eprintln!("NOTICE: {} is absent; test skipped", fixture.display());
+        return;
+    }
+    let wrap =
+        "-Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=posix_memalign,--wrap=aligned_alloc";
+    let Some(exe) = compile_with("zero_alloc", &[wrap]) else {
+        return;
+    };
+    let dcs: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(fixture.join("dcs.json")).expect("dcs.json"))
+            .expect("JSON");
+    let gates: String = dcs["feature_gates"]
+        .as_object()
+        .expect("gates")
+        .keys()
+        .map(|g| format!("{g}\n"))
+        .collect();
+    let list = std::env::temp_dir().join(format!("flagcore-gates-{}", std::process::id()));
+    std::fs::write(&list, gates).expect("gate list");
+    let out = run(
+        &exe,
+        &[
+            &fixture.join("dcs.json"),
+            &list,
+            &fixture.join("users.jsonl"),
+        ],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    println!("{stdout}");
+    let _ = std::fs::remove_file(&list);
+    let _ = std::fs::remove_file(exe);
+    assert!(
+        out.status.success(),
+        "allocations during check_gate: {stdout}"
     );
 }

@@ -9,7 +9,7 @@
 pub enum LoadError {
     /// The bytes are not valid JSON (or nest deeper than the JSON parser allows). Check that the
     /// payload was not truncated or replaced by an error page.
-    #[error("payload is not valid JSON")]
+    #[error("payload is not valid JSON: {0}")]
     Json(#[source] serde_json::Error),
     /// The payload is JSON but not a `download_config_specs` object: a required top-level field
     /// is missing or has the wrong type.
