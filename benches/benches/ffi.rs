@@ -48,7 +48,7 @@ fn symbol<T: Copy>(lib: *mut c_void, name: &str) -> T {
     // SAFETY: `lib` is a handle from `dlopen`; `name` is NUL-terminated.
     let f = unsafe { dlsym(lib, name.as_ptr()) };
     assert!(!f.is_null(), "{name:?} not found");
-    assert_eq!(std::mem::size_of::<T>(), std::mem::size_of::<*mut c_void>());
+    assert_eq!(size_of::<T>(), size_of::<*mut c_void>());
     // SAFETY: `T` is the function-pointer type of the symbol, declared in flagcore.h.
     unsafe { std::mem::transmute_copy(&f) }
 }
