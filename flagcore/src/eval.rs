@@ -784,21 +784,7 @@ pub(crate) fn bucket_table(rs: &Ruleset, c: &Condition) -> crate::ruleset::Bucke
         _ => None,
     };
     if let Some(keys) = keys {
-        let mut table = [0u64; 16];
-        for b in keys.iter().filter_map(|k| canonical_bucket(k)) {
-            table[b / 64] |= 1 << (b % 64);
-        }
-        if c.op == Op::None {
-            for (i, word) in table.iter_mut().enumerate() {
-                let valid = if i == 15 {
-                    (1u64 << (1000 - 15 * 64)) - 1
-                } else {
-                    u64::MAX
-                };
-                *word = !*word & valid;
-            }
-        }
-        return table;
+        return bucket_table_of_keys(keys.into_iter(), c.op);
     }
     let user = User::new();
     let env = Env {
@@ -813,6 +799,29 @@ pub(crate) fn bucket_table(rs: &Ruleset, c: &Condition) -> crate::ruleset::Bucke
     for bucket in 0..1000u64 {
         if ev.apply(c, UVal::Int(bucket as i64)) {
             table[(bucket / 64) as usize] |= 1 << (bucket % 64);
+        }
+    }
+    table
+}
+
+/// The table of `any` (or `none`) over bucket texts `keys`: bucket `b` matches a key that is
+/// exactly its decimal text.
+pub(crate) fn bucket_table_of_keys<'k>(
+    keys: impl Iterator<Item = &'k str>,
+    op: Op,
+) -> crate::ruleset::BucketTable {
+    let mut table = [0u64; 16];
+    for b in keys.filter_map(canonical_bucket) {
+        table[b / 64] |= 1 << (b % 64);
+    }
+    if op == Op::None {
+        for (i, word) in table.iter_mut().enumerate() {
+            let valid = if i == 15 {
+                (1u64 << (1000 - 15 * 64)) - 1
+            } else {
+                u64::MAX
+            };
+            *word = !*word & valid;
         }
     }
     table
@@ -838,18 +847,44 @@ fn finalise<'r>(spec: &'r Spec, rule: Option<&'r Rule>, rec: &mut Record<'r>) {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    fn parts(s: &str) -> Vec<Option<i128>> {
+        crate::ruleset::version_parts(s).collect()
+    }
 
     #[test]
-    fn bucket_tables_of_lists_match_the_generic_operator() {
-        let payload = br#"{"feature_gates": {}, "dynamic_configs": {}, "layer_configs": {},
-          "experiment_to_layer": {}, "has_updates": true, "time": 1, "condition_map": {
-            "a": {"type": "user_bucket", "operator": "any", "idType": "userID",
-                  "targetValue": {"0": true, "7": true, "07": true, "999": true, "1000": true, " 5": true}},
-            "b": {"type": "user_bucket", "operator": "none", "idType": "userID",
-                  "targetValue": [0, 3, "12", 12.0, "abc", 999, -1, 1e2]},
-            "c": {"type": "user_bucket", "operator": "any", "idType": "userID",
-                  "targetValue": [5, "6", 100.0]}}}"#;
-        let rs = Ruleset::from_json(payload).unwrap();
+    fn bucket_tables_match_the_generic_operator() {
+        // Each `user_bucket` condition has a `unit_id` twin with the same operator and
+        // target, whose generic evaluation on the bucket number is the ground truth.
+        let targets = [
+            (
+                "any",
+                r#"{"0": true, "7": true, "07": true, "999": true, "1000": true, " 5": true}"#,
+            ),
+            ("none", r#"{"12": true, "abc": false, "-1": true}"#),
+            ("none", r#"[0, 3, "12", 12.0, "abc", 999, -1, 1e2]"#),
+            ("any", r#"[5, "6", 100.0]"#),
+            ("lt", "500"),
+            ("gte", r#""250""#),
+            ("eq", "42"),
+        ];
+        let mut conditions = Vec::new();
+        for (i, (op, target)) in targets.iter().enumerate() {
+            for kind in ["user_bucket", "unit_id"] {
+                conditions.push(format!(
+                    r#""{kind}{i}": {{"type": "{kind}", "operator": "{op}", "idType": "userID",
+                        "targetValue": {target}}}"#
+                ));
+            }
+        }
+        let payload = format!(
+            r#"{{"feature_gates": {{}}, "dynamic_configs": {{}}, "layer_configs": {{}},
+              "experiment_to_layer": {{}}, "has_updates": true, "time": 1,
+              "condition_map": {{{}}}}}"#,
+            conditions.join(",")
+        );
+        let rs = Ruleset::from_json(payload.as_bytes()).unwrap();
         let user = User::new();
         let env = Env {
             tier: None,
@@ -859,23 +894,16 @@ mod tests {
         };
         let mut sec = Vec::new();
         let ev = Evaluator::new(&rs, &user, &env, &mut sec);
-        for c in &rs.conditions {
-            let table = bucket_table(&rs, c);
+        for pair in rs.conditions.chunks(2) {
+            let CondKind::UserBucket(_, Some(table)) = &pair[0].kind else {
+                panic!("user_bucket condition without a table");
+            };
             for b in 0..1000u64 {
                 let bit = (table[(b / 64) as usize] >> (b % 64)) & 1 == 1;
-                assert_eq!(
-                    bit,
-                    ev.apply(c, UVal::Int(b as i64)),
-                    "bucket {b} of {:?}",
-                    c.op
-                );
+                let want = ev.apply(&pair[1], UVal::Int(b as i64));
+                assert_eq!(bit, want, "bucket {b} of {:?}", pair[0].op);
             }
         }
-    }
-    use super::*;
-
-    fn parts(s: &str) -> Vec<Option<i128>> {
-        crate::ruleset::version_parts(s).collect()
     }
 
     #[test]

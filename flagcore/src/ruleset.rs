@@ -517,15 +517,15 @@ impl Ruleset {
             .conditions
             .iter()
             .map(|c| match (&c.kind, c.op) {
-                (CondKind::UserBucket(..), op) if !op.needs_environment() => {
+                (CondKind::UserBucket(_, None), op) if !op.needs_environment() => {
                     Some(Box::new(crate::eval::bucket_table(self, c)))
                 }
                 _ => None,
             })
             .collect();
         for (c, t) in self.conditions.iter_mut().zip(tables) {
-            if let CondKind::UserBucket(_, table) = &mut c.kind {
-                *table = t;
+            if let (CondKind::UserBucket(_, table), Some(t)) = (&mut c.kind, t) {
+                *table = Some(t);
             }
         }
     }
@@ -908,7 +908,24 @@ impl<'l> Builder<'l> {
             "experiment_group" => CondKind::ExperimentGroup(w.field.map(String::into_boxed_str)),
             _ => CondKind::Unsupported,
         };
-        let target = self.compile_target(id, w.target_value, op)?;
+        let mut kind = kind;
+        let target = match (&mut kind, op, w.target_value) {
+            // A layer allocation (`user_bucket any/none {"500": true, …}`): tabulate the
+            // buckets straight from the keys; the target itself is then never read.
+            (CondKind::UserBucket(_, table), Op::Any | Op::None, Json::Object(o)) => {
+                self.limits.check(
+                    || format!("target values of condition `{id}`"),
+                    self.limits.max_target_values,
+                    o.len(),
+                )?;
+                *table = Some(Box::new(crate::eval::bucket_table_of_keys(
+                    o.keys().map(String::as_str),
+                    op,
+                )));
+                Target::Null
+            }
+            (_, _, target) => self.compile_target(id, target, op)?,
+        };
         Ok(Condition {
             kind,
             op,
