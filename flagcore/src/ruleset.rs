@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use crate::hash::Prefix;
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value as Json};
 
 use crate::error::{Limits, LoadError};
@@ -465,6 +466,95 @@ struct WireRule {
     sampling_rate: Option<u64>,
 }
 
+/// The top-level fields of a payload, sections kept as raw text.
+#[derive(Deserialize)]
+pub(crate) struct RawTop<'a> {
+    #[serde(borrow, default)]
+    feature_gates: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    dynamic_configs: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    layer_configs: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    condition_map: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    experiment_to_layer: Option<&'a RawValue>,
+    #[serde(default)]
+    has_updates: Option<Json>,
+    #[serde(default)]
+    time: Option<Json>,
+    #[serde(default)]
+    checksum: Option<Json>,
+    #[serde(default)]
+    default_environment: Option<Json>,
+    #[serde(default)]
+    app_id: Option<Json>,
+}
+
+/// A spec or condition of the payload: raw text (v2: parsed straight into the wire model,
+/// without an intermediate JSON tree) or a JSON value (v1, after hoisting its conditions).
+pub(crate) enum Src<'a> {
+    Raw(&'a RawValue),
+    Json(Json),
+}
+
+impl Src<'_> {
+    /// Parses the wire model; on failure also returns the `entity`, for the report.
+    fn parse<T: serde::de::DeserializeOwned>(
+        self,
+    ) -> Result<T, (serde_json::Error, Option<String>)> {
+        match self {
+            Src::Raw(r) => serde_json::from_str(r.get()).map_err(|e| {
+                #[derive(Deserialize)]
+                struct Entity {
+                    entity: Option<Json>,
+                }
+                let entity = serde_json::from_str::<Entity>(r.get())
+                    .ok()
+                    .and_then(|x| x.entity)
+                    .and_then(|x| x.as_str().map(str::to_owned));
+                (e, entity)
+            }),
+            Src::Json(j) => {
+                let entity = j.get("entity").and_then(Json::as_str).map(str::to_owned);
+                // By value: strings and maps move into the wire model.
+                T::deserialize(j).map_err(|e| (e, entity))
+            }
+        }
+    }
+}
+
+/// The members of a JSON object in order (duplicates kept), values as raw text; `None`
+/// when `raw` is not an object.
+fn entries(raw: &RawValue) -> Option<Vec<(String, Src<'_>)>> {
+    struct Entries<'a>(Vec<(String, Src<'a>)>);
+    impl<'de> Deserialize<'de> for Entries<'de> {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl<'de> serde::de::Visitor<'de> for V {
+                type Value = Entries<'de>;
+                fn expecting(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                    f.write_str("an object")
+                }
+                fn visit_map<A: serde::de::MapAccess<'de>>(
+                    self,
+                    mut map: A,
+                ) -> Result<Entries<'de>, A::Error> {
+                    let mut out = Vec::with_capacity(map.size_hint().unwrap_or(0));
+                    while let Some((k, v)) = map.next_entry::<String, &'de RawValue>()? {
+                        out.push((k, Src::Raw(v)));
+                    }
+                    Ok(Entries(out))
+                }
+            }
+            d.deserialize_map(V)
+        }
+    }
+    serde_json::from_str::<Entries<'_>>(raw.get())
+        .ok()
+        .map(|e| e.0)
+}
+
 #[derive(Deserialize)]
 struct WireCondition {
     #[serde(rename = "type")]
@@ -498,14 +588,22 @@ impl Ruleset {
             limits.max_payload_bytes,
             bytes.len(),
         )?;
-        let top: Json = serde_json::from_slice(bytes).map_err(LoadError::Json)?;
-        let Json::Object(mut top) = top else {
-            return Err(LoadError::TopLevel {
-                field: "(payload)",
-                problem: "must be a JSON object",
-            });
+        let text = std::str::from_utf8(bytes).map_err(|_| LoadError::TopLevel {
+            field: "(payload)",
+            problem: "is not UTF-8",
+        })?;
+        // One pass checks the syntax and splits the payload into its top-level fields.
+        let top: RawTop<'_> = match serde_json::from_str(text) {
+            Ok(top) => top,
+            Err(e) if e.is_data() => {
+                return Err(LoadError::TopLevel {
+                    field: "(payload)",
+                    problem: "must be a JSON object with well-typed top-level fields",
+                })
+            }
+            Err(e) => return Err(LoadError::Json(e)),
         };
-        let mut rs = Builder::new(limits).build(&mut top)?;
+        let mut rs = Builder::new(limits).build(top)?;
         rs.tabulate_user_buckets();
         Ok(rs)
     }
@@ -609,68 +707,76 @@ impl<'l> Builder<'l> {
         id
     }
 
-    fn build(mut self, top: &mut Map<String, Json>) -> Result<Ruleset, LoadError> {
-        let format = match top.get("feature_gates") {
-            Some(Json::Array(_)) => Format::V1,
+    fn build(mut self, top: RawTop<'_>) -> Result<Ruleset, LoadError> {
+        let format = match top
+            .feature_gates
+            .and_then(|r| r.get().trim_start().bytes().next())
+        {
+            Some(b'[') => Format::V1,
             _ => Format::V2,
         };
-        let has_updates = match top.get("has_updates") {
+        let has_updates = match &top.has_updates {
             Some(Json::Bool(b)) => *b,
             Some(_) => return Err(type_error("has_updates", "must be a boolean")),
             None => return Err(missing("has_updates")),
         };
-        let time = match top.get("time") {
+        let time = match &top.time {
             Some(Json::Number(n)) => n
                 .as_u64()
                 .ok_or_else(|| type_error("time", "must be a non-negative integer"))?,
             Some(_) => return Err(type_error("time", "must be a non-negative integer")),
             None => return Err(missing("time")),
         };
-        let checksum = match top.get("checksum") {
+        let checksum = match &top.checksum {
             Some(Json::String(s)) => Some(s.as_str().into()),
             Some(Json::Null) | None => None,
             Some(_) => return Err(type_error("checksum", "must be a string")),
         };
-        let default_environment = match top.get("default_environment") {
+        let default_environment = match &top.default_environment {
             Some(Json::String(s)) => Some(s.as_str().into()),
             Some(Json::Null) | None => None,
             Some(_) => return Err(type_error("default_environment", "must be a string")),
         };
-        let app_id = top.get("app_id").filter(|v| !v.is_null()).cloned();
+        let app_id = top.app_id.clone().filter(|v| !v.is_null());
 
-        // Collect specs as (name, raw JSON) and conditions as (id, raw JSON).
-        let mut wire_conditions: Vec<(String, Json)> = Vec::new();
+        // Collect specs as (name, source) and conditions as (id, source).
+        let mut wire_conditions: Vec<(String, Src<'_>)> = Vec::new();
         let sections = ["feature_gates", "dynamic_configs", "layer_configs"];
-        let mut raw: [Vec<(String, Json)>; 3] = Default::default();
+        let raw_sections = [top.feature_gates, top.dynamic_configs, top.layer_configs];
+        let mut raw: [Vec<(String, Src<'_>)>; 3] = Default::default();
         match format {
             Format::V2 => {
                 for (i, section) in sections.iter().enumerate() {
-                    match top.remove(*section) {
-                        Some(Json::Object(m)) => raw[i] = m.into_iter().collect(),
-                        Some(_) => return Err(type_error(section, "must be an object of specs")),
-                        None => return Err(missing(section)),
-                    }
+                    let Some(r) = raw_sections[i] else {
+                        return Err(missing(section));
+                    };
+                    raw[i] = entries(r)
+                        .ok_or_else(|| type_error(section, "must be an object of specs"))?;
                 }
-                match top.remove("condition_map") {
-                    Some(Json::Object(m)) => wire_conditions = m.into_iter().collect(),
-                    Some(_) => return Err(type_error("condition_map", "must be an object")),
-                    None => return Err(missing("condition_map")),
-                }
-                match top.get("experiment_to_layer") {
-                    Some(Json::Object(_)) => {}
+                let Some(c) = top.condition_map else {
+                    return Err(missing("condition_map"));
+                };
+                wire_conditions =
+                    entries(c).ok_or_else(|| type_error("condition_map", "must be an object"))?;
+                match top
+                    .experiment_to_layer
+                    .map(|r| r.get().trim_start().bytes().next())
+                {
+                    Some(Some(b'{')) => {}
                     Some(_) => return Err(type_error("experiment_to_layer", "must be an object")),
                     None => return Err(missing("experiment_to_layer")),
                 }
             }
             Format::V1 => {
                 for (i, section) in sections.iter().enumerate() {
-                    let list = match top.remove(*section) {
-                        Some(Json::Array(a)) => a,
-                        Some(_) => {
-                            return Err(type_error(section, "must be an array of specs (v1)"))
-                        }
-                        None => return Err(missing(section)),
-                    };
+                    let list: Vec<Json> =
+                        match raw_sections[i].map(|r| serde_json::from_str(r.get())) {
+                            Some(Ok(list)) => list,
+                            Some(Err(_)) => {
+                                return Err(type_error(section, "must be an array of specs (v1)"))
+                            }
+                            None => return Err(missing(section)),
+                        };
                     for (n, mut spec) in list.into_iter().enumerate() {
                         let Some(name) = spec.get("name").and_then(Json::as_str).map(str::to_owned)
                         else {
@@ -683,7 +789,7 @@ impl<'l> Builder<'l> {
                             continue;
                         };
                         hoist_v1_conditions(section, &name, &mut spec, &mut wire_conditions);
-                        raw[i].push((name, spec));
+                        raw[i].push((name, Src::Json(spec)));
                     }
                 }
             }
@@ -701,12 +807,10 @@ impl<'l> Builder<'l> {
         // Parse specs (a malformed spec is dropped, as Statsig does).
         let mut parsed: [Vec<(String, WireSpec)>; 3] = Default::default();
         for (i, section) in sections.iter().enumerate() {
-            for (name, json) in raw[i].drain(..) {
-                let entity = json.get("entity").and_then(Json::as_str).map(str::to_owned);
-                // By value: strings and maps move into the wire model instead of being copied.
-                match WireSpec::deserialize(json) {
+            for (name, src) in raw[i].drain(..) {
+                match src.parse::<WireSpec>() {
                     Ok(spec) => parsed[i].push((name, spec)),
-                    Err(e) => self.dropped.push(DroppedSpec {
+                    Err((e, entity)) => self.dropped.push(DroppedSpec {
                         section,
                         name,
                         entity,
@@ -727,11 +831,13 @@ impl<'l> Builder<'l> {
         // Conditions (one bad condition rejects the payload, as Statsig does).
         let mut conditions = Vec::with_capacity(wire_conditions.len());
         let mut cond_ids: Vec<String> = Vec::with_capacity(wire_conditions.len());
-        for (id, json) in wire_conditions {
-            let wire = WireCondition::deserialize(json).map_err(|source| LoadError::Condition {
-                id: id.clone(),
-                source,
-            })?;
+        for (id, src) in wire_conditions {
+            let wire =
+                src.parse::<WireCondition>()
+                    .map_err(|(source, _)| LoadError::Condition {
+                        id: id.clone(),
+                        source,
+                    })?;
             let c = self.compile_condition(&id, wire, &gate_index, &gate_names)?;
             conditions.push(c);
             cond_ids.push(id);
@@ -1020,7 +1126,12 @@ impl<'l> Builder<'l> {
 
 /// Moves a v1 spec's inline conditions into the condition list under synthetic ids
 /// (`section/name/rule/condition`, unique even when a gate and a config share a name).
-fn hoist_v1_conditions(section: &str, name: &str, spec: &mut Json, out: &mut Vec<(String, Json)>) {
+fn hoist_v1_conditions(
+    section: &str,
+    name: &str,
+    spec: &mut Json,
+    out: &mut Vec<(String, Src<'_>)>,
+) {
     let Some(Json::Array(rules)) = spec.get_mut("rules") else {
         return;
     };
@@ -1032,7 +1143,7 @@ fn hoist_v1_conditions(section: &str, name: &str, spec: &mut Json, out: &mut Vec
             if cond.is_object() {
                 let id = format!("{section}/{name}/{r}/{c}");
                 let inline = std::mem::replace(cond, Json::String(id.clone()));
-                out.push((id, inline));
+                out.push((id, Src::Json(inline)));
             }
         }
     }
