@@ -119,6 +119,17 @@ fn checks(c: &mut Criterion) {
     });
 }
 
+/// The floor under every bucketing check: one SHA-256 of a salted unit id that fits one
+/// block after the salt prefix is absorbed (what a 50% rollout hashes).
+fn hash_baseline(c: &mut Criterion) {
+    let prefix = flagcore::hash::Prefix::new(
+        b"62afcf6d-2879-4a0b-8ffd-7b482d7da05d.235f34bc-3067-4947-a617-29bbbb1c5f62.",
+    );
+    c.bench_function("baseline/sha256_one_block", |b| {
+        b.iter(|| prefix.hash_u64(black_box(b"user-8152")))
+    });
+}
+
 fn loading(c: &mut Criterion) {
     let (bytes, _) = load("eval_proj");
     c.bench_function("load/eval_proj", |b| {
@@ -205,6 +216,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = checks, loading, throughput
+    targets = hash_baseline, checks, loading, throughput
 }
 criterion_main!(benches);

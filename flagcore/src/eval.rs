@@ -184,9 +184,13 @@ impl<'r, 'u, 'e> Evaluator<'r, 'u, 'e> {
             rec.explicit_parameters = Some(e);
         }
         for rule in &spec.rules {
-            self.eval_conditions(rule, rec)?;
-            if rec.unsupported {
-                return Ok(Found::Recognized);
+            if rule.public_only {
+                rec.value = true;
+            } else {
+                self.eval_conditions(rule, rec)?;
+                if rec.unsupported {
+                    return Ok(Found::Recognized);
+                }
             }
             if !rec.value {
                 continue;

@@ -122,6 +122,8 @@ pub(crate) struct Rule {
     pub(crate) is_experiment_group: Option<bool>,
     /// The delegate's name and, when it exists in `dynamic_configs`, its index.
     pub(crate) config_delegate: Option<(Box<str>, Option<u32>)>,
+    /// Every condition is `public` (or there are none): the conditions always pass.
+    pub(crate) public_only: bool,
     pub(crate) sampling_rate: Option<u64>,
 }
 
@@ -605,7 +607,23 @@ impl Ruleset {
         };
         let mut rs = Builder::new(limits).build(top)?;
         rs.tabulate_user_buckets();
+        rs.mark_public_rules();
         Ok(rs)
+    }
+
+    /// Flags rules whose conditions are all `public`, so evaluation skips them.
+    fn mark_public_rules(&mut self) {
+        let conditions = &self.conditions;
+        let is_public = |&ci: &u32| {
+            conditions
+                .get(ci as usize)
+                .is_some_and(|c| matches!(c.kind, CondKind::Public))
+        };
+        for specs in [&mut self.gates, &mut self.configs, &mut self.layers] {
+            for rule in specs.list.iter_mut().flat_map(|s| s.rules.iter_mut()) {
+                rule.public_only = rule.conditions.iter().all(is_public);
+            }
+        }
     }
 
     /// A `user_bucket` condition's result depends only on the bucket (0..1000), except for
@@ -940,6 +958,7 @@ impl<'l> Builder<'l> {
                 is_experiment_group: r.is_experiment_group,
                 config_delegate,
                 sampling_rate: r.sampling_rate,
+                public_only: false,
             });
         }
         self.intern(&name);

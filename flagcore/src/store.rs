@@ -508,15 +508,15 @@ fn with_thread_buffer<R>(f: impl FnOnce(&mut Vec<RawExposure>) -> R) -> R {
 /// A gate's boolean: what [`evaluate`] reports as `value`, without building the record.
 #[inline]
 fn gate_value(rs: &Ruleset, env: &Env<'_>, user: &User<'_>, name: &str) -> bool {
+    let Some(spec) = rs.gates.find(name).and_then(|i| rs.gates.list.get(i)) else {
+        return false;
+    };
     // Exposures are not kept, so the buffer stays empty and never allocates.
     let mut sec = Vec::new();
     let mut rec = Record::default();
     let mut ev = Evaluator::new(rs, user, env, &mut sec);
     ev.keep_exposures = false;
-    matches!(
-        ev.evaluate(name, Kind::Gate, &mut rec),
-        Ok(Found::Recognized)
-    ) && rec.value
+    ev.evaluate_spec(spec, Kind::Gate, &mut rec).is_ok() && rec.value
 }
 
 fn empty_map() -> &'static Map<String, Json> {
