@@ -24,13 +24,26 @@ fuzz_target!(|data: &[u8]| {
         None => (&b""[..], data),
     };
     let name = String::from_utf8_lossy(name);
-    let Ok(user) = UserData::from_json(user) else { return };
+    let Ok(user) = UserData::from_json(user) else {
+        return;
+    };
     let view = user.view();
     let snapshot = store().snapshot();
     let mut scratch = Scratch::new();
-    let names = [name.as_ref(), "new_checkout", "team_dogfood", "checkout_button", "pricing"];
+    let names = [
+        name.as_ref(),
+        "new_checkout",
+        "team_dogfood",
+        "checkout_button",
+        "pricing",
+    ];
     for name in names {
-        for kind in [Kind::Gate, Kind::DynamicConfig, Kind::Experiment, Kind::Layer] {
+        for kind in [
+            Kind::Gate,
+            Kind::DynamicConfig,
+            Kind::Experiment,
+            Kind::Layer,
+        ] {
             let e = snapshot.evaluate(&mut scratch, &view, kind, name, Exposures::Suppress);
             let _ = (e.value(), e.json().len(), e.rule_id());
         }

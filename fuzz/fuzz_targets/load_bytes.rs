@@ -6,17 +6,24 @@ use flagcore::{Exposures, Kind, Ruleset, Scratch, Store, User};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(rs) = Ruleset::from_json(data) else { return };
+    let Ok(rs) = Ruleset::from_json(data) else {
+        return;
+    };
     let store = Store::new();
     store.install(rs);
     let snapshot = store.snapshot();
     let Some(rs) = snapshot.ruleset() else { return };
-    let user = User::with_user_id("fuzz-user").email("a@b.c").app_version("1.2.3");
+    let user = User::with_user_id("fuzz-user")
+        .email("a@b.c")
+        .app_version("1.2.3");
     let mut scratch = Scratch::new();
     let names: Vec<(Kind, String)> = rs
         .gate_names()
         .map(|n| (Kind::Gate, n.to_owned()))
-        .chain(rs.config_names().map(|(n, _)| (Kind::Experiment, n.to_owned())))
+        .chain(
+            rs.config_names()
+                .map(|(n, _)| (Kind::Experiment, n.to_owned())),
+        )
         .chain(rs.layer_names().map(|n| (Kind::Layer, n.to_owned())))
         .collect();
     for (kind, name) in &names {

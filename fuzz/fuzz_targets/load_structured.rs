@@ -9,11 +9,27 @@ use libfuzzer_sys::fuzz_target;
 use serde_json::{json, Map, Value};
 
 const OPS: [&str; 12] = [
-    "gt", "lte", "version_gt", "any", "none", "str_matches", "eq", "before", "array_contains_all",
-    "str_contains_any", "in_segment_list", "bogus",
+    "gt",
+    "lte",
+    "version_gt",
+    "any",
+    "none",
+    "str_matches",
+    "eq",
+    "before",
+    "array_contains_all",
+    "str_contains_any",
+    "in_segment_list",
+    "bogus",
 ];
 const TYPES: [&str; 8] = [
-    "user_field", "pass_gate", "fail_gate", "unit_id", "user_bucket", "current_time", "ua_based",
+    "user_field",
+    "pass_gate",
+    "fail_gate",
+    "unit_id",
+    "user_bucket",
+    "current_time",
+    "ua_based",
     "environment_field",
 ];
 
@@ -66,7 +82,9 @@ fuzz_target!(|data: &[u8]| {
     let Ok(rs) = Ruleset::from_json(&serde_json::to_vec(&payload).unwrap_or_default()) else {
         return;
     };
-    let user = User::with_user_id(&text).email(text.as_str()).app_version(text.as_str());
+    let user = User::with_user_id(&text)
+        .email(text.as_str())
+        .app_version(text.as_str());
     let mut scratch = Scratch::new();
     for g in 0..n_gates {
         let name = format!("g{g}");
