@@ -42,7 +42,15 @@ fn evaluate(dcs: &str, tier: Option<String>) -> Res {
         environment: tier,
         ..Options::default()
     });
-    let ruleset = store.load_json(&bytes).map_err(|e| format!("{dcs}: {e}"))?;
+    let ruleset = store.load_json(&bytes).map_err(|e| {
+        let mut message = format!("{dcs}: {e}");
+        let mut cause = std::error::Error::source(&e);
+        while let Some(c) = cause {
+            message.push_str(&format!(": {c}"));
+            cause = c.source();
+        }
+        message
+    })?;
     let entities = all_entities(&ruleset);
     let snapshot = store.snapshot();
     let mut scratch = Scratch::new();

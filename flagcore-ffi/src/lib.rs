@@ -130,6 +130,18 @@ pub struct flagcore_evaluation {
     undelegated: Option<Vec<(String, bool, String)>>,
 }
 
+/// An error and its causes, as one line: `what: why: …`.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut message = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        message.push_str(": ");
+        message.push_str(&c.to_string());
+        cause = c.source();
+    }
+    message
+}
+
 /// Runs `f` inside the panic boundary.
 fn boundary(f: impl FnOnce() -> flagcore_result) -> flagcore_result {
     catch_unwind(AssertUnwindSafe(f)).unwrap_or(FLAGCORE_RESULT_PANIC)
@@ -145,98 +157,131 @@ macro_rules! try_ffi {
     };
 }
 
-/// The bytes at `(ptr, len)`; NULL is accepted only with `len == 0`.
-///
-/// # Safety
-/// `ptr` must be NULL or point to `len` readable bytes that stay valid for `'a`.
-unsafe fn bytes<'a>(ptr: *const u8, len: usize) -> Result<&'a [u8], flagcore_result> {
-    if ptr.is_null() {
-        return if len == 0 {
-            Ok(&[])
-        } else {
-            Err(FLAGCORE_RESULT_NULL_PARAMETER)
-        };
+/// Every conversion between C pointers and Rust references, in one place.
+mod ptr {
+    use super::flagcore_result::{self, *};
+
+    /// The bytes at `(ptr, len)`; NULL is accepted only with `len == 0`.
+    ///
+    /// # Safety
+    /// `ptr` must be NULL or point to `len` readable bytes that stay valid for `'a`.
+    pub(crate) unsafe fn bytes<'a>(
+        ptr: *const u8,
+        len: usize,
+    ) -> Result<&'a [u8], flagcore_result> {
+        if ptr.is_null() {
+            return if len == 0 {
+                Ok(&[])
+            } else {
+                Err(FLAGCORE_RESULT_NULL_PARAMETER)
+            };
+        }
+        // SAFETY: non-null, and the caller promises `len` readable bytes.
+        Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
     }
-    // SAFETY: non-null, and the caller promises `len` readable bytes.
-    Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
+
+    /// The UTF-8 string at `(ptr, len)`.
+    ///
+    /// # Safety
+    /// As for [`bytes`].
+    pub(crate) unsafe fn text<'a>(ptr: *const u8, len: usize) -> Result<&'a str, flagcore_result> {
+        // SAFETY: forwarded.
+        let b = unsafe { bytes(ptr, len) }?;
+        std::str::from_utf8(b).map_err(|_| FLAGCORE_RESULT_INVALID_UTF8)
+    }
+
+    /// # Safety
+    /// `p` must be NULL or a valid pointer to `T` for `'a`.
+    pub(crate) unsafe fn reference<'a, T>(p: *const T) -> Result<&'a T, flagcore_result> {
+        // SAFETY: the caller promises `p` is NULL or valid.
+        unsafe { p.as_ref() }.ok_or(FLAGCORE_RESULT_NULL_PARAMETER)
+    }
+
+    /// # Safety
+    /// `p` must be NULL or a valid, exclusive pointer to `T` for `'a`.
+    pub(crate) unsafe fn mutable<'a, T>(p: *mut T) -> Result<&'a mut T, flagcore_result> {
+        // SAFETY: the caller promises `p` is NULL or valid and not aliased.
+        unsafe { p.as_mut() }.ok_or(FLAGCORE_RESULT_NULL_PARAMETER)
+    }
+
+    /// Writes `value` through `out`.
+    ///
+    /// # Safety
+    /// `out` must be NULL or valid for writes.
+    pub(crate) unsafe fn put<T>(out: *mut T, value: T) -> Result<(), flagcore_result> {
+        if out.is_null() {
+            return Err(FLAGCORE_RESULT_NULL_PARAMETER);
+        }
+        // SAFETY: non-null and writable by the caller's promise.
+        unsafe { out.write(value) };
+        Ok(())
+    }
+
+    /// Moves `value` to the heap and writes the pointer through `out` (checked first, so
+    /// nothing leaks when `out` is NULL).
+    ///
+    /// # Safety
+    /// `out` must be NULL or valid for writes.
+    pub(crate) unsafe fn put_box<T>(out: *mut *mut T, value: T) -> Result<(), flagcore_result> {
+        if out.is_null() {
+            return Err(FLAGCORE_RESULT_NULL_PARAMETER);
+        }
+        // SAFETY: non-null and writable by the caller's promise.
+        unsafe { out.write(Box::into_raw(Box::new(value))) };
+        Ok(())
+    }
+
+    /// Copies `s` into the caller's buffer `(buf, cap)` and stores its length in `*len_out`
+    /// (always, so a caller can retry with a large enough buffer).
+    ///
+    /// # Safety
+    /// `buf` must be NULL (with `cap == 0`) or valid for `cap` bytes of writes; `len_out` valid.
+    pub(crate) unsafe fn copy_out(
+        s: &[u8],
+        buf: *mut u8,
+        cap: usize,
+        len_out: *mut usize,
+    ) -> flagcore_result {
+        // SAFETY: forwarded.
+        try_ffi!(unsafe { put(len_out, s.len()) });
+        if s.len() > cap {
+            return FLAGCORE_RESULT_BUFFER_TOO_SMALL;
+        }
+        if s.is_empty() {
+            return FLAGCORE_RESULT_OK;
+        }
+        if buf.is_null() {
+            return FLAGCORE_RESULT_NULL_PARAMETER;
+        }
+        // SAFETY: `buf` holds at least `cap >= s.len()` writable bytes; the regions cannot
+        // overlap since `s` is owned by this library.
+        unsafe { std::ptr::copy_nonoverlapping(s.as_ptr(), buf, s.len()) };
+        FLAGCORE_RESULT_OK
+    }
+
+    /// The evaluation an exposure record points to.
+    ///
+    /// # Safety
+    /// `p` must be NULL or the `evaluation` pointer of an exposure passed to a running
+    /// callback.
+    pub(crate) unsafe fn evaluation<'a>(
+        p: *const std::ffi::c_void,
+    ) -> Result<&'a flagcore::Evaluation<'a>, flagcore_result> {
+        // SAFETY: the caller's promise: the evaluation is alive during the callback.
+        unsafe { p.cast::<flagcore::Evaluation<'a>>().as_ref() }
+            .ok_or(FLAGCORE_RESULT_NULL_PARAMETER)
+    }
+
+    /// The opaque pointer an exposure record carries.
+    pub(crate) fn opaque(e: &flagcore::Evaluation<'_>) -> *const std::ffi::c_void {
+        (e as *const flagcore::Evaluation<'_>).cast()
+    }
 }
 
-/// The UTF-8 string at `(ptr, len)`.
-///
-/// # Safety
-/// As for [`bytes`].
-unsafe fn text<'a>(ptr: *const u8, len: usize) -> Result<&'a str, flagcore_result> {
-    // SAFETY: forwarded.
-    let b = unsafe { bytes(ptr, len) }?;
-    std::str::from_utf8(b).map_err(|_| FLAGCORE_RESULT_INVALID_UTF8)
-}
-
-/// # Safety
-/// `p` must be NULL or a valid pointer to `T` for `'a`.
-unsafe fn reference<'a, T>(p: *const T) -> Result<&'a T, flagcore_result> {
-    // SAFETY: the caller promises `p` is NULL or valid.
-    unsafe { p.as_ref() }.ok_or(FLAGCORE_RESULT_NULL_PARAMETER)
-}
-
-/// # Safety
-/// `p` must be NULL or a valid, exclusive pointer to `T` for `'a`.
-unsafe fn mutable<'a, T>(p: *mut T) -> Result<&'a mut T, flagcore_result> {
-    // SAFETY: the caller promises `p` is NULL or valid and not aliased.
-    unsafe { p.as_mut() }.ok_or(FLAGCORE_RESULT_NULL_PARAMETER)
-}
-
-/// Writes `value` through `out`.
-///
-/// # Safety
-/// `out` must be NULL or valid for writes.
-unsafe fn put<T>(out: *mut T, value: T) -> Result<(), flagcore_result> {
-    if out.is_null() {
-        return Err(FLAGCORE_RESULT_NULL_PARAMETER);
-    }
-    // SAFETY: non-null and writable by the caller's promise.
-    unsafe { out.write(value) };
-    Ok(())
-}
-
-/// Moves `value` to the heap and writes the pointer through `out` (checked first, so
-/// nothing leaks when `out` is NULL).
-///
-/// # Safety
-/// `out` must be NULL or valid for writes.
-unsafe fn put_box<T>(out: *mut *mut T, value: T) -> Result<(), flagcore_result> {
-    if out.is_null() {
-        return Err(FLAGCORE_RESULT_NULL_PARAMETER);
-    }
-    // SAFETY: non-null and writable by the caller's promise.
-    unsafe { out.write(Box::into_raw(Box::new(value))) };
-    Ok(())
-}
-
-/// Copies `s` into the caller's buffer `(buf, cap)` and stores its length in `*len_out`
-/// (always, so a caller can retry with a large enough buffer).
-///
-/// # Safety
-/// `buf` must be NULL (with `cap == 0`) or valid for `cap` bytes of writes; `len_out` valid.
-unsafe fn copy_out(s: &[u8], buf: *mut u8, cap: usize, len_out: *mut usize) -> flagcore_result {
-    // SAFETY: forwarded.
-    try_ffi!(unsafe { put(len_out, s.len()) });
-    if s.len() > cap {
-        return FLAGCORE_RESULT_BUFFER_TOO_SMALL;
-    }
-    if s.is_empty() {
-        return FLAGCORE_RESULT_OK;
-    }
-    if buf.is_null() {
-        return FLAGCORE_RESULT_NULL_PARAMETER;
-    }
-    // SAFETY: `buf` holds at least `cap >= s.len()` writable bytes; the regions cannot
-    // overlap since `s` is owned by this library.
-    unsafe { std::ptr::copy_nonoverlapping(s.as_ptr(), buf, s.len()) };
-    FLAGCORE_RESULT_OK
-}
+use ptr::{bytes, copy_out, mutable, put, put_box, reference, text};
 
 /// The version of this library as a static NUL-terminated string.
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub extern "C" fn flagcore_version() -> *const std::ffi::c_char {
     concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
 }
@@ -246,7 +291,7 @@ pub extern "C" fn flagcore_version() -> *const std::ffi::c_char {
 ///
 /// # Safety
 /// `environment` must be NULL or point to `environment_len` bytes; `out` must be writable.
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn flagcore_store_new(
     environment: *const u8,
     environment_len: usize,
@@ -336,7 +381,7 @@ impl flagcore::ExposureSink for CallbackSink {
             user_id,
             ruleset_time: e.ruleset_time(),
             secondary_count: e.secondary_exposures().len(),
-            evaluation: (e as *const flagcore::Evaluation<'_>).cast(),
+            evaluation: ptr::opaque(e),
         };
         // SAFETY: the callback was supplied by the caller for this purpose; `record` and
         // what it points to live until the call returns.
@@ -350,7 +395,7 @@ impl flagcore::ExposureSink for CallbackSink {
 ///
 /// # Safety
 /// As for `flagcore_store_new`; `callback` must stay callable while the store lives.
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn flagcore_store_new_with_exposures(
     environment: *const u8,
     environment_len: usize,
@@ -382,7 +427,7 @@ pub unsafe extern "C" fn flagcore_store_new_with_exposures(
 ///
 /// # Safety
 /// `exposure` must be the pointer passed to the running callback; the outputs writable.
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn flagcore_exposure_secondary(
     exposure: *const flagcore_exposure,
     index: usize,
@@ -394,7 +439,7 @@ pub unsafe extern "C" fn flagcore_exposure_secondary(
         // SAFETY: the caller's promise.
         let x = try_ffi!(unsafe { reference(exposure) });
         // SAFETY: set by `CallbackSink::log` to the evaluation alive during the callback.
-        let e = try_ffi!(unsafe { reference(x.evaluation.cast::<flagcore::Evaluation<'_>>()) });
+        let e = try_ffi!(unsafe { ptr::evaluation(x.evaluation) });
         let Some(s) = e.secondary_exposures().get(index) else {
             return FLAGCORE_RESULT_NOT_FOUND;
         };
@@ -412,7 +457,7 @@ pub unsafe extern "C" fn flagcore_exposure_secondary(
 ///
 /// # Safety
 /// `store` must be NULL or a pointer from `flagcore_store_new`, not yet freed.
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn flagcore_store_free(store: *mut flagcore_store) {
     let _ = boundary(|| {
         if !store.is_null() {
@@ -431,7 +476,7 @@ pub unsafe extern "C" fn flagcore_store_free(store: *mut flagcore_store) {
 /// # Safety
 /// `store` valid; `json` points to `json_len` bytes; `error` NULL or writable for `error_cap`
 /// bytes; `error_len` NULL or writable.
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn flagcore_store_load_json(
     store: *const flagcore_store,
     json: *const u8,
@@ -454,7 +499,7 @@ pub unsafe extern "C" fn flagcore_store_load_json(
                 FLAGCORE_RESULT_OK
             }
             Err(e) => {
-                let message = e.to_string();
+                let message = error_chain(&e);
                 if !error_len.is_null() {
                     // SAFETY: non-null and writable by the caller's promise.
                     unsafe { error_len.write(message.len()) };
@@ -474,7 +519,7 @@ pub unsafe extern "C" fn flagcore_store_load_json(
 ///
 /// # Safety
 /// `store` valid; `out` writable.
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn flagcore_store_ruleset_time(
     store: *const flagcore_store,
     out: *mut u64,
@@ -493,7 +538,7 @@ pub unsafe extern "C" fn flagcore_store_ruleset_time(
 ///
 /// # Safety
 /// `out` writable.
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn flagcore_user_new(out: *mut *mut flagcore_user) -> flagcore_result {
     boundary(|| {
         let user = flagcore_user {
@@ -509,7 +554,7 @@ pub unsafe extern "C" fn flagcore_user_new(out: *mut *mut flagcore_user) -> flag
 ///
 /// # Safety
 /// `json` points to `json_len` bytes; `out` writable.
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn flagcore_user_from_json(
     json: *const u8,
     json_len: usize,
@@ -531,7 +576,7 @@ pub unsafe extern "C" fn flagcore_user_from_json(
 ///
 /// # Safety
 /// `user` NULL or from `flagcore_user_new`/`flagcore_user_from_json`, not yet freed.
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn flagcore_user_free(user: *mut flagcore_user) {
     let _ = boundary(|| {
         if !user.is_null() {
@@ -566,7 +611,7 @@ pub enum flagcore_user_field {
 ///
 /// # Safety
 /// `user` valid and not used by another thread; `value` points to `value_len` bytes.
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn flagcore_user_set_field(
     user: *mut flagcore_user,
     field: u32,
@@ -639,7 +684,7 @@ unsafe fn set_attribute(
 ///
 /// # Safety
 /// `user` valid and not used by another thread; `key`/`value` point to their lengths in bytes.
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn flagcore_user_set_string(
     user: *mut flagcore_user,
     which: u32,
@@ -660,7 +705,7 @@ pub unsafe extern "C" fn flagcore_user_set_string(
 ///
 /// # Safety
 /// `user` valid and not used by another thread; `key` points to `key_len` bytes.
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn flagcore_user_set_number(
     user: *mut flagcore_user,
     which: u32,
@@ -681,7 +726,7 @@ pub unsafe extern "C" fn flagcore_user_set_number(
 ///
 /// # Safety
 /// `user` valid and not used by another thread; `key` points to `key_len` bytes.
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn flagcore_user_set_bool(
     user: *mut flagcore_user,
     which: u32,
@@ -700,7 +745,7 @@ pub unsafe extern "C" fn flagcore_user_set_bool(
 ///
 /// # Safety
 /// `store`, `user` valid; `name` points to `name_len` bytes; `out` writable.
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn flagcore_store_check_gate(
     store: *const flagcore_store,
     user: *const flagcore_user,
@@ -748,7 +793,7 @@ fn exposures(list: flagcore::SecondaryExposures<'_>) -> Vec<(String, bool, Strin
 ///
 /// # Safety
 /// `store`, `user` valid; `name` points to `name_len` bytes; `out` writable.
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn flagcore_store_evaluate(
     store: *const flagcore_store,
     user: *const flagcore_user,
@@ -796,7 +841,7 @@ pub unsafe extern "C" fn flagcore_store_evaluate(
 ///
 /// # Safety
 /// `evaluation` NULL or from `flagcore_store_evaluate`, not yet freed.
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn flagcore_evaluation_free(evaluation: *mut flagcore_evaluation) {
     let _ = boundary(|| {
         if !evaluation.is_null() {
@@ -811,7 +856,7 @@ pub unsafe extern "C" fn flagcore_evaluation_free(evaluation: *mut flagcore_eval
 ///
 /// # Safety
 /// `evaluation` valid; `out` writable.
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn flagcore_evaluation_value(
     evaluation: *const flagcore_evaluation,
     out: *mut bool,
@@ -841,7 +886,7 @@ pub enum flagcore_evaluation_text {
 ///
 /// # Safety
 /// `evaluation` valid; `out` writable.
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn flagcore_evaluation_string(
     evaluation: *const flagcore_evaluation,
     which: u32,
@@ -872,7 +917,7 @@ pub unsafe extern "C" fn flagcore_evaluation_string(
 ///
 /// # Safety
 /// `evaluation` valid; `reason` and `ruleset_time` writable.
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn flagcore_evaluation_details(
     evaluation: *const flagcore_evaluation,
     reason: *mut flagcore_reason,
@@ -904,7 +949,7 @@ pub unsafe extern "C" fn flagcore_evaluation_details(
 ///
 /// # Safety
 /// `evaluation` valid; `key` points to `key_len` bytes; `out` writable.
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn flagcore_evaluation_get_string(
     evaluation: *const flagcore_evaluation,
     key: *const u8,
@@ -930,7 +975,7 @@ pub unsafe extern "C" fn flagcore_evaluation_get_string(
 ///
 /// # Safety
 /// `evaluation` valid; `key` points to `key_len` bytes; `out` writable.
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn flagcore_evaluation_get_number(
     evaluation: *const flagcore_evaluation,
     key: *const u8,
@@ -956,7 +1001,7 @@ pub unsafe extern "C" fn flagcore_evaluation_get_number(
 ///
 /// # Safety
 /// `evaluation` valid; `key` points to `key_len` bytes; `out` writable.
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn flagcore_evaluation_get_bool(
     evaluation: *const flagcore_evaluation,
     key: *const u8,
@@ -983,7 +1028,7 @@ pub unsafe extern "C" fn flagcore_evaluation_get_bool(
 ///
 /// # Safety
 /// `evaluation` valid; `buf` NULL (cap 0) or writable for `cap` bytes; `len` writable.
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn flagcore_evaluation_json(
     evaluation: *const flagcore_evaluation,
     buf: *mut u8,
@@ -1005,7 +1050,7 @@ pub unsafe extern "C" fn flagcore_evaluation_json(
 ///
 /// # Safety
 /// As for `flagcore_evaluation_json`.
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn flagcore_evaluation_record_json(
     evaluation: *const flagcore_evaluation,
     buf: *mut u8,
@@ -1042,7 +1087,7 @@ pub unsafe extern "C" fn flagcore_evaluation_record_json(
 ///
 /// # Safety
 /// `store` valid; `name`/`user_id` point to their lengths in bytes (or NULL with 0).
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn flagcore_store_override_gate(
     store: *const flagcore_store,
     name: *const u8,
@@ -1069,7 +1114,7 @@ pub unsafe extern "C" fn flagcore_store_override_gate(
 ///
 /// # Safety
 /// `store` valid; byte arguments point to their lengths (or NULL with 0 for `user_id`).
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn flagcore_store_override_value(
     store: *const flagcore_store,
     kind: u32,
@@ -1108,7 +1153,7 @@ pub unsafe extern "C" fn flagcore_store_override_value(
 ///
 /// # Safety
 /// `store` valid.
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn flagcore_store_clear_overrides(
     store: *const flagcore_store,
 ) -> flagcore_result {

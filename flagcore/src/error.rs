@@ -9,7 +9,7 @@
 pub enum LoadError {
     /// The bytes are not valid JSON (or nest deeper than the JSON parser allows). Check that the
     /// payload was not truncated or replaced by an error page.
-    #[error("payload is not valid JSON: {0}")]
+    #[error("payload is not valid JSON")]
     Json(#[source] serde_json::Error),
     /// The payload is JSON but not a `download_config_specs` object: a required top-level field
     /// is missing or has the wrong type.
@@ -22,9 +22,9 @@ pub enum LoadError {
     },
     /// A condition in `condition_map` (or inline in a v1 rule) is malformed; Statsig rejects the
     /// whole payload for one bad condition.
-    #[error("condition `{id}`: {source}")]
+    #[error("condition `{id}` is malformed")]
     Condition {
-        /// The condition's id (v2) or `<spec>/<rule index>/<condition index>` (v1).
+        /// The condition's id (v2) or `<section>/<spec>/<rule index>/<condition index>` (v1).
         id: String,
         /// The parse error.
         #[source]

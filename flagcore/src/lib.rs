@@ -18,7 +18,25 @@
 //! - **Pure**: no IO, no threads, no async. Fetching rulesets and shipping exposures is the
 //!   job of `flagcore-sync`; other languages use the C ABI of `flagcore-ffi`.
 //!
-//! ## Example
+//! ## Design
+//!
+//! ```text
+//!  payload bytes ──► Ruleset::from_json ──► Store (ArcSwap) ──► snapshot() ──► evaluate
+//!  (from flagcore-sync,   parse + compile       install never     one atomic    value, rule id, group,
+//!   a file, or tests)     once; Err keeps        blocks readers    load          reason, exposures
+//!                         the old ruleset                                          │
+//!                                                                   ExposureSink ◄─┘ (optional)
+//! ```
+//!
+//! ## What it does not do
+//!
+//! No IO: it does not fetch rulesets, sync ID lists or send exposure events (that is
+//! `flagcore-sync`), and it reads the time only through an injectable [`Clock`]. It does not
+//! bundle Statsig's IP-to-country table ([`CountryLookup`] is pluggable) and does not run
+//! contextual bandits (CMAB), which are non-deterministic. Multi-rule layer evaluation
+//! (`useNewLayerEval`) and config mapping (`overrides`) are not implemented yet.
+//!
+//! ## Getting started
 //!
 //! ```
 //! use flagcore::{Store, User};
@@ -63,8 +81,15 @@
 //! holdouts, layer delegation, every condition type and operator. Unknown condition types
 //! and operators give [`Reason::Unsupported`] results shaped exactly as Statsig shapes them.
 //! The `evaluate` example in `flagcore-examples` checks this against the official core's
-//! answers.
+//! answers. More in [`docs::semantics`] and [`docs::performance`].
+//!
+//! ## Features
+//!
+//! None: the crate has no optional features.
 #![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod docs;
 
 mod env;
 mod error;

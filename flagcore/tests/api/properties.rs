@@ -1,9 +1,7 @@
 //! Property tests: monotone rollouts, determinism, uniform buckets, and loading that never
 //! panics.
 
-mod common;
-
-use common::{payload, public_condition, rule, spec};
+use super::common::{payload, public_condition, rule, spec};
 use flagcore::{Kind, Ruleset, Scratch, User};
 use proptest::prelude::*;
 use serde_json::json;

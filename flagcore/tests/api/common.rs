@@ -1,5 +1,5 @@
 //! Helpers shared by the integration tests: small payloads built in code.
-#![allow(dead_code)] // Each test binary uses a different subset.
+#![allow(dead_code)] // Each test module uses a different subset.
 
 use serde_json::{json, Value};
 

@@ -1,12 +1,10 @@
 //! Readers evaluating while a writer installs rulesets over and over never see a torn or
 //! mixed state: everything read through one snapshot comes from one ruleset.
 
-mod common;
-
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
-use common::{payload, public_condition, rule, spec};
+use super::common::{payload, public_condition, rule, spec};
 use flagcore::{Ruleset, Store, User};
 use serde_json::json;
 

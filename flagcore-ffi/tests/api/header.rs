@@ -1,5 +1,5 @@
 //! The committed header `include/flagcore.h` is what cbindgen generates from the source.
-//! Regenerate it with `FLAGCORE_BLESS=1 cargo test -p flagcore-ffi --test header`.
+//! Regenerate it with `FLAGCORE_BLESS=1 cargo test -p flagcore-ffi --test api header`.
 
 use std::path::Path;
 
@@ -23,6 +23,6 @@ fn header_matches_the_source() {
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         committed == generated,
-        "include/flagcore.h is out of date: run FLAGCORE_BLESS=1 cargo test -p flagcore-ffi --test header"
+        "include/flagcore.h is out of date: run FLAGCORE_BLESS=1 cargo test -p flagcore-ffi --test api header"
     );
 }

@@ -1,0 +1,4 @@
+//! Documentation only: the longer rationale behind the API.
+
+pub mod performance;
+pub mod semantics;

@@ -1,0 +1,27 @@
+//! # Performance
+//!
+//! A check is a handful of pointer reads, one hash-table probe and, for percentage rollouts
+//! and experiments, SHA-256 over the unit id: Statsig buckets users with
+//! `sha256("salt.ruleSalt.unitID")`, so an answer that agrees with Statsig's SDKs cannot
+//! avoid it. What can be avoided is done at load time:
+//!
+//! - Operator strings become enums; numbers, versions, times, regexes and lower-cased string
+//!   sets are parsed once; every name is indexed (xxh3, open addressing).
+//! - The constant `salt.ruleSalt.` prefix of every bucketing hash is compressed once
+//!   ([`crate::hash::Prefix`]), so a check usually hashes a single 64-byte block.
+//! - A `user_bucket` condition depends only on the bucket, so it becomes a 1000-bit table;
+//!   repeated bucket hashes within one evaluation (an experiment's groups) are remembered.
+//! - Rules whose conditions are all `public` skip condition evaluation.
+//!
+//! Evaluation allocates nothing once a thread has warmed up: users are borrowed views,
+//! results borrow from the snapshot, and secondary exposures go to a caller-owned
+//! [`crate::Scratch`] (the convenience methods use a per-thread buffer; `check_gate` needs
+//! none). The `zero_alloc` test proves it with a counting global allocator.
+//!
+//! Readers never lock: [`crate::Store::snapshot`] is one `arc-swap` load, which uses a
+//! per-thread debt slot instead of touching the shared reference count, so two threads
+//! scale about 2× while a writer installs rulesets. Hold a snapshot for a request, not for
+//! ever: it keeps its ruleset alive.
+//!
+//! Measure with `cargo bench -p flagcore-benches`; the `baseline/sha256_one_block` bench
+//! shows the hashing floor under rollout and experiment checks on your machine.

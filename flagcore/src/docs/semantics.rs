@@ -1,0 +1,29 @@
+//! # Semantics
+//!
+//! flagcore follows Statsig's server core (`statsig-rust`), and the project's conformance
+//! tests hold it to the official core's answers, line by line, on real payloads.
+//!
+//! - **Rules in order; conditions ANDed without short-circuit.** Every condition of a rule is
+//!   evaluated, so nested gates in later conditions still produce secondary exposures.
+//! - **A rule that matches decides, even when its percentage fails**: the result carries the
+//!   rule's id with the spec's default value.
+//! - **Gate values**: a passing rule gives `true` unless its return value is literally
+//!   `false`; a default gives `true` only when it is literally `true`.
+//! - **Nested gates** (`pass_gate`/`fail_gate`) are evaluated in isolation; their result and
+//!   an exposure `{gate, gateValue, ruleID}` flow into the parent (segments contribute their
+//!   children's exposures but never their own). Nesting deeper than 64 levels, or a cycle,
+//!   aborts the evaluation with [`crate::Reason::DepthExceeded`].
+//! - **Layers** delegate to an experiment (`configDelegate`) in the same result: value, rule
+//!   and group come from the experiment, the exposures of the layer's own rules are the
+//!   undelegated secondary exposures.
+//! - **Unsupported** condition types or operators end the spec right after the rule with
+//!   whatever the record holds, reported with [`crate::Reason::Unsupported`] exactly as Statsig
+//!   shapes such results.
+//! - **Strings and numbers** compare the way Statsig's core does: case-insensitive list
+//!   operators, numbers turned into text as the official core does (integers without a
+//!   fraction, other floats in their shortest form), versions compared part by part, times in
+//!   milliseconds (seconds are scaled), regexes in the fancy-regex dialect.
+//! - **User agents** are parsed by a re-implementation of Statsig's first-party parser
+//!   ([`crate::ua`]), which agrees with the official one on thousands of real strings.
+//! - **Legacy v1 payloads** (arrays of specs with inline conditions) are converted while
+//!   loading and answer exactly like their `dcs-v2` equivalent.
