@@ -68,36 +68,33 @@ fn shared_fixtures_agree_fully() {
     );
 }
 
-#[test]
-fn user_agents_agree_fully() {
-    let Some(dir) = shared() else { return };
-    let input = std::fs::File::open(dir.join("user_agents/user_agents.txt")).expect("user agents");
+/// Runs `evaluate --ua` over `input` and compares line by line with `expected`.
+fn check_user_agents(input: &Path, expected: &str) -> usize {
     let out = Command::new(driver())
         .arg("--ua")
-        .stdin(Stdio::from(input))
+        .stdin(Stdio::from(
+            std::fs::File::open(input).expect("user agents"),
+        ))
         .output()
         .expect("run evaluate --ua");
     assert!(out.status.success(), "evaluate --ua failed");
-    let expected = Command::new("xz")
-        .arg("-dc")
-        .arg(dir.join("user_agents/expected.jsonl.xz"))
-        .output()
-        .expect("run xz -dc");
-    assert!(expected.status.success(), "xz -dc failed");
-    let parse = |b: &[u8]| -> Vec<serde_json::Value> {
-        String::from_utf8_lossy(b)
-            .lines()
+    let parse = |text: &str| -> Vec<serde_json::Value> {
+        text.lines()
             .map(|l| serde_json::from_str(l).expect("JSON line"))
             .collect()
     };
-    let (want, got) = (parse(&expected.stdout), parse(&out.stdout));
-    assert_eq!(want.len(), got.len(), "line count");
+    let (want, got) = (
+        parse(expected),
+        parse(&String::from_utf8_lossy(&out.stdout)),
+    );
+    assert_eq!(want.len(), got.len(), "line count of {}", input.display());
     let mismatches: Vec<_> = want.iter().zip(&got).filter(|(w, g)| w != g).collect();
     for (w, g) in mismatches.iter().take(5) {
         eprintln!("expected {w}\n     got {g}");
     }
     println!(
-        "user agents: {}/{} agree",
+        "{}: {}/{} user agents agree",
+        input.display(),
         want.len() - mismatches.len(),
         want.len()
     );
@@ -106,6 +103,27 @@ fn user_agents_agree_fully() {
         "{} user agents disagree",
         mismatches.len()
     );
+    want.len()
+}
+
+#[test]
+fn user_agents_agree_fully() {
+    // Edge cases of our own, with the reference evaluator's answers (`statsig-oracle --ua`).
+    let own = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data_ua");
+    let expected = std::fs::read_to_string(own.join("expected.jsonl")).expect("expected.jsonl");
+    check_user_agents(&own.join("user_agents.txt"), &expected);
+    let Some(dir) = shared() else { return };
+    let expected = Command::new("xz")
+        .arg("-dc")
+        .arg(dir.join("user_agents/expected.jsonl.xz"))
+        .output()
+        .expect("run xz -dc");
+    assert!(expected.status.success(), "xz -dc failed");
+    let n = check_user_agents(
+        &dir.join("user_agents/user_agents.txt"),
+        &String::from_utf8_lossy(&expected.stdout),
+    );
+    assert!(n > 5000, "the shared corpus has only {n} user agents");
 }
 
 /// Our own payloads in `tests/data/<case>/`: `dcs.json` (or a file `payload` holding the
