@@ -1,0 +1,98 @@
+//! # flagcore-sync
+//!
+//! Keeps a [`flagcore::Store`] fresh, so that a gate flipped at the source is seen by every
+//! service within one poll interval, and a source that is down, slow or returns garbage never
+//! takes the service down with it: the last good ruleset keeps serving.
+//!
+//! - [`StatsigPoller`] polls Statsig's `download_config_specs` endpoint the way the official
+//!   server SDKs do (`sinceTime` cursor, `has_updates: false` answers, the server-secret key
+//!   header), retries failures with capped exponential backoff and jitter, and honours
+//!   `Retry-After`.
+//! - [`FileWatcher`] loads a payload from a file and reloads it when it changes, so a
+//!   self-hosted team can flip a gate by editing a file; a half-written file is never
+//!   installed.
+//! - Both report a [`Status`]: last success, last error, ruleset time, consecutive failures.
+//!
+//! ```text
+//!  Statsig API ──► StatsigPoller ─┐
+//!                                  ├─► Ruleset::from_json ──► Store::install ──► evaluations
+//!  a file ───────► FileWatcher ───┘     (Err: keep the last good ruleset, record the error)
+//! ```
+//!
+//! ## What it does not do (yet)
+//!
+//! ID-list syncing, exposure logging and a blocking handle for programs without a tokio
+//! runtime are not built yet. The pollers run on the caller's tokio runtime.
+//!
+//! ## Getting started
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//! use flagcore::{Store, User};
+//! use flagcore_sync::{StatsigOptions, StatsigPoller};
+//!
+//! # async fn run() {
+//! let store = Arc::new(Store::new());
+//! let poller = StatsigPoller::start(store.clone(), StatsigOptions::new("secret-…"))
+//!     .expect("an HTTP client");
+//! poller.wait_for_first_sync(Duration::from_secs(3)).await;
+//! let on = store.check_gate(&User::with_user_id("u1"), "new_checkout");
+//! poller.shutdown().await;
+//! # }
+//! ```
+
+mod file;
+mod statsig;
+mod status;
+
+pub use file::FileWatcher;
+pub use statsig::{StatsigOptions, StatsigPoller};
+pub use status::Status;
+
+/// Why a sync attempt failed. The store keeps its current ruleset in every case.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SyncError {
+    /// The request failed (connection refused, timeout, truncated body…); it is retried.
+    #[error("request to the config source failed")]
+    Request(#[source] reqwest::Error),
+    /// The source answered with an HTTP error status; it is retried (after `Retry-After` when
+    /// the server sent one).
+    #[error("the config source answered HTTP {status}")]
+    Status {
+        /// The HTTP status code.
+        status: u16,
+    },
+    /// The payload was rejected by the loader (malformed, truncated, HTML…).
+    #[error("the payload was rejected")]
+    Load(#[source] flagcore::LoadError),
+    /// The payload has no specs while the current ruleset has some: refused as a likely
+    /// source-side fault.
+    #[error("the payload is empty while the current ruleset is not; keeping the current one")]
+    EmptyPayload,
+    /// Reading the file failed.
+    #[error("reading the payload file failed")]
+    Io(#[source] std::io::Error),
+    /// The HTTP client could not be built (TLS set-up).
+    #[error("building the HTTP client failed")]
+    Client(#[source] reqwest::Error),
+}
+
+/// Whether a ruleset has no specs at all.
+fn is_empty(rs: &flagcore::Ruleset) -> bool {
+    rs.gate_names().next().is_none()
+        && rs.config_names().next().is_none()
+        && rs.layer_names().next().is_none()
+}
+
+/// Installs `rs` unless it would replace a non-empty ruleset by an empty one.
+fn install(store: &flagcore::Store, rs: flagcore::Ruleset) -> Result<u64, SyncError> {
+    let current_has_specs = store.ruleset().is_some_and(|c| !is_empty(&c));
+    if current_has_specs && is_empty(&rs) {
+        return Err(SyncError::EmptyPayload);
+    }
+    let time = rs.time();
+    store.install(rs);
+    Ok(time)
+}

@@ -1,0 +1,8 @@
+//! Tests of flagcore-sync against real sources: an HTTP server on 127.0.0.1 speaking the
+//! `download_config_specs` protocol (with injected faults), and real files.
+
+mod api {
+    mod file;
+    pub(crate) mod server;
+    mod statsig;
+}
