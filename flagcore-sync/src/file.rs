@@ -6,9 +6,9 @@ use std::time::{Duration, SystemTime};
 
 use flagcore::{Ruleset, Store};
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
 use crate::status::Shared;
+use crate::task::Task;
 use crate::{Status, SyncError};
 
 /// Watches a payload file: loads it at start and whenever its size or modification time
@@ -28,9 +28,7 @@ use crate::{Status, SyncError};
 /// ```
 #[derive(Debug)]
 pub struct FileWatcher {
-    status: Arc<Shared>,
-    stop: watch::Sender<bool>,
-    task: Option<JoinHandle<()>>,
+    task: Task,
 }
 
 impl FileWatcher {
@@ -40,36 +38,19 @@ impl FileWatcher {
     /// # Panics
     /// Outside a tokio runtime (as `tokio::spawn` does).
     pub fn start(store: Arc<Store>, path: impl Into<PathBuf>, interval: Duration) -> FileWatcher {
-        let status = Arc::new(Shared::default());
-        let (stop, stopped) = watch::channel(false);
-        let task = tokio::spawn(run(store, path.into(), interval, status.clone(), stopped));
-        FileWatcher {
-            status,
-            stop,
-            task: Some(task),
-        }
+        let path = path.into();
+        let task = Task::spawn(|status, stopped| run(store, path, interval, status, stopped));
+        FileWatcher { task }
     }
 
     /// The source's status.
     pub fn status(&self) -> Status {
-        self.status.get()
+        self.task.status()
     }
 
     /// Stops watching and waits for the task to end.
-    pub async fn shutdown(mut self) {
-        let _ = self.stop.send(true);
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
-        }
-    }
-}
-
-impl Drop for FileWatcher {
-    fn drop(&mut self) {
-        let _ = self.stop.send(true);
-        if let Some(task) = self.task.take() {
-            task.abort();
-        }
+    pub async fn shutdown(self) {
+        self.task.shutdown().await;
     }
 }
 

@@ -45,6 +45,7 @@
 mod file;
 mod statsig;
 mod status;
+mod task;
 
 pub use file::FileWatcher;
 pub use statsig::{StatsigOptions, StatsigPoller};

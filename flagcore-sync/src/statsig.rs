@@ -7,9 +7,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use flagcore::{Ruleset, Store};
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
 use crate::status::Shared;
+use crate::task::Task;
 use crate::{Status, SyncError};
 
 /// Where and how often to poll.
@@ -71,9 +71,7 @@ impl StatsigOptions {
 /// [`StatsigPoller::shutdown`] stops it and waits until it has.
 #[derive(Debug)]
 pub struct StatsigPoller {
-    status: Arc<Shared>,
-    stop: watch::Sender<bool>,
-    task: Option<JoinHandle<()>>,
+    task: Task,
 }
 
 /// What one successful sync did.
@@ -107,46 +105,28 @@ impl StatsigPoller {
             .timeout(options.timeout)
             .build()
             .map_err(SyncError::Client)?;
-        let status = Arc::new(Shared::default());
-        let (stop, stopped) = watch::channel(false);
-        let task = tokio::spawn(run(client, store, options, status.clone(), stopped));
-        Ok(StatsigPoller {
-            status,
-            stop,
-            task: Some(task),
-        })
+        let task = Task::spawn(|status, stopped| run(client, store, options, status, stopped));
+        Ok(StatsigPoller { task })
     }
 
     /// The source's status.
     pub fn status(&self) -> Status {
-        self.status.get()
+        self.task.status()
     }
 
     /// Waits until the first sync attempt has finished or `timeout` passed, and reports the
     /// status then (see [`Status::last_success`] and [`Status::last_error`]).
     pub async fn wait_for_first_sync(&self, timeout: Duration) -> Status {
         let deadline = tokio::time::Instant::now() + timeout;
-        while self.status.get().attempts == 0 && tokio::time::Instant::now() < deadline {
+        while self.status().attempts == 0 && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
-        self.status.get()
+        self.status()
     }
 
     /// Stops polling and waits for the task to end (an in-flight request is abandoned).
-    pub async fn shutdown(mut self) {
-        let _ = self.stop.send(true);
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
-        }
-    }
-}
-
-impl Drop for StatsigPoller {
-    fn drop(&mut self) {
-        let _ = self.stop.send(true);
-        if let Some(task) = self.task.take() {
-            task.abort();
-        }
+    pub async fn shutdown(self) {
+        self.task.shutdown().await;
     }
 }
 
