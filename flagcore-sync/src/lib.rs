@@ -12,6 +12,10 @@
 //!   self-hosted team can flip a gate by editing a file; a half-written file is never
 //!   installed.
 //! - Both report a [`Status`]: last success, last error, ruleset time, consecutive failures.
+//! - [`ExposureLogger`] is the store's exposure sink: it copies each exposure into a Statsig
+//!   event, queues it without waiting (a full queue drops and counts), deduplicates, batches
+//!   and posts to Statsig's `log_event` endpoint (or appends JSON lines to a file), retrying
+//!   with backoff, and flushes on shutdown.
 //!
 //! ```text
 //!  Statsig API ──► StatsigPoller ─┐
@@ -21,8 +25,9 @@
 //!
 //! ## What it does not do (yet)
 //!
-//! ID-list syncing, exposure logging and a blocking handle for programs without a tokio
-//! runtime are not built yet. The pollers run on the caller's tokio runtime.
+//! ID-list syncing and a blocking handle for programs without a tokio runtime are not built
+//! yet; the tasks run on the caller's tokio runtime. Layer exposures (logged per parameter read
+//! by Statsig's SDKs) are not logged, and event batches are sent without gzip.
 //!
 //! ## Getting started
 //!
@@ -42,11 +47,13 @@
 //! # }
 //! ```
 
+mod exposures;
 mod file;
 mod statsig;
 mod status;
 mod task;
 
+pub use exposures::{Destination, ExposureLogger, LoggerOptions, LoggerStats};
 pub use file::FileWatcher;
 pub use statsig::{StatsigOptions, StatsigPoller};
 pub use status::Status;

@@ -2,6 +2,7 @@
 //! `download_config_specs` protocol (with injected faults), and real files.
 
 mod api {
+    mod exposures;
     mod file;
     pub(crate) mod server;
     mod statsig;

@@ -26,6 +26,8 @@ pub(crate) enum Mode {
 pub(crate) struct Seen {
     pub(crate) requests: usize,
     pub(crate) last_head: String,
+    /// Bodies of POST requests.
+    pub(crate) posts: Vec<String>,
 }
 
 pub(crate) struct Server {
@@ -59,10 +61,30 @@ impl Server {
                             Ok(n) => head.extend_from_slice(&buf[..n]),
                         }
                     }
+                    let end = head.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+                    let head_text = String::from_utf8_lossy(&head[..end]).into_owned();
+                    let length: usize = head_text
+                        .lines()
+                        .find_map(|l| {
+                            let (k, v) = l.split_once(':')?;
+                            k.eq_ignore_ascii_case("content-length")
+                                .then(|| v.trim().parse().ok())?
+                        })
+                        .unwrap_or(0);
+                    let mut body = head[end..].to_vec();
+                    while body.len() < length {
+                        match conn.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => body.extend_from_slice(&buf[..n]),
+                        }
+                    }
                     {
                         let mut s = s.lock().unwrap();
                         s.requests += 1;
-                        s.last_head = String::from_utf8_lossy(&head).into_owned();
+                        if head_text.starts_with("POST") {
+                            s.posts.push(String::from_utf8_lossy(&body).into_owned());
+                        }
+                        s.last_head = head_text;
                     }
                     let mode = m.lock().unwrap().clone();
                     let response = match mode {
@@ -101,6 +123,10 @@ impl Server {
 
     pub(crate) fn requests(&self) -> usize {
         self.seen.lock().unwrap().requests
+    }
+
+    pub(crate) fn posts(&self) -> Vec<String> {
+        self.seen.lock().unwrap().posts.clone()
     }
 
     pub(crate) fn last_head(&self) -> String {
