@@ -328,7 +328,11 @@ async fn flusher(
     let mut current: Vec<Json> = Vec::new();
     let mut pending: VecDeque<Batch> = VecDeque::new();
     let mut backoff = Duration::ZERO;
-    let mut next_flush = tokio::time::Instant::now() + options.flush_interval;
+    // A partial batch is sent when the flush interval has passed since the last one.
+    let mut next_partial = tokio::time::Instant::now() + options.flush_interval;
+    // When the next pending batch may be sent (`None`: nothing pending).
+    let mut next_send: Option<tokio::time::Instant> = None;
+    let far = Duration::from_secs(365 * 24 * 3600);
     loop {
         let deadline = *stopped.borrow();
         if let Some(deadline) = deadline {
@@ -353,6 +357,7 @@ async fn flusher(
             }
             return;
         }
+        let send_at = next_send.unwrap_or_else(|| tokio::time::Instant::now() + far);
         tokio::select! {
             got = events.recv() => {
                 let Some((key, event)) = got else { return };
@@ -363,11 +368,17 @@ async fn flusher(
                 accept(&mut seen, key, event, &mut current, &counters);
                 if current.len() >= options.batch_size {
                     enqueue(&mut pending, &mut current, &options, &counters);
-                    next_flush = tokio::time::Instant::now();
+                    next_send = next_send.or(Some(tokio::time::Instant::now()));
                 }
             }
-            _ = tokio::time::sleep_until(next_flush) => {
+            _ = tokio::time::sleep_until(next_partial) => {
                 enqueue(&mut pending, &mut current, &options, &counters);
+                if !pending.is_empty() {
+                    next_send = next_send.or(Some(tokio::time::Instant::now()));
+                }
+                next_partial = tokio::time::Instant::now() + options.flush_interval;
+            }
+            _ = tokio::time::sleep_until(send_at) => {
                 if let Some(mut batch) = pending.pop_front() {
                     batch.attempts += 1;
                     let n = batch.events.len() as u64;
@@ -385,8 +396,7 @@ async fn flusher(
                         }
                     }
                 }
-                let wait = if pending.is_empty() { options.flush_interval } else { backoff };
-                next_flush = tokio::time::Instant::now() + wait;
+                next_send = (!pending.is_empty()).then(|| tokio::time::Instant::now() + backoff);
             }
             _ = stopped.changed() => {}
         }
@@ -449,10 +459,10 @@ async fn send(
                 .append(true)
                 .open(path)
                 .await;
-            match file {
-                Ok(mut f) => f.write_all(text.as_bytes()).await.map_err(|_| true),
-                Err(_) => Err(true),
-            }
+            let Ok(mut f) = file else { return Err(true) };
+            // tokio writes in the background: flush to know the lines reached the file.
+            f.write_all(text.as_bytes()).await.map_err(|_| true)?;
+            f.flush().await.map_err(|_| true)
         }
         Destination::Statsig { url, server_secret } => {
             let body = json!({

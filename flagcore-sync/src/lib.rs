@@ -11,7 +11,9 @@
 //! - [`FileWatcher`] loads a payload from a file and reloads it when it changes, so a
 //!   self-hosted team can flip a gate by editing a file; a half-written file is never
 //!   installed.
-//! - Both report a [`Status`]: last success, last error, ruleset time, consecutive failures.
+//! - [`IdListSync`] keeps the store's ID lists (members of large segments) in sync,
+//!   downloading only what was appended since the last sync.
+//! - Each reports a [`Status`]: last success, last error, ruleset time, consecutive failures.
 //! - [`ExposureLogger`] is the store's exposure sink: it copies each exposure into a Statsig
 //!   event, queues it without waiting (a full queue drops and counts), deduplicates, batches
 //!   and posts to Statsig's `log_event` endpoint (or appends JSON lines to a file), retrying
@@ -25,8 +27,7 @@
 //!
 //! ## What it does not do (yet)
 //!
-//! ID-list syncing and a blocking handle for programs without a tokio runtime are not built
-//! yet; the tasks run on the caller's tokio runtime. Layer exposures (logged per parameter read
+//! A blocking handle for programs without a tokio runtime is not built yet; the tasks run on the caller's tokio runtime. Layer exposures (logged per parameter read
 //! by Statsig's SDKs) are not logged, and event batches are sent without gzip.
 //!
 //! ## Getting started
@@ -49,12 +50,14 @@
 
 mod exposures;
 mod file;
+mod id_lists;
 mod statsig;
 mod status;
 mod task;
 
 pub use exposures::{Destination, ExposureLogger, LoggerOptions, LoggerStats};
 pub use file::FileWatcher;
+pub use id_lists::{IdListOptions, IdListSync};
 pub use statsig::{StatsigOptions, StatsigPoller};
 pub use status::Status;
 
@@ -79,6 +82,13 @@ pub enum SyncError {
     /// source-side fault.
     #[error("the payload is empty while the current ruleset is not; keeping the current one")]
     EmptyPayload,
+    /// An ID-list file did not start with `+` or `-` (an error page?); the list is kept as
+    /// it was and retried at the next sync.
+    #[error("the ID-list file at {url} is not an ID-list file")]
+    IdListFile {
+        /// The file's URL.
+        url: String,
+    },
     /// Reading the file failed.
     #[error("reading the payload file failed")]
     Io(#[source] std::io::Error),

@@ -4,6 +4,7 @@
 mod api {
     mod exposures;
     mod file;
+    mod id_lists;
     pub(crate) mod server;
     mod statsig;
 }

@@ -20,6 +20,8 @@ pub(crate) enum Mode {
     Truncated(Vec<u8>),
     /// 200 with an HTML error page.
     Html,
+    /// Files by path (query ignored), honouring `Range: bytes=N-`.
+    Files(std::collections::HashMap<String, Vec<u8>>),
 }
 
 #[derive(Default)]
@@ -28,6 +30,8 @@ pub(crate) struct Seen {
     pub(crate) last_head: String,
     /// Bodies of POST requests.
     pub(crate) posts: Vec<String>,
+    /// Every request head.
+    pub(crate) heads: Vec<String>,
 }
 
 pub(crate) struct Server {
@@ -84,7 +88,8 @@ impl Server {
                         if head_text.starts_with("POST") {
                             s.posts.push(String::from_utf8_lossy(&body).into_owned());
                         }
-                        s.last_head = head_text;
+                        s.heads.push(head_text.clone());
+                        s.last_head = head_text.clone();
                     }
                     let mode = m.lock().unwrap().clone();
                     let response = match mode {
@@ -102,6 +107,30 @@ impl Server {
                             r.truncate(r.len() - body.len() / 2);
                             r
                         }
+                        Mode::Files(files) => {
+                            let path = head_text
+                                .split_whitespace()
+                                .nth(1)
+                                .unwrap_or("")
+                                .split('?')
+                                .next()
+                                .unwrap_or("")
+                                .to_owned();
+                            let start: usize = head_text
+                                .lines()
+                                .find_map(|l| {
+                                    let (k, v) = l.split_once(':')?;
+                                    let v = v.trim().strip_prefix("bytes=")?.strip_suffix('-')?;
+                                    k.eq_ignore_ascii_case("range").then(|| v.parse().ok())?
+                                })
+                                .unwrap_or(0);
+                            match files.get(&path) {
+                                Some(f) if start <= f.len() => {
+                                    response("200 OK", "text/plain", &f[start..], None)
+                                }
+                                _ => response("404 Not Found", "text/plain", b"no", None),
+                            }
+                        }
                         Mode::Html => response(
                             "200 OK",
                             "text/html",
@@ -117,6 +146,13 @@ impl Server {
         Server { url, mode, seen }
     }
 
+    /// The server's base URL (`http://127.0.0.1:port`).
+    pub(crate) fn base(&self) -> String {
+        self.url
+            .trim_end_matches("/v2/download_config_specs")
+            .to_owned()
+    }
+
     pub(crate) fn set(&self, mode: Mode) {
         *self.mode.lock().unwrap() = mode;
     }
@@ -127,6 +163,16 @@ impl Server {
 
     pub(crate) fn posts(&self) -> Vec<String> {
         self.seen.lock().unwrap().posts.clone()
+    }
+
+    /// Whether some request head contained `text`.
+    pub(crate) fn saw(&self, text: &str) -> bool {
+        self.seen
+            .lock()
+            .unwrap()
+            .heads
+            .iter()
+            .any(|h| h.contains(text))
     }
 
     pub(crate) fn last_head(&self) -> String {
