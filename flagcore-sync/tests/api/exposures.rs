@@ -158,3 +158,62 @@ async fn exposures_can_go_to_a_json_lines_file() {
     assert_eq!(lines[2]["user"]["userID"], "c");
     let _ = std::fs::remove_file(&path);
 }
+
+/// Resident set size in bytes (Linux), if known.
+fn rss() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * 4096)
+}
+
+/// Memory stays bounded with exposures on for many distinct users: the queue, the dedupe set
+/// and the pending batches are all capped. CI runs 50,000 users;
+/// `FLAGCORE_SYNC_USERS=1000000 cargo test --release -p flagcore-sync --test api memory
+/// -- --nocapture` runs a million.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_stays_bounded_with_exposures_on() {
+    let users: u64 = std::env::var("FLAGCORE_SYNC_USERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(50_000);
+    let path = std::env::temp_dir().join(format!("flagcore-soak-{}.jsonl", std::process::id()));
+    let mut options = LoggerOptions::new(Destination::JsonLines(path.clone()));
+    options.flush_interval = Duration::from_millis(100);
+    let logger = Arc::new(ExposureLogger::start(options).expect("logger"));
+    let store = store_with(&logger);
+    let mut id = String::new();
+    let mut peak = 0;
+    let start = rss();
+    for u in 0..users {
+        use std::fmt::Write;
+        id.clear();
+        let _ = write!(id, "user-{u}");
+        store.check_gate(&User::with_user_id(&id), "g");
+        if u % 10_000 == 0 {
+            peak = peak.max(rss().unwrap_or(0));
+            tokio::task::yield_now().await;
+        }
+    }
+    logger.shutdown(Duration::from_secs(30)).await;
+    let end = rss();
+    let stats = logger.stats();
+    println!(
+        "{users} distinct users with exposures on: RSS at start {:?} MiB, peak {} MiB, end {:?} MiB; {stats:?}",
+        start.map(|s| s >> 20),
+        peak >> 20,
+        end.map(|e| e >> 20)
+    );
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(stats.received, users);
+    assert_eq!(
+        stats.sent + stats.dropped_queue_full + stats.dropped_failed,
+        users
+    );
+    if let Some(start) = start {
+        assert!(
+            peak.saturating_sub(start) < 96 << 20,
+            "memory grew by {} MiB",
+            (peak - start) >> 20
+        );
+    }
+}
