@@ -27,8 +27,10 @@
 //!
 //! ## What it does not do (yet)
 //!
-//! A blocking handle for programs without a tokio runtime is not built yet; the tasks run on the caller's tokio runtime. Layer exposures (logged per parameter read
-//! by Statsig's SDKs) are not logged, and event batches are sent without gzip.
+//! Layer exposures (logged per parameter read by Statsig's SDKs) are not logged, event
+//! batches are sent without gzip, and sampling (`sdk_configs.sampling_mode`) is not applied.
+//! The tasks run on the caller's tokio runtime, or on a [`BlockingRuntime`] in programs that
+//! are not async.
 //!
 //! ## Getting started
 //!
@@ -48,6 +50,7 @@
 //! # }
 //! ```
 
+mod blocking;
 mod exposures;
 mod file;
 mod id_lists;
@@ -55,6 +58,7 @@ mod statsig;
 mod status;
 mod task;
 
+pub use blocking::BlockingRuntime;
 pub use exposures::{Destination, ExposureLogger, LoggerOptions, LoggerStats};
 pub use file::FileWatcher;
 pub use id_lists::{IdListOptions, IdListSync};

@@ -2,6 +2,7 @@
 //! `download_config_specs` protocol (with injected faults), and real files.
 
 mod api {
+    mod blocking;
     mod exposures;
     mod file;
     mod id_lists;

@@ -1,0 +1,96 @@
+//! Running the sources from programs that have no tokio runtime.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use flagcore::Store;
+
+use crate::{
+    ExposureLogger, FileWatcher, IdListOptions, IdListSync, LoggerOptions, StatsigOptions,
+    StatsigPoller, SyncError,
+};
+
+/// A small tokio runtime of its own (one worker thread) for programs that are not async:
+/// start sources on it, and shut it down to stop every task and thread it started.
+///
+/// ```no_run
+/// use std::sync::Arc;
+/// use std::time::Duration;
+///
+/// let runtime = flagcore_sync::BlockingRuntime::new().expect("a runtime");
+/// let store = Arc::new(flagcore::Store::new());
+/// let watcher = runtime.start_file_watcher(store.clone(), "flags.json", Duration::from_secs(1));
+/// // … serve requests, evaluating with `store` …
+/// runtime.block_on(watcher.shutdown());
+/// runtime.shutdown(Duration::from_secs(5));
+/// ```
+#[derive(Debug)]
+pub struct BlockingRuntime {
+    runtime: tokio::runtime::Runtime,
+}
+
+impl BlockingRuntime {
+    /// Starts the runtime (one worker thread, named `flagcore-sync`).
+    pub fn new() -> Result<BlockingRuntime, SyncError> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("flagcore-sync")
+            .enable_all()
+            .build()
+            .map_err(SyncError::Io)?;
+        Ok(BlockingRuntime { runtime })
+    }
+
+    /// Starts a [`StatsigPoller`] on this runtime.
+    pub fn start_statsig_poller(
+        &self,
+        store: Arc<Store>,
+        options: StatsigOptions,
+    ) -> Result<StatsigPoller, SyncError> {
+        let _guard = self.runtime.enter();
+        StatsigPoller::start(store, options)
+    }
+
+    /// Starts a [`FileWatcher`] on this runtime.
+    pub fn start_file_watcher(
+        &self,
+        store: Arc<Store>,
+        path: impl Into<PathBuf>,
+        interval: Duration,
+    ) -> FileWatcher {
+        let _guard = self.runtime.enter();
+        FileWatcher::start(store, path, interval)
+    }
+
+    /// Starts an [`IdListSync`] on this runtime.
+    pub fn start_id_list_sync(
+        &self,
+        store: Arc<Store>,
+        options: IdListOptions,
+    ) -> Result<IdListSync, SyncError> {
+        let _guard = self.runtime.enter();
+        IdListSync::start(store, options)
+    }
+
+    /// Starts an [`ExposureLogger`] on this runtime.
+    pub fn start_exposure_logger(
+        &self,
+        options: LoggerOptions,
+    ) -> Result<ExposureLogger, SyncError> {
+        let _guard = self.runtime.enter();
+        ExposureLogger::start(options)
+    }
+
+    /// Runs a future to completion on this runtime (for example a source's `shutdown`).
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        self.runtime.block_on(future)
+    }
+
+    /// Stops every task still running and joins the runtime's threads, waiting at most
+    /// `deadline`. Shut sources (and flush the exposure logger) down first.
+    pub fn shutdown(self, deadline: Duration) {
+        self.runtime.shutdown_timeout(deadline);
+    }
+}

@@ -1,0 +1,58 @@
+//! Programs without a tokio runtime: the blocking runtime runs a source and leaves no thread
+//! behind when shut down.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use flagcore::{Store, User};
+use flagcore_sync::BlockingRuntime;
+
+use super::server::payload;
+
+/// How many threads of this process carry the runtime's thread name (Linux; `None`
+/// elsewhere).
+fn runtime_threads() -> Option<usize> {
+    let tasks = std::fs::read_dir("/proc/self/task").ok()?;
+    Some(
+        tasks
+            .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+            .filter(|name| name.trim() == "flagcore-sync")
+            .count(),
+    )
+}
+
+fn wait_until(timeout: Duration, cond: impl Fn() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    cond()
+}
+
+#[test]
+fn a_non_async_program_syncs_from_a_file_and_shuts_down_cleanly() {
+    let path = std::env::temp_dir().join(format!("flagcore-blocking-{}.json", std::process::id()));
+    std::fs::write(&path, payload(1, true)).unwrap();
+    let runtime = BlockingRuntime::new().expect("runtime");
+    let store = Arc::new(Store::new());
+    let watcher = runtime.start_file_watcher(store.clone(), &path, Duration::from_millis(20));
+    let user = User::with_user_id("u");
+    assert!(wait_until(Duration::from_secs(5), || store.check_gate(&user, "g")));
+    assert_ne!(
+        runtime_threads(),
+        Some(0),
+        "the runtime's worker thread is not named"
+    );
+    std::fs::write(&path, payload(2, false)).unwrap();
+    assert!(wait_until(Duration::from_secs(5), || !store.check_gate(&user, "g")));
+    runtime.block_on(watcher.shutdown());
+    runtime.shutdown(Duration::from_secs(5));
+    let _ = std::fs::remove_file(&path);
+    // No thread of the runtime is left behind.
+    assert!(wait_until(Duration::from_secs(2), || runtime_threads()
+        .unwrap_or(0)
+        == 0));
+}
