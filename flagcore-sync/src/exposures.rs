@@ -191,6 +191,13 @@ impl ExposureSink for ExposureLogger {
         if e.kind() == Kind::Layer {
             return;
         }
+        // A full queue drops before any work is spent on the event.
+        if self.queue.capacity() == 0 {
+            self.counters
+                .dropped_queue_full
+                .fetch_add(1, Ordering::Relaxed);
+            return;
+        }
         let key = dedupe_key(&self.hasher, exposure);
         if let Err(mpsc::error::TrySendError::Full(_) | mpsc::error::TrySendError::Closed(_)) =
             self.queue.try_send((key, event(exposure)))
