@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use flagcore::{Options, Store, User};
-use flagcore_sync::{BlockingRuntime, Destination, ExposureLogger, LoggerOptions};
+use flagcore_sync::{BlockingRuntime, Destination, LoggerOptions};
 
 fn sync(c: &mut Criterion) {
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -48,8 +48,7 @@ fn sync(c: &mut Criterion) {
     logged.load_json(&bytes).expect("loads");
     let stop = Arc::new(AtomicBool::new(false));
     let feeder = {
-        let (logged, stop, path, bytes) =
-            (logged.clone(), stop.clone(), path.clone(), bytes.clone());
+        let (logged, stop, path, bytes) = (logged.clone(), stop.clone(), path.clone(), bytes);
         std::thread::spawn(move || {
             let mut i = 0u64;
             while !stop.load(Ordering::Relaxed) {
