@@ -187,6 +187,16 @@ typedef enum {
  */
 typedef struct flagcore_evaluation flagcore_evaluation;
 
+#if defined(FLAGCORE_SYNC)
+/**
+ * A running config source (a Statsig poller or a file watcher) feeding a store, on a thread
+ * of its own. Free it with `flagcore_source_free`, which stops it. May be shared across
+ * threads for `flagcore_source_status`; does not survive `fork` (the child has no such
+ * thread: free it there and start a new one).
+ */
+typedef struct flagcore_source flagcore_source;
+#endif
+
 /**
  * The evaluation engine: the active ruleset, swapped atomically. Thread-safe.
  */
@@ -260,6 +270,34 @@ typedef struct {
  * and must not unwind (no C++ exceptions, no longjmp) through flagcore.
  */
 typedef void (*flagcore_exposure_callback)(void *userdata, const flagcore_exposure *exposure);
+
+#if defined(FLAGCORE_SYNC)
+/**
+ * The state of a source, as of its last attempt.
+ */
+typedef struct {
+  /**
+   * Attempts made.
+   */
+  uint64_t attempts;
+  /**
+   * Failures since the last success.
+   */
+  uint32_t consecutive_failures;
+  /**
+   * Whether any attempt succeeded.
+   */
+  bool ever_succeeded;
+  /**
+   * Milliseconds since the last success (0 when none).
+   */
+  uint64_t ms_since_success;
+  /**
+   * The `time` of the ruleset this source installed last (0 when none).
+   */
+  uint64_t ruleset_time;
+} flagcore_source_state;
+#endif
 
 #ifdef __cplusplus
 extern "C" {
@@ -574,6 +612,60 @@ flagcore_result flagcore_store_override_value(const flagcore_store *store,
  * `store` valid.
  */
 flagcore_result flagcore_store_clear_overrides(const flagcore_store *store);
+
+#if defined(FLAGCORE_SYNC)
+/**
+ * Watches a payload file and installs it into `store` whenever it changes (checked every
+ * `interval_ms`); a file that does not load is not installed.
+ *
+ * # Safety
+ * `store` valid; `path` points to `path_len` bytes; `out` writable.
+ */
+flagcore_result flagcore_source_start_file(const flagcore_store *store,
+                                           const uint8_t *path,
+                                           size_t path_len,
+                                           uint64_t interval_ms,
+                                           flagcore_source **out);
+#endif
+
+#if defined(FLAGCORE_SYNC)
+/**
+ * Polls Statsig's `download_config_specs` with `server_secret` every `interval_ms` and
+ * installs what it gets into `store`. `specs_url` (NULL with length 0: Statsig's CDN) points
+ * at a proxy.
+ *
+ * # Safety
+ * `store` valid; string arguments point to their lengths (or NULL with 0 for `specs_url`);
+ * `out` writable.
+ */
+flagcore_result flagcore_source_start_statsig(const flagcore_store *store,
+                                              const uint8_t *server_secret,
+                                              size_t server_secret_len,
+                                              const uint8_t *specs_url,
+                                              size_t specs_url_len,
+                                              uint64_t interval_ms,
+                                              flagcore_source **out);
+#endif
+
+#if defined(FLAGCORE_SYNC)
+/**
+ * The source's status.
+ *
+ * # Safety
+ * `source` valid; `out` writable.
+ */
+flagcore_result flagcore_source_status(const flagcore_source *source, flagcore_source_state *out);
+#endif
+
+#if defined(FLAGCORE_SYNC)
+/**
+ * Stops a source (waiting for its thread to end) and frees it. NULL is a no-op.
+ *
+ * # Safety
+ * `source` NULL or from a `flagcore_source_start_*` function, not yet freed.
+ */
+void flagcore_source_free(flagcore_source *source);
+#endif
 
 #ifdef __cplusplus
 }  // extern "C"

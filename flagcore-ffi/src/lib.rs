@@ -105,7 +105,7 @@ impl flagcore_str {
 
 /// The evaluation engine: the active ruleset, swapped atomically. Thread-safe.
 pub struct flagcore_store {
-    store: Store,
+    store: std::sync::Arc<Store>,
 }
 
 /// A user (Statsig's user model). Build it once, then read it from any number of threads.
@@ -305,7 +305,7 @@ pub unsafe extern "C" fn flagcore_store_new(
             ..Options::default()
         };
         let store = flagcore_store {
-            store: Store::with_options(options),
+            store: std::sync::Arc::new(Store::with_options(options)),
         };
         // SAFETY: the caller's promise.
         try_ffi!(unsafe { put_box(out, store) });
@@ -415,7 +415,7 @@ pub unsafe extern "C" fn flagcore_store_new_with_exposures(
             ..Options::default()
         };
         let store = flagcore_store {
-            store: Store::with_options(options),
+            store: std::sync::Arc::new(Store::with_options(options)),
         };
         // SAFETY: the caller's promise.
         try_ffi!(unsafe { put_box(out, store) });
@@ -1164,6 +1164,11 @@ pub unsafe extern "C" fn flagcore_store_clear_overrides(
         FLAGCORE_RESULT_OK
     })
 }
+
+#[cfg(feature = "sync")]
+mod sync;
+#[cfg(feature = "sync")]
+pub use sync::*;
 
 // The store is shared across threads; the user and evaluation are read-only once built.
 const _: () = {

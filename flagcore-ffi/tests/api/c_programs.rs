@@ -13,7 +13,8 @@ fn manifest() -> &'static Path {
 /// Builds the static library (same profile as this test) and returns its path.
 fn static_library() -> PathBuf {
     let mut cmd = Command::new(env!("CARGO"));
-    cmd.args(["build", "-q", "-p", "flagcore-ffi"]);
+    // With the `sync` feature: the library is a superset, so every C program links it.
+    cmd.args(["build", "-q", "-p", "flagcore-ffi", "--features", "sync"]);
     if !cfg!(debug_assertions) {
         cmd.arg("--release");
     }
@@ -235,4 +236,16 @@ fn zero_allocations_per_check_through_the_c_abi() {
         out.status.success(),
         "allocations during check_gate: {stdout}"
     );
+}
+
+/// A file source started from C (feature `sync`) flips a gate when the file changes.
+#[test]
+fn a_file_source_started_from_c() {
+    let Some(exe) = compile("source") else { return };
+    let path = std::env::temp_dir().join(format!("flagcore-c-source-{}.json", std::process::id()));
+    let out = run(&exe, &[&path]);
+    println!("{}", String::from_utf8_lossy(&out.stdout));
+    let _ = std::fs::remove_file(&path);
+    let _ = std::fs::remove_file(exe);
+    assert!(out.status.success(), "source.c failed");
 }
