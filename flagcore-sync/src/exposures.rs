@@ -182,15 +182,32 @@ impl Drop for ExposureLogger {
     }
 }
 
-impl ExposureSink for ExposureLogger {
-    fn log(&self, exposure: &Exposure<'_>) {
-        self.counters.received.fetch_add(1, Ordering::Relaxed);
-        let e = exposure.evaluation;
-        // Layers are exposed per parameter read in Statsig's SDKs; a whole-layer evaluation
-        // has no parameter, so it is not logged.
-        if e.kind() == Kind::Layer {
+impl ExposureLogger {
+    /// Logs a layer exposure for `parameter`, as Statsig's SDKs do each time a layer
+    /// parameter is read: call it when your code reads `parameter` from the layer result
+    /// `layer` (evaluated for `user`). Nothing is logged when the layer has no such parameter.
+    /// Evaluate the layer with [`flagcore::Snapshot::evaluate`] and a [`flagcore::Scratch`], so
+    /// that the result carries the secondary exposures the event reports.
+    pub fn log_layer_parameter(
+        &self,
+        user: &flagcore::User<'_>,
+        layer: &flagcore::Evaluation<'_>,
+        parameter: &str,
+    ) {
+        if layer.kind() != Kind::Layer || layer.get(parameter).is_none() {
             return;
         }
+        self.enqueue(
+            &Exposure {
+                user,
+                evaluation: layer,
+            },
+            Some(parameter),
+        );
+    }
+
+    fn enqueue(&self, exposure: &Exposure<'_>, parameter: Option<&str>) {
+        self.counters.received.fetch_add(1, Ordering::Relaxed);
         // A full queue drops before any work is spent on the event.
         if self.queue.capacity() == 0 {
             self.counters
@@ -198,9 +215,9 @@ impl ExposureSink for ExposureLogger {
                 .fetch_add(1, Ordering::Relaxed);
             return;
         }
-        let key = dedupe_key(&self.hasher, exposure);
+        let key = dedupe_key(&self.hasher, exposure, parameter);
         if let Err(mpsc::error::TrySendError::Full(_) | mpsc::error::TrySendError::Closed(_)) =
-            self.queue.try_send((key, event(exposure)))
+            self.queue.try_send((key, event(exposure, parameter)))
         {
             self.counters
                 .dropped_queue_full
@@ -209,10 +226,20 @@ impl ExposureSink for ExposureLogger {
     }
 }
 
+impl ExposureSink for ExposureLogger {
+    fn log(&self, exposure: &Exposure<'_>) {
+        // Layers are exposed per parameter read (`log_layer_parameter`), not per evaluation.
+        if exposure.evaluation.kind() != Kind::Layer {
+            self.enqueue(exposure, None);
+        }
+    }
+}
+
 /// Same spec, rule, value and unit ids ⇒ same key (spec 11.4, with our own hash).
-fn dedupe_key(hasher: &RandomState, exposure: &Exposure<'_>) -> u64 {
+fn dedupe_key(hasher: &RandomState, exposure: &Exposure<'_>, parameter: Option<&str>) -> u64 {
     let e = exposure.evaluation;
     let mut h = hasher.build_hasher();
+    parameter.hash(&mut h);
     (e.kind() == Kind::Gate).hash(&mut h);
     e.name().hash(&mut h);
     e.rule_id().hash(&mut h);
@@ -254,8 +281,8 @@ fn attributes_json(a: flagcore::Attributes<'_>) -> Option<Json> {
     }
 }
 
-/// The event Statsig's SDKs send for this exposure (spec 11.2).
-fn event(exposure: &Exposure<'_>) -> Json {
+/// The event Statsig's SDKs send for this exposure (spec 11.2); `parameter` for layers.
+fn event(exposure: &Exposure<'_>, parameter: Option<&str>) -> Json {
     let e = exposure.evaluation;
     let mut user = Map::new();
     for (field, value) in exposure.user.fields() {
@@ -274,7 +301,27 @@ fn event(exposure: &Exposure<'_>) -> Json {
     }
     let reason = format!("Network:{}", e.reason().label());
     let mut metadata = Map::new();
+    let mut secondary_list = e.secondary_exposures();
     let event_name = match e.kind() {
+        Kind::Layer => {
+            let parameter = parameter.unwrap_or("");
+            let explicit = e.explicit_parameters().any(|p| p == parameter);
+            metadata.insert("config".into(), e.name().into());
+            let allocated = if explicit {
+                e.allocated_experiment().unwrap_or("")
+            } else {
+                ""
+            };
+            metadata.insert("allocatedExperiment".into(), allocated.into());
+            metadata.insert("parameterName".into(), parameter.into());
+            metadata.insert("isExplicitParameter".into(), explicit.to_string().into());
+            if !explicit {
+                if let Some(undelegated) = e.undelegated_secondary_exposures() {
+                    secondary_list = undelegated;
+                }
+            }
+            "statsig::layer_exposure"
+        }
         Kind::Gate => {
             metadata.insert("gate".into(), e.name().into());
             metadata.insert("gateValue".into(), e.value().to_string().into());
@@ -296,8 +343,7 @@ fn event(exposure: &Exposure<'_>) -> Json {
     if let Some(v) = e.version() {
         metadata.insert("configVersion".into(), v.to_string().into());
     }
-    let secondary: Vec<Json> = e
-        .secondary_exposures()
+    let secondary: Vec<Json> = secondary_list
         .iter()
         .map(
             |s| json!({"gate": s.gate, "gateValue": s.gate_value.to_string(), "ruleID": s.rule_id}),

@@ -27,7 +27,8 @@
 //!
 //! ## What it does not do (yet)
 //!
-//! Layer exposures (logged per parameter read by Statsig's SDKs) are not logged, event
+//! Layer exposures are logged per parameter read through
+//! [`ExposureLogger::log_layer_parameter`] (the core evaluates a layer as a whole); event
 //! batches are sent without gzip, and sampling (`sdk_configs.sampling_mode`) is not applied.
 //! The tasks run on the caller's tokio runtime, or on a [`BlockingRuntime`] in programs that
 //! are not async.

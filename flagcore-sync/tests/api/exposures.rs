@@ -217,3 +217,67 @@ async fn memory_stays_bounded_with_exposures_on() {
         );
     }
 }
+
+/// Layer exposures are logged per parameter read: explicit parameters of the allocated
+/// experiment name it; other parameters report the undelegated exposures.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn layer_parameters_are_logged_when_read() {
+    use flagcore::{Exposures, Kind, Scratch};
+    let server = Server::start(Mode::Serve(br#"{"success": true}"#.to_vec())).await;
+    let logger = logger(&server.url, |_| {});
+    let store = Store::new();
+    let payload = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../examples/tests/data/experiments_layers/dcs.json"),
+    )
+    .expect("payload");
+    store.load_json(&payload).expect("loads");
+    let snapshot = store.snapshot();
+    let mut scratch = Scratch::new();
+    let (mut explicit, mut implicit) = (0, 0);
+    let ids: Vec<String> = (0..80).map(|i| format!("user-{}", i * 7919)).collect();
+    for id in &ids {
+        let user = User::with_user_id(id);
+        let layer = snapshot.evaluate(
+            &mut scratch,
+            &user,
+            Kind::Layer,
+            "layer_main",
+            Exposures::Suppress,
+        );
+        logger.log_layer_parameter(&user, &layer, "no_such_parameter");
+        match layer.allocated_experiment() {
+            Some(_) if layer.get("p").is_some() => {
+                logger.log_layer_parameter(&user, &layer, "p");
+                explicit += 1;
+            }
+            None if layer.get("q").is_some() => {
+                logger.log_layer_parameter(&user, &layer, "q");
+                implicit += 1;
+            }
+            _ => {}
+        }
+    }
+    assert!(
+        explicit > 0 && implicit > 0,
+        "{explicit} allocated, {implicit} not"
+    );
+    logger.shutdown(Duration::from_secs(5)).await;
+    let events = events(&server.posts());
+    assert_eq!(events.len(), explicit + implicit);
+    for e in &events {
+        assert_eq!(e["eventName"], "statsig::layer_exposure");
+        assert_eq!(e["metadata"]["config"], "layer_main");
+        match e["metadata"]["parameterName"].as_str() {
+            Some("p") => {
+                assert_eq!(e["metadata"]["isExplicitParameter"], "true");
+                assert_ne!(e["metadata"]["allocatedExperiment"], "");
+            }
+            Some("q") => {
+                assert_eq!(e["metadata"]["isExplicitParameter"], "false");
+                assert_eq!(e["metadata"]["allocatedExperiment"], "");
+            }
+            other => panic!("unexpected parameter {other:?}"),
+        }
+    }
+}
