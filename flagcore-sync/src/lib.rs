@@ -63,7 +63,7 @@ pub use blocking::BlockingRuntime;
 pub use exposures::{Destination, ExposureLogger, LoggerOptions, LoggerStats};
 pub use file::FileWatcher;
 pub use id_lists::{IdListOptions, IdListSync};
-pub use statsig::{StatsigOptions, StatsigPoller};
+pub use statsig::{initialize, InitReport, InitSource, StatsigOptions, StatsigPoller};
 pub use status::Status;
 
 /// Why a sync attempt failed. The store keeps its current ruleset in every case.

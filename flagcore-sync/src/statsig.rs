@@ -247,3 +247,64 @@ fn apply(store: &Store, current: Option<&Ruleset>, body: &[u8]) -> Result<Synced
     }
     crate::install(store, rs).map(Synced::Installed)
 }
+
+/// Where the store's ruleset came from when initialisation ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum InitSource {
+    /// The network answered in time.
+    Network,
+    /// The network did not (yet): the bootstrap payload serves.
+    Bootstrap,
+    /// Neither: evaluations give defaults (`Reason::NoRuleset`) until a sync succeeds.
+    None,
+}
+
+/// What [`initialize`] did.
+#[derive(Clone, Debug)]
+pub struct InitReport {
+    /// Where the ruleset came from.
+    pub source: InitSource,
+    /// The error of the bootstrap payload or of the first network sync, if any.
+    pub error: Option<String>,
+    /// How long initialisation took.
+    pub duration: Duration,
+    /// The `time` of the ruleset serving afterwards.
+    pub ruleset_time: Option<u64>,
+}
+
+/// Starts from `bootstrap` (a saved payload) at once when given, then starts polling and
+/// waits at most `timeout` for the first network sync. The poller keeps running either way.
+pub async fn initialize(
+    store: Arc<Store>,
+    bootstrap: Option<&[u8]>,
+    options: StatsigOptions,
+    timeout: Duration,
+) -> Result<(StatsigPoller, InitReport), SyncError> {
+    let started = tokio::time::Instant::now();
+    let mut error = None;
+    let mut source = InitSource::None;
+    if let Some(bytes) = bootstrap {
+        match store.load_json(bytes) {
+            Ok(_) => source = InitSource::Bootstrap,
+            Err(e) => error = Some(format!("bootstrap: {e}")),
+        }
+    }
+    let poller = StatsigPoller::start(store.clone(), options)?;
+    let status = poller.wait_for_first_sync(timeout).await;
+    if status.last_install.is_some()
+        || (status.last_success.is_some() && source == InitSource::None)
+    {
+        source = InitSource::Network;
+    }
+    if let Some((_, e)) = status.last_error {
+        error = Some(e);
+    }
+    let report = InitReport {
+        source,
+        error,
+        duration: started.elapsed(),
+        ruleset_time: store.ruleset().map(|r| r.time()),
+    };
+    Ok((poller, report))
+}

@@ -138,3 +138,47 @@ async fn retry_after_is_honoured_and_shutdown_does_not_wait_for_a_hang() {
     );
     assert!(store.ruleset().is_none());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn initialisation_reports_where_the_ruleset_came_from() {
+    use flagcore_sync::{initialize, InitSource};
+    // The network is down: the bootstrap payload serves at once, within the timeout.
+    let server = Server::start(Mode::Status(500, None)).await;
+    let store = Arc::new(Store::new());
+    let (poller, report) = initialize(
+        store.clone(),
+        Some(&payload(1, true)),
+        options(&server),
+        Duration::from_millis(500),
+    )
+    .await
+    .expect("client");
+    assert_eq!(report.source, InitSource::Bootstrap, "{report:?}");
+    assert!(
+        report.error.as_deref().is_some_and(|e| e.contains("500")),
+        "{report:?}"
+    );
+    assert!(report.duration < Duration::from_secs(2));
+    assert_eq!(report.ruleset_time, Some(1));
+    assert!(store.check_gate(&User::with_user_id("u"), "g"));
+    // The network source takes over when it recovers.
+    server.set(Mode::Serve(payload(2, false)));
+    assert!(eventually(Duration::from_secs(5), || time(&store) == Some(2)).await);
+    poller.shutdown().await;
+
+    // The network answers: it is the source.
+    let server = Server::start(Mode::Serve(payload(3, true))).await;
+    let store = Arc::new(Store::new());
+    let (poller, report) = initialize(
+        store.clone(),
+        None,
+        options(&server),
+        Duration::from_secs(5),
+    )
+    .await
+    .expect("client");
+    assert_eq!(report.source, InitSource::Network, "{report:?}");
+    assert_eq!(report.ruleset_time, Some(3));
+    assert!(report.error.is_none());
+    poller.shutdown().await;
+}
