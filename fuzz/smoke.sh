@@ -16,7 +16,7 @@ export RUSTFLAGS="-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4
 # An explicit --target keeps the instrumentation off build scripts and proc macros.
 host=$(rustc -vV | sed -n 's/^host: //p')
 cargo build --release --locked --bins -q --target "$host"
-for target in load_bytes load_structured evaluate; do
+for target in load_bytes load_structured evaluate c_abi; do
   corpus=$(mktemp -d)
   echo "== $target ($secs s)"
   ./target/"$host"/release/$target -max_total_time="$secs" -max_len=65536 -print_final_stats=1 \
