@@ -281,3 +281,22 @@ async fn layer_parameters_are_logged_when_read() {
         }
     }
 }
+
+/// A failed delivery is retried with backoff until the server takes the batch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_batches_are_retried() {
+    let server = Server::start(Mode::Status(500, None)).await;
+    let logger = logger(&server.url, |o| o.flush_interval = Duration::from_millis(50));
+    let store = store_with(&logger);
+    for id in ["a", "b", "c"] {
+        store.check_gate(&User::with_user_id(id), "g");
+    }
+    assert!(eventually(Duration::from_secs(3), || server.posts().len() >= 2).await, "no retry");
+    assert_eq!(logger.stats().sent, 0);
+    server.set(Mode::Serve(br#"{"success": true}"#.to_vec()));
+    assert!(eventually(Duration::from_secs(10), || logger.stats().sent == 3).await);
+    let delivered = server.posts().last().cloned().unwrap_or_default();
+    assert_eq!(events(&[delivered]).len(), 3);
+    logger.shutdown(Duration::from_secs(1)).await;
+    assert_eq!(logger.stats().dropped_failed, 0);
+}
