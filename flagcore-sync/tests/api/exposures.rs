@@ -286,12 +286,17 @@ async fn layer_parameters_are_logged_when_read() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_batches_are_retried() {
     let server = Server::start(Mode::Status(500, None)).await;
-    let logger = logger(&server.url, |o| o.flush_interval = Duration::from_millis(50));
+    let logger = logger(&server.url, |o| {
+        o.flush_interval = Duration::from_millis(50)
+    });
     let store = store_with(&logger);
     for id in ["a", "b", "c"] {
         store.check_gate(&User::with_user_id(id), "g");
     }
-    assert!(eventually(Duration::from_secs(3), || server.posts().len() >= 2).await, "no retry");
+    assert!(
+        eventually(Duration::from_secs(3), || server.posts().len() >= 2).await,
+        "no retry"
+    );
     assert_eq!(logger.stats().sent, 0);
     server.set(Mode::Serve(br#"{"success": true}"#.to_vec()));
     assert!(eventually(Duration::from_secs(10), || logger.stats().sent == 3).await);
