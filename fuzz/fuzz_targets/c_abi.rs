@@ -28,8 +28,18 @@ fuzz_target!(|data: &[u8]| {
     // SAFETY: every pointer below is NULL, valid for its length, or a live handle; the point
     // is to exercise the library's own checks with hostile values.
     unsafe {
-        assert_eq!(flagcore_store_new(std::ptr::null(), 0, &mut store), flagcore_result::FLAGCORE_RESULT_OK);
-        let _ = flagcore_store_load_json(store, DEMO.as_ptr(), DEMO.len(), std::ptr::null_mut(), 0, std::ptr::null_mut());
+        assert_eq!(
+            flagcore_store_new(std::ptr::null(), 0, &mut store),
+            flagcore_result::FLAGCORE_RESULT_OK
+        );
+        let _ = flagcore_store_load_json(
+            store,
+            DEMO.as_ptr(),
+            DEMO.len(),
+            std::ptr::null_mut(),
+            0,
+            std::ptr::null_mut(),
+        );
         let _ = flagcore_user_new(&mut user);
         let mut ev = std::ptr::null_mut();
         loop {
@@ -41,7 +51,14 @@ fuzz_target!(|data: &[u8]| {
                 0 => {
                     let mut err = [0u8; 16];
                     let mut n = 0;
-                    flagcore_store_load_json(store, arg.as_ptr(), arg.len(), err.as_mut_ptr(), err.len(), &mut n)
+                    flagcore_store_load_json(
+                        store,
+                        arg.as_ptr(),
+                        arg.len(),
+                        err.as_mut_ptr(),
+                        err.len(),
+                        &mut n,
+                    )
                 }
                 1 => {
                     let mut u = std::ptr::null_mut();
@@ -53,8 +70,21 @@ fuzz_target!(|data: &[u8]| {
                     r
                 }
                 2 => flagcore_user_set_field(user, code, arg.as_ptr(), arg.len()),
-                3 => flagcore_user_set_string(user, code % 5, arg.as_ptr(), arg.len() / 2, arg.as_ptr(), arg.len()),
-                4 => flagcore_user_set_number(user, code % 5, arg.as_ptr(), arg.len(), f64::from(len as u32) / 3.0),
+                3 => flagcore_user_set_string(
+                    user,
+                    code % 5,
+                    arg.as_ptr(),
+                    arg.len() / 2,
+                    arg.as_ptr(),
+                    arg.len(),
+                ),
+                4 => flagcore_user_set_number(
+                    user,
+                    code % 5,
+                    arg.as_ptr(),
+                    arg.len(),
+                    f64::from(len as u32) / 3.0,
+                ),
                 5 => {
                     let mut out = false;
                     flagcore_store_check_gate(store, user, arg.as_ptr(), arg.len(), &mut out)
@@ -65,7 +95,10 @@ fuzz_target!(|data: &[u8]| {
                     flagcore_store_evaluate(store, user, code % 5, arg.as_ptr(), arg.len(), &mut ev)
                 }
                 7 => {
-                    let mut s = flagcore_str { data: std::ptr::null(), len: 0 };
+                    let mut s = flagcore_str {
+                        data: std::ptr::null(),
+                        len: 0,
+                    };
                     flagcore_evaluation_string(ev, code, &mut s)
                 }
                 8 => {
@@ -77,8 +110,24 @@ fuzz_target!(|data: &[u8]| {
                     let mut d = 0.0;
                     flagcore_evaluation_get_number(ev, arg.as_ptr(), arg.len(), &mut d)
                 }
-                10 => flagcore_store_override_gate(store, arg.as_ptr(), arg.len(), len % 2 == 0, arg.as_ptr(), arg.len() / 3),
-                _ => flagcore_store_override_value(store, code % 5, arg.as_ptr(), arg.len() / 2, arg.as_ptr(), arg.len(), std::ptr::null(), 0),
+                10 => flagcore_store_override_gate(
+                    store,
+                    arg.as_ptr(),
+                    arg.len(),
+                    len % 2 == 0,
+                    arg.as_ptr(),
+                    arg.len() / 3,
+                ),
+                _ => flagcore_store_override_value(
+                    store,
+                    code % 5,
+                    arg.as_ptr(),
+                    arg.len() / 2,
+                    arg.as_ptr(),
+                    arg.len(),
+                    std::ptr::null(),
+                    0,
+                ),
             };
             assert_ne!(result, flagcore_result::FLAGCORE_RESULT_PANIC, "op {op}");
         }
