@@ -83,7 +83,22 @@ impl BlockingRuntime {
         ExposureLogger::start(options)
     }
 
-    /// Runs a future to completion on this runtime (for example a source's `shutdown`).
+    /// Runs `start` inside this runtime's context: for the `start` functions this type has
+    /// no shortcut for.
+    ///
+    /// ```no_run
+    /// # let runtime = flagcore_sync::BlockingRuntime::new().unwrap();
+    /// # let store = std::sync::Arc::new(flagcore::Store::new());
+    /// use flagcore_sync::{FileOptions, FileWatcher};
+    /// let watcher = runtime.start(|| FileWatcher::with_options(store, FileOptions::new("flags.json")));
+    /// ```
+    pub fn start<T>(&self, start: impl FnOnce() -> T) -> T {
+        let _guard = self.runtime.enter();
+        start()
+    }
+
+    /// Runs a future to completion on this runtime (for example a source's `shutdown`, or
+    /// [`crate::initialize`]). Do not call it from inside an async context.
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         self.runtime.block_on(future)
     }

@@ -1,57 +1,95 @@
-//! Shipping exposure events: to Statsig's event endpoint, or to a JSON-lines file.
+//! Shipping exposure events: to Statsig's event endpoint, or to a JSON-lines file (spec 11).
 
 use std::collections::hash_map::RandomState;
 use std::collections::{HashSet, VecDeque};
+use std::future::Future;
 use std::hash::{BuildHasher, Hash, Hasher};
+use std::io::Write as _;
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use flagcore::{Exposure, ExposureSink, Kind, Value};
-use serde_json::{json, Map, Value as Json};
+use flagcore::{Attributes, Exposure, ExposureSink, Kind, User, Value};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use crate::http;
+
+/// Statsig's event endpoint.
+const STATSIG_LOG_URL: &str = "https://prodregistryv2.org/v1/log_event";
 
 /// Where exposure batches go.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 #[non_exhaustive]
 pub enum Destination {
     /// Statsig's `log_event` endpoint (or a proxy), with the server secret.
     Statsig {
-        /// e.g. `https://prodregistryv2.org/v1/log_event`.
+        /// `https://prodregistryv2.org/v1/log_event` for Statsig itself.
         url: String,
-        /// The server secret key, sent as `STATSIG-API-KEY`.
+        /// The server secret key, sent as `STATSIG-API-KEY` (never printed by `Debug`).
         server_secret: String,
     },
     /// Appends one JSON event per line, for self-hosted analysis.
     JsonLines(PathBuf),
 }
 
-/// How exposures are queued, deduplicated and flushed.
+impl Destination {
+    /// Statsig's own endpoint, with `server_secret`.
+    pub fn statsig(server_secret: impl Into<String>) -> Destination {
+        Destination::Statsig {
+            url: STATSIG_LOG_URL.into(),
+            server_secret: server_secret.into(),
+        }
+    }
+}
+
+impl core::fmt::Debug for Destination {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Destination::Statsig { url, .. } => f
+                .debug_struct("Statsig")
+                .field("url", url)
+                .field("server_secret", &"<redacted>")
+                .finish(),
+            Destination::JsonLines(path) => f.debug_tuple("JsonLines").field(path).finish(),
+        }
+    }
+}
+
+/// How exposures are queued, deduplicated and flushed. The defaults are Statsig's.
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct LoggerOptions {
     /// Where batches go.
     pub destination: Destination,
-    /// Events queued between the evaluating threads and the flusher; when full, new events
-    /// are dropped and counted (evaluation never waits).
+    /// Events queued between the evaluating threads and the flusher (20,000); when full,
+    /// new events are dropped and counted: evaluation never waits.
     pub queue_capacity: usize,
-    /// Events per batch; a full batch is flushed at once (2,000, Statsig's maximum).
+    /// Events per batch; a full batch is sent at once (2,000, Statsig's maximum).
     pub batch_size: usize,
-    /// A partial batch is flushed after this long (60 s).
+    /// A partial batch is sent after this long (60 s).
     pub flush_interval: Duration,
-    /// Distinct exposures remembered for deduplication; the set is cleared when full and
-    /// every `dedupe_window` (100,000 keys, 60 s, as in Statsig's SDKs).
+    /// Distinct exposures remembered for deduplication (100,000): the set is cleared when
+    /// full, and every `dedupe_window`.
     pub dedupe_max_keys: usize,
-    /// See `dedupe_max_keys`.
+    /// See `dedupe_max_keys` (60 s).
     pub dedupe_window: Duration,
-    /// Batches waiting for a retry; beyond this the oldest is dropped (100).
+    /// Batches waiting to be sent while the destination is slow or down (100); beyond
+    /// this the oldest is dropped and counted.
     pub max_pending_batches: usize,
-    /// Attempts per batch before it is dropped (6).
+    /// Attempts per batch before it is dropped (6). Retries wait 1 s, doubling up to 60 s;
+    /// the delay halves again after each success.
     pub max_attempts: u32,
     /// Timeout of one request (10 s).
     pub timeout: Duration,
+    /// Gzip the batches sent to Statsig (on).
+    pub compress: bool,
+    /// The environment tier reported for users without environment attributes
+    /// (`{"tier": …}`); set it to the store's [`flagcore::Options::environment`].
+    pub environment: Option<String>,
 }
 
 impl LoggerOptions {
@@ -67,42 +105,84 @@ impl LoggerOptions {
             max_pending_batches: 100,
             max_attempts: 6,
             timeout: Duration::from_secs(10),
+            compress: true,
+            environment: None,
         }
     }
 }
 
-/// Counters of what happened to exposures.
+/// Counters of what happened to exposures. Once the logger is shut down, `received` is
+/// the sum of all the others.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct LoggerStats {
     /// Handed to the logger by evaluations.
     pub received: u64,
-    /// Dropped because the queue was full (the destination is slow or down).
-    pub dropped_queue_full: u64,
     /// Dropped as duplicates within the dedupe window.
     pub deduplicated: u64,
+    /// Dropped because the queue was full (the flusher is not keeping up).
+    pub dropped_queue_full: u64,
+    /// Dropped because too many batches were waiting (the destination is slow or down).
+    pub dropped_overflow: u64,
+    /// Dropped after failed deliveries (attempts exhausted, refused by the server, or not
+    /// delivered by the shutdown deadline).
+    pub dropped_failed: u64,
+    /// Dropped because they came after shutdown.
+    pub dropped_shut_down: u64,
     /// Delivered.
     pub sent: u64,
-    /// Dropped after failed deliveries (attempts exhausted, or refused by the server).
-    pub dropped_failed: u64,
+    /// Batches delivered.
+    pub batches_sent: u64,
+    /// Delivery attempts that failed (each batch may be tried `max_attempts` times).
+    pub failed_attempts: u64,
 }
 
 #[derive(Debug, Default)]
 struct Counters {
     received: AtomicU64,
-    dropped_queue_full: AtomicU64,
     deduplicated: AtomicU64,
-    sent: AtomicU64,
+    dropped_queue_full: AtomicU64,
+    dropped_overflow: AtomicU64,
     dropped_failed: AtomicU64,
+    dropped_shut_down: AtomicU64,
+    sent: AtomicU64,
+    batches_sent: AtomicU64,
+    failed_attempts: AtomicU64,
 }
 
-/// An event on its way: the dedupe key and the JSON event.
-type Queued = (u64, Json);
+fn add(counter: &AtomicU64, n: u64) {
+    counter.fetch_add(n, Ordering::Relaxed);
+}
 
-/// An [`ExposureSink`] that batches exposure events and ships them from a background task.
+/// An event on its way: its dedupe key and its JSON text.
+struct Queued {
+    key: u64,
+    event: Vec<u8>,
+}
+
+/// Slots of the evaluating threads' duplicate filter (32 KiB).
+const RECENT_SLOTS: usize = 4096;
+
+/// An [`ExposureSink`] that turns exposures into Statsig events and ships them in batches
+/// from a background task.
 ///
-/// Give it to the store in [`flagcore::Options::exposure_sink`]. Logging copies the event and
-/// enqueues it without waiting; a full queue drops and counts. [`ExposureLogger::shutdown`]
-/// flushes what is queued within a deadline.
+/// Give it to the store in [`flagcore::Options::exposure_sink`]. On the evaluating thread,
+/// logging an exposure is: a lock-free look-up in a small table of recent exposures (a
+/// repeat is dropped there and then), writing the event's JSON into one buffer, and a
+/// `try_send` into a bounded queue; a full queue drops the event and counts it. Nothing on
+/// that path waits for the flusher, the network or a lock.
+///
+/// The flusher task deduplicates exactly (a bounded set of keys: spec, rule, the user's
+/// ids, the result), fills batches, gzips them, and sends one at a time, while it keeps
+/// draining the queue; batches that fail wait (bounded) and are retried with backoff.
+/// [`ExposureLogger::shutdown`] sends what is left within a deadline.
+///
+/// Layers are not logged when evaluated: Statsig logs a layer exposure each time a
+/// parameter is read, through [`ExposureLogger::log_layer_parameter`].
+///
+/// Memory is bounded: the queue (`queue_capacity` events of about 0.5 KiB), the batch
+/// being filled, `max_pending_batches` gzipped batches, and the dedupe set
+/// (`dedupe_max_keys` × 8 bytes, plus the table's overhead).
 ///
 /// ```no_run
 /// # async fn run() {
@@ -110,66 +190,168 @@ type Queued = (u64, Json);
 /// use flagcore::{Options, Store};
 /// use flagcore_sync::{Destination, ExposureLogger, LoggerOptions};
 ///
-/// let logger = Arc::new(ExposureLogger::start(LoggerOptions::new(Destination::Statsig {
-///     url: "https://prodregistryv2.org/v1/log_event".into(),
-///     server_secret: "secret-…".into(),
-/// })).expect("an HTTP client"));
+/// let logger = Arc::new(
+///     ExposureLogger::start(LoggerOptions::new(Destination::statsig("secret-…")))
+///         .expect("an HTTP client"),
+/// );
 /// let store = Store::with_options(Options { exposure_sink: Some(logger.clone()), ..Options::default() });
 /// // … evaluate …
 /// logger.shutdown(std::time::Duration::from_secs(5)).await;
+/// println!("{:?}", logger.stats());
 /// # }
 /// ```
-#[derive(Debug)]
 pub struct ExposureLogger {
     queue: mpsc::Sender<Queued>,
     counters: Arc<Counters>,
-    hasher: RandomState,
-    stop: watch::Sender<Option<tokio::time::Instant>>,
-    task: std::sync::Mutex<Option<JoinHandle<()>>>,
+    keys: RandomState,
+    /// Tags of recently queued exposures, by key; a tag mixes in the dedupe epoch.
+    recent: Box<[AtomicU64]>,
+    /// Bumped by the flusher whenever it clears its dedupe set.
+    epoch: Arc<AtomicU64>,
+    environment: Option<String>,
+    stop: watch::Sender<Option<Instant>>,
+    task: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl core::fmt::Debug for ExposureLogger {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("ExposureLogger")
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
 }
 
 impl ExposureLogger {
     /// Starts the flusher on the current tokio runtime.
     ///
+    /// # Errors
+    /// When the HTTP client cannot be built.
+    ///
     /// # Panics
-    /// Outside a tokio runtime (as `tokio::spawn` does).
+    /// Outside a tokio runtime (as `tokio::spawn` does); see [`crate::BlockingRuntime`].
     pub fn start(options: LoggerOptions) -> Result<ExposureLogger, crate::SyncError> {
-        let client = reqwest::Client::builder()
-            .timeout(options.timeout)
-            .build()
-            .map_err(crate::SyncError::Client)?;
+        let client = http::client(options.timeout)?;
         let (queue, events) = mpsc::channel(options.queue_capacity.max(1));
         let counters = Arc::new(Counters::default());
+        let epoch = Arc::new(AtomicU64::new(1));
         let (stop, stopped) = watch::channel(None);
-        let task = tokio::spawn(flusher(client, options, events, counters.clone(), stopped));
+        let environment = options.environment.clone();
+        let flusher = Flusher {
+            seen: HashSet::new(),
+            window_start: Instant::now(),
+            current: Vec::new(),
+            pending: VecDeque::new(),
+            backoff: Duration::ZERO,
+            client,
+            counters: counters.clone(),
+            epoch: epoch.clone(),
+            options,
+        };
+        let task = tokio::spawn(flusher.run(events, stopped));
         Ok(ExposureLogger {
             queue,
             counters,
-            hasher: RandomState::new(),
+            keys: RandomState::new(),
+            recent: (0..RECENT_SLOTS).map(|_| AtomicU64::new(0)).collect(),
+            epoch,
+            environment,
             stop,
-            task: std::sync::Mutex::new(Some(task)),
+            task: Mutex::new(Some(task)),
         })
     }
 
     /// What happened to the exposures so far.
     pub fn stats(&self) -> LoggerStats {
         let c = &self.counters;
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
         LoggerStats {
-            received: c.received.load(Ordering::Relaxed),
-            dropped_queue_full: c.dropped_queue_full.load(Ordering::Relaxed),
-            deduplicated: c.deduplicated.load(Ordering::Relaxed),
-            sent: c.sent.load(Ordering::Relaxed),
-            dropped_failed: c.dropped_failed.load(Ordering::Relaxed),
+            received: get(&c.received),
+            deduplicated: get(&c.deduplicated),
+            dropped_queue_full: get(&c.dropped_queue_full),
+            dropped_overflow: get(&c.dropped_overflow),
+            dropped_failed: get(&c.dropped_failed),
+            dropped_shut_down: get(&c.dropped_shut_down),
+            sent: get(&c.sent),
+            batches_sent: get(&c.batches_sent),
+            failed_attempts: get(&c.failed_attempts),
         }
     }
 
-    /// Flushes everything queued (trying for at most `deadline`) and stops the flusher.
-    /// Exposures logged afterwards are dropped and counted.
+    /// Events waiting in the queue for the flusher (at most `queue_capacity`).
+    pub fn queue_len(&self) -> usize {
+        self.queue.max_capacity() - self.queue.capacity()
+    }
+
+    /// Sends everything queued, trying for at most `deadline`, and stops the flusher; what
+    /// is not delivered by then is dropped and counted. Exposures logged afterwards are
+    /// dropped and counted. Returns at the latest shortly after `deadline`; a second call
+    /// returns at once.
     pub async fn shutdown(&self, deadline: Duration) {
-        let _ = self.stop.send(Some(tokio::time::Instant::now() + deadline));
+        let _ = self.stop.send(Some(Instant::now() + deadline));
         let task = self.task.lock().ok().and_then(|mut t| t.take());
-        if let Some(task) = task {
-            let _ = tokio::time::timeout(deadline + Duration::from_millis(100), task).await;
+        if let Some(mut task) = task {
+            let grace = deadline + Duration::from_secs(1);
+            if tokio::time::timeout(grace, &mut task).await.is_err() {
+                task.abort();
+            }
+        }
+    }
+
+    /// Logs a layer exposure for `parameter`, as Statsig's SDKs do each time a layer
+    /// parameter is read: call it when your code reads `parameter` from the layer result
+    /// `layer` (evaluated for `user`). Nothing is logged when the layer has no such
+    /// parameter.
+    ///
+    /// Evaluate the layer with [`flagcore::Snapshot::evaluate`] and a [`flagcore::Scratch`],
+    /// so that the result carries the secondary exposures the event reports, and with
+    /// [`flagcore::Exposures::Suppress`] (layers are not logged when evaluated anyway).
+    pub fn log_layer_parameter(
+        &self,
+        user: &User<'_>,
+        layer: &flagcore::Evaluation<'_>,
+        parameter: &str,
+    ) {
+        if layer.kind() != Kind::Layer || layer.get(parameter).is_none() {
+            return;
+        }
+        let exposure = Exposure {
+            user,
+            evaluation: layer,
+        };
+        self.enqueue(&exposure, Some(parameter));
+    }
+
+    fn enqueue(&self, exposure: &Exposure<'_>, parameter: Option<&str>) {
+        let c = &*self.counters;
+        add(&c.received, 1);
+        // A full queue drops before any work is spent on the event.
+        if self.queue.capacity() == 0 {
+            let counter = if self.queue.is_closed() {
+                &c.dropped_shut_down
+            } else {
+                &c.dropped_queue_full
+            };
+            add(counter, 1);
+            return;
+        }
+        let key = dedupe_key(&self.keys, exposure, parameter);
+        let epoch = self.epoch.load(Ordering::Relaxed);
+        let tag = (key ^ epoch.wrapping_mul(0x9e37_79b9_7f4a_7c15)) | 1;
+        let slot = &self.recent[(key as usize) % RECENT_SLOTS];
+        if slot.load(Ordering::Relaxed) == tag {
+            add(&c.deduplicated, 1);
+            return;
+        }
+        let event = encode(
+            exposure,
+            parameter,
+            self.environment.as_deref(),
+            http::now_ms(),
+        );
+        match self.queue.try_send(Queued { key, event }) {
+            Ok(()) => slot.store(tag, Ordering::Relaxed),
+            Err(mpsc::error::TrySendError::Full(_)) => add(&c.dropped_queue_full, 1),
+            Err(mpsc::error::TrySendError::Closed(_)) => add(&c.dropped_shut_down, 1),
         }
     }
 }
@@ -178,50 +360,6 @@ impl Drop for ExposureLogger {
     fn drop(&mut self) {
         if let Some(task) = self.task.lock().ok().and_then(|mut t| t.take()) {
             task.abort();
-        }
-    }
-}
-
-impl ExposureLogger {
-    /// Logs a layer exposure for `parameter`, as Statsig's SDKs do each time a layer
-    /// parameter is read: call it when your code reads `parameter` from the layer result
-    /// `layer` (evaluated for `user`). Nothing is logged when the layer has no such parameter.
-    /// Evaluate the layer with [`flagcore::Snapshot::evaluate`] and a [`flagcore::Scratch`], so
-    /// that the result carries the secondary exposures the event reports.
-    pub fn log_layer_parameter(
-        &self,
-        user: &flagcore::User<'_>,
-        layer: &flagcore::Evaluation<'_>,
-        parameter: &str,
-    ) {
-        if layer.kind() != Kind::Layer || layer.get(parameter).is_none() {
-            return;
-        }
-        self.enqueue(
-            &Exposure {
-                user,
-                evaluation: layer,
-            },
-            Some(parameter),
-        );
-    }
-
-    fn enqueue(&self, exposure: &Exposure<'_>, parameter: Option<&str>) {
-        self.counters.received.fetch_add(1, Ordering::Relaxed);
-        // A full queue drops before any work is spent on the event.
-        if self.queue.capacity() == 0 {
-            self.counters
-                .dropped_queue_full
-                .fetch_add(1, Ordering::Relaxed);
-            return;
-        }
-        let key = dedupe_key(&self.hasher, exposure, parameter);
-        if let Err(mpsc::error::TrySendError::Full(_) | mpsc::error::TrySendError::Closed(_)) =
-            self.queue.try_send((key, event(exposure, parameter)))
-        {
-            self.counters
-                .dropped_queue_full
-                .fetch_add(1, Ordering::Relaxed);
         }
     }
 }
@@ -235,324 +373,695 @@ impl ExposureSink for ExposureLogger {
     }
 }
 
-/// Same spec, rule, value and unit ids ⇒ same key (spec 11.4, with our own hash).
-fn dedupe_key(hasher: &RandomState, exposure: &Exposure<'_>, parameter: Option<&str>) -> u64 {
+// ---------------------------------------------------------------------------------------------
+// Dedupe keys and event JSON (on the evaluating thread)
+
+/// Same kind, spec, rule, result and unit ids ⇒ same key (spec 11.4, with our own hash).
+fn dedupe_key(keys: &RandomState, exposure: &Exposure<'_>, parameter: Option<&str>) -> u64 {
     let e = exposure.evaluation;
-    let mut h = hasher.build_hasher();
-    parameter.hash(&mut h);
-    (e.kind() == Kind::Gate).hash(&mut h);
+    let mut h = keys.build_hasher();
+    e.kind().hash(&mut h);
     e.name().hash(&mut h);
     e.rule_id().hash(&mut h);
-    e.value().hash(&mut h);
-    e.is_user_in_experiment().hash(&mut h);
-    if let Some(id) = exposure.user.user_id_value() {
-        value_json(id).to_string().hash(&mut h);
+    match e.kind() {
+        Kind::Gate | Kind::DynamicConfig => e.value().hash(&mut h),
+        Kind::Experiment => e.is_user_in_experiment().hash(&mut h),
+        Kind::Layer => parameter.hash(&mut h),
     }
-    let ids = exposure.user.custom_id_attributes();
-    for k in ["stableID", e.id_type()] {
-        if let Some(v) = ids.get(k) {
-            value_json(v).to_string().hash(&mut h);
-        }
+    let user = exposure.user;
+    let ids = user.custom_id_attributes();
+    hash_value(&mut h, user.user_id_value());
+    hash_value(&mut h, ids.get("stableID"));
+    if e.id_type() != "userID" {
+        hash_value(&mut h, ids.get(e.id_type()));
     }
+    // Every custom id counts, whatever its name.
+    let mut sum = 0u64;
+    for_each_attribute(ids, |_, v| {
+        let mut one = keys.build_hasher();
+        hash_value(&mut one, Some(v));
+        sum = sum.wrapping_add(one.finish());
+    });
+    h.write_u64(sum);
     h.finish()
 }
 
-fn value_json(v: Value<'_>) -> Json {
+/// Hashes an id by its string form (strings as they are, anything else as JSON text).
+fn hash_value(h: &mut impl Hasher, v: Option<Value<'_>>) {
     match v {
-        Value::Null => Json::Null,
-        Value::Bool(b) => Json::Bool(b),
-        Value::Int(i) => Json::from(i),
-        Value::Float(f) => Json::from(f),
-        Value::Str(s) => Json::from(s),
-        Value::Json(j) => j.clone(),
+        None => h.write_u8(0),
+        Some(Value::Str(s)) => s.hash(h),
+        Some(Value::Json(serde_json::Value::String(s))) => s.as_str().hash(h),
+        Some(v) => {
+            let mut text = Vec::new();
+            write_value(&mut text, v);
+            // Valid UTF-8: JSON text.
+            String::from_utf8_lossy(&text).hash(h);
+        }
     }
 }
 
-fn attributes_json(a: flagcore::Attributes<'_>) -> Option<Json> {
-    match a {
-        flagcore::Attributes::Pairs(pairs) if !pairs.is_empty() => Some(Json::Object(
-            pairs
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), value_json(*v)))
-                .collect(),
-        )),
-        flagcore::Attributes::Json(map) if !map.is_empty() => Some(Json::Object(map.clone())),
-        _ => None,
+/// Calls `f` for each attribute (for pairs, the first of each name, as lookups see them).
+fn for_each_attribute<'a>(attrs: Attributes<'a>, mut f: impl FnMut(&str, Value<'a>)) {
+    match attrs {
+        Attributes::None => {}
+        Attributes::Pairs(pairs) => {
+            for (i, (k, v)) in pairs.iter().enumerate() {
+                if !pairs[..i].iter().any(|(earlier, _)| earlier == k) {
+                    f(k, *v);
+                }
+            }
+        }
+        Attributes::Json(map) => {
+            for (k, v) in map {
+                f(k, Value::Json(v));
+            }
+        }
+    }
+}
+
+fn write_str(out: &mut Vec<u8>, s: &str) {
+    // Writing to a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, s);
+}
+
+fn write_value(out: &mut Vec<u8>, v: Value<'_>) {
+    match v {
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Bool(b) => out.extend_from_slice(if b { b"true" } else { b"false" }),
+        Value::Int(i) => {
+            let _ = write!(out, "{i}");
+        }
+        // Non-finite numbers become `null`, as serde_json writes them.
+        Value::Float(f) => {
+            let _ = serde_json::to_writer(&mut *out, &f);
+        }
+        Value::Str(s) => write_str(out, s),
+        Value::Json(j) => {
+            let _ = serde_json::to_writer(&mut *out, j);
+        }
+    }
+}
+
+/// A JSON object being written: `{"k":v,…}`.
+struct Object<'o> {
+    out: &'o mut Vec<u8>,
+    empty: bool,
+}
+
+impl<'o> Object<'o> {
+    fn open(out: &'o mut Vec<u8>) -> Object<'o> {
+        out.push(b'{');
+        Object { out, empty: true }
+    }
+
+    /// A key of ours: plain ASCII that needs no escaping.
+    fn key(&mut self, k: &'static str) -> &mut Vec<u8> {
+        debug_assert!(k.bytes().all(|b| b.is_ascii_alphanumeric()));
+        if !self.empty {
+            self.out.push(b',');
+        }
+        self.empty = false;
+        self.out.push(b'"');
+        self.out.extend_from_slice(k.as_bytes());
+        self.out.extend_from_slice(b"\":");
+        self.out
+    }
+
+    /// A key from the user's data, escaped.
+    fn user_key(&mut self, k: &str) -> &mut Vec<u8> {
+        if !self.empty {
+            self.out.push(b',');
+        }
+        self.empty = false;
+        write_str(self.out, k);
+        self.out.push(b':');
+        self.out
+    }
+
+    fn str(&mut self, k: &'static str, v: &str) {
+        write_str(self.key(k), v);
+    }
+
+    /// A value of ours (a number, a reason label) that needs no escaping, as a string.
+    fn plain(&mut self, k: &'static str, v: impl core::fmt::Display) {
+        let out = self.key(k);
+        let _ = write!(out, "\"{v}\"");
+    }
+
+    fn bool_str(&mut self, k: &'static str, v: bool) {
+        self.key(k)
+            .extend_from_slice(if v { b"\"true\"" } else { b"\"false\"" });
+    }
+
+    fn close(self) {
+        self.out.push(b'}');
+    }
+}
+
+fn write_attributes(out: &mut Vec<u8>, attrs: Attributes<'_>) {
+    let mut o = Object::open(out);
+    for_each_attribute(attrs, |k, v| write_value(o.user_key(k), v));
+    o.close();
+}
+
+/// Statsig's `reason`: `<source>:<label>` (spec 4.14); labels need no escaping.
+fn reason(e: &flagcore::Evaluation<'_>) -> (&'static str, &'static str, &'static str) {
+    use flagcore::Reason;
+    let label = e.reason().label();
+    match e.reason() {
+        Reason::NoRuleset => ("", label, ""),
+        Reason::CountryLookupNotLoaded => ("CountryLookupNotLoaded:", label, ""),
+        Reason::LocalOverride => ("LocalOverride:", "Recognized", ""),
+        Reason::Recognized if e.used_id_list() => ("Network:", label, ":IdListInMemory"),
+        _ => ("Network:", label, ""),
     }
 }
 
 /// The event Statsig's SDKs send for this exposure (spec 11.2); `parameter` for layers.
-fn event(exposure: &Exposure<'_>, parameter: Option<&str>) -> Json {
+fn encode(
+    exposure: &Exposure<'_>,
+    parameter: Option<&str>,
+    environment: Option<&str>,
+    now_ms: u64,
+) -> Vec<u8> {
     let e = exposure.evaluation;
-    let mut user = Map::new();
-    for (field, value) in exposure.user.fields() {
-        if let Some(v) = value {
-            user.insert(field.to_owned(), value_json(v));
+    let mut out = Vec::with_capacity(512);
+    let mut event = Object::open(&mut out);
+    let mut secondary = e.secondary_exposures();
+    let name = match e.kind() {
+        Kind::Gate => "statsig::gate_exposure",
+        Kind::DynamicConfig | Kind::Experiment => "statsig::config_exposure",
+        Kind::Layer => "statsig::layer_exposure",
+    };
+    event.str("eventName", name);
+    event.key("value").extend_from_slice(b"null");
+
+    let mut m = Object::open(event.key("metadata"));
+    match e.kind() {
+        Kind::Gate => {
+            m.str("gate", e.name());
+            m.bool_str("gateValue", e.value());
+            m.str("ruleID", e.rule_id());
         }
-    }
-    if let Some(ids) = attributes_json(exposure.user.custom_id_attributes()) {
-        user.insert("customIDs".into(), ids);
-    }
-    if let Some(custom) = attributes_json(exposure.user.custom_attributes()) {
-        user.insert("custom".into(), custom);
-    }
-    if let Some(env) = attributes_json(exposure.user.environment_attributes()) {
-        user.insert("statsigEnvironment".into(), env);
-    }
-    let reason = format!("Network:{}", e.reason().label());
-    let mut metadata = Map::new();
-    let mut secondary_list = e.secondary_exposures();
-    let event_name = match e.kind() {
+        Kind::DynamicConfig => {
+            m.str("config", e.name());
+            m.str("ruleID", e.rule_id());
+            m.bool_str("rulePassed", e.value());
+        }
+        Kind::Experiment => {
+            m.str("config", e.name());
+            m.str("ruleID", e.rule_id());
+        }
         Kind::Layer => {
             let parameter = parameter.unwrap_or("");
             let explicit = e.explicit_parameters().any(|p| p == parameter);
-            metadata.insert("config".into(), e.name().into());
+            m.str("config", e.name());
+            m.str("ruleID", e.rule_id());
             let allocated = if explicit {
-                e.allocated_experiment().unwrap_or("")
+                e.allocated_experiment()
             } else {
-                ""
+                None
             };
-            metadata.insert("allocatedExperiment".into(), allocated.into());
-            metadata.insert("parameterName".into(), parameter.into());
-            metadata.insert("isExplicitParameter".into(), explicit.to_string().into());
+            m.str("allocatedExperiment", allocated.unwrap_or(""));
+            m.str("parameterName", parameter);
+            m.bool_str("isExplicitParameter", explicit);
             if !explicit {
                 if let Some(undelegated) = e.undelegated_secondary_exposures() {
-                    secondary_list = undelegated;
+                    secondary = undelegated;
                 }
             }
-            "statsig::layer_exposure"
         }
-        Kind::Gate => {
-            metadata.insert("gate".into(), e.name().into());
-            metadata.insert("gateValue".into(), e.value().to_string().into());
-            "statsig::gate_exposure"
-        }
-        _ => {
-            metadata.insert("config".into(), e.name().into());
-            if e.kind() == Kind::DynamicConfig {
-                metadata.insert("rulePassed".into(), e.value().to_string().into());
-            }
-            "statsig::config_exposure"
-        }
-    };
-    metadata.insert("ruleID".into(), e.rule_id().into());
-    metadata.insert("reason".into(), reason.into());
+    }
+    let (source, label, suffix) = reason(e);
+    m.plain("reason", format_args!("{source}{label}{suffix}"));
     if e.ruleset_time() > 0 {
-        metadata.insert("lcut".into(), e.ruleset_time().to_string().into());
+        m.plain("lcut", e.ruleset_time());
     }
     if let Some(v) = e.version() {
-        metadata.insert("configVersion".into(), v.to_string().into());
+        m.plain("configVersion", v);
     }
-    let secondary: Vec<Json> = secondary_list
-        .iter()
-        .map(
-            |s| json!({"gate": s.gate, "gateValue": s.gate_value.to_string(), "ruleID": s.rule_id}),
-        )
-        .collect();
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64);
-    json!({
-        "eventName": event_name,
-        "value": null,
-        "metadata": metadata,
-        "statsigMetadata": {},
-        "user": user,
-        "time": now,
-        "secondaryExposures": secondary,
-    })
+    m.close();
+    event.key("statsigMetadata").extend_from_slice(b"{}");
+
+    let user = exposure.user;
+    let mut u = Object::open(event.key("user"));
+    for (field, value) in user.fields() {
+        if let Some(v) = value {
+            write_value(u.key(field), v);
+        }
+    }
+    // Private attributes are never written.
+    let ids = user.custom_id_attributes();
+    if !ids.is_empty() {
+        write_attributes(u.key("customIDs"), ids);
+    }
+    let custom = user.custom_attributes();
+    if !custom.is_empty() {
+        write_attributes(u.key("custom"), custom);
+    }
+    let env = user.environment_attributes();
+    if !env.is_empty() {
+        write_attributes(u.key("statsigEnvironment"), env);
+    } else if let Some(tier) = environment {
+        let mut t = Object::open(u.key("statsigEnvironment"));
+        t.str("tier", tier);
+        t.close();
+    }
+    u.close();
+
+    let _ = write!(event.key("time"), "{now_ms}");
+    let list = event.key("secondaryExposures");
+    list.push(b'[');
+    for (i, s) in secondary.iter().enumerate() {
+        if i > 0 {
+            list.push(b',');
+        }
+        let mut o = Object::open(list);
+        o.str("gate", s.gate);
+        o.bool_str("gateValue", s.gate_value);
+        o.str("ruleID", s.rule_id);
+        o.close();
+    }
+    list.push(b']');
+    event.close();
+    out
 }
 
-/// A batch and how often it was tried.
+// ---------------------------------------------------------------------------------------------
+// The flusher task
+
+/// A sealed batch: the request body, ready to send (and to resend).
 struct Batch {
-    events: Vec<Json>,
+    body: Vec<u8>,
+    events: u64,
     attempts: u32,
 }
 
-async fn flusher(
-    client: reqwest::Client,
+/// Why a delivery failed.
+enum Failed {
+    /// Worth retrying later.
+    Retry,
+    /// Refused for good (HTTP 400, 403, 405, 413, 429, 501).
+    Refused,
+}
+
+type Delivery = Pin<Box<dyn Future<Output = (Batch, Result<(), Failed>)> + Send>>;
+
+const RETRY_FIRST: Duration = Duration::from_secs(1);
+const RETRY_MAX: Duration = Duration::from_secs(60);
+
+struct Flusher {
     options: LoggerOptions,
-    mut events: mpsc::Receiver<Queued>,
+    client: reqwest::Client,
     counters: Arc<Counters>,
-    mut stopped: watch::Receiver<Option<tokio::time::Instant>>,
-) {
-    let mut seen: HashSet<u64> = HashSet::new();
-    let mut window_start = tokio::time::Instant::now();
-    let mut current: Vec<Json> = Vec::new();
-    let mut pending: VecDeque<Batch> = VecDeque::new();
-    let mut backoff = Duration::ZERO;
-    // A partial batch is sent when the flush interval has passed since the last one.
-    let mut next_partial = tokio::time::Instant::now() + options.flush_interval;
-    // When the next pending batch may be sent (`None`: nothing pending).
-    let mut next_send: Option<tokio::time::Instant> = None;
-    let far = Duration::from_secs(365 * 24 * 3600);
-    loop {
-        let deadline = *stopped.borrow();
-        if let Some(deadline) = deadline {
-            // Shutdown: take what is queued, send everything until the deadline.
-            events.close();
-            while let Ok((key, event)) = events.try_recv() {
-                accept(&mut seen, key, event, &mut current, &counters);
-            }
-            if !current.is_empty() {
-                pending.push_back(Batch {
-                    events: std::mem::take(&mut current),
-                    attempts: 0,
-                });
-            }
-            while let Some(batch) = pending.pop_front() {
-                let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-                let n = batch.events.len() as u64;
-                match tokio::time::timeout(left, send(&client, &options, &batch)).await {
-                    Ok(Ok(())) => counters.sent.fetch_add(n, Ordering::Relaxed),
-                    _ => counters.dropped_failed.fetch_add(n, Ordering::Relaxed),
-                };
-            }
-            return;
-        }
-        let send_at = next_send.unwrap_or_else(|| tokio::time::Instant::now() + far);
-        tokio::select! {
-            got = events.recv() => {
-                let Some((key, event)) = got else { return };
-                if window_start.elapsed() >= options.dedupe_window || seen.len() >= options.dedupe_max_keys {
-                    seen.clear();
-                    window_start = tokio::time::Instant::now();
+    epoch: Arc<AtomicU64>,
+    seen: HashSet<u64>,
+    window_start: Instant,
+    /// Events of the batch being filled.
+    current: Vec<Vec<u8>>,
+    /// Sealed batches waiting to be sent, oldest first.
+    pending: VecDeque<Batch>,
+    /// Wait before the next send after failures; zero when healthy.
+    backoff: Duration,
+}
+
+/// A batch being built and gzipped on the blocking pool (at most one at a time), and its
+/// number of events.
+type Sealing = (JoinHandle<Batch>, u64);
+
+impl Flusher {
+    async fn run(
+        mut self,
+        mut events: mpsc::Receiver<Queued>,
+        mut stopped: watch::Receiver<Option<Instant>>,
+    ) {
+        // The batch being delivered, and its number of events.
+        let mut in_flight: Option<(Delivery, u64)> = None;
+        let mut sealing: Option<Sealing> = None;
+        // A partial flush came due while a batch was being sealed.
+        let mut partial_due = false;
+        // From the start, not from the task's first poll.
+        let mut next_partial = self.window_start + self.options.flush_interval;
+        let mut send_at = Instant::now();
+        let deadline = loop {
+            let can_send = in_flight.is_none() && !self.pending.is_empty();
+            // While a full batch waits for the one being sealed, the queue waits (and, if
+            // it fills, drops and counts): memory stays bounded.
+            let can_take = self.current.len() < self.options.batch_size;
+            // Timers come before the queue: a busy queue must not starve them.
+            tokio::select! {
+                biased;
+                stop = stopped.wait_for(Option::is_some) => {
+                    break stop.ok().and_then(|s| *s).unwrap_or_else(Instant::now);
                 }
-                accept(&mut seen, key, event, &mut current, &counters);
-                if current.len() >= options.batch_size {
-                    enqueue(&mut pending, &mut current, &options, &counters);
-                    next_send = next_send.or(Some(tokio::time::Instant::now()));
+                done = async { (&mut in_flight.as_mut().expect("guarded").0).await }, if in_flight.is_some() => {
+                    in_flight = None;
+                    self.delivered(done);
+                    send_at = Instant::now() + self.backoff;
                 }
-            }
-            _ = tokio::time::sleep_until(next_partial) => {
-                enqueue(&mut pending, &mut current, &options, &counters);
-                if !pending.is_empty() {
-                    next_send = next_send.or(Some(tokio::time::Instant::now()));
-                }
-                next_partial = tokio::time::Instant::now() + options.flush_interval;
-            }
-            _ = tokio::time::sleep_until(send_at) => {
-                if let Some(mut batch) = pending.pop_front() {
-                    batch.attempts += 1;
-                    let n = batch.events.len() as u64;
-                    match send(&client, &options, &batch).await {
-                        Ok(()) => {
-                            counters.sent.fetch_add(n, Ordering::Relaxed);
-                            backoff /= 2;
-                        }
-                        Err(retry) if retry && batch.attempts < options.max_attempts => {
-                            pending.push_front(batch);
-                            backoff = (backoff * 2).clamp(Duration::from_secs(1), Duration::from_secs(60));
-                        }
-                        Err(_) => {
-                            counters.dropped_failed.fetch_add(n, Ordering::Relaxed);
-                        }
+                sealed = async { (&mut sealing.as_mut().expect("guarded").0).await }, if sealing.is_some() => {
+                    let events = sealing.take().map_or(0, |(_, n)| n);
+                    match sealed {
+                        Ok(batch) => self.push(batch),
+                        Err(_) => add(&self.counters.dropped_failed, events),
+                    }
+                    if !can_take {
+                        self.seal("limit", &mut sealing);
+                    } else if std::mem::take(&mut partial_due) {
+                        self.seal("scheduled:max_time", &mut sealing);
                     }
                 }
-                next_send = (!pending.is_empty()).then(|| tokio::time::Instant::now() + backoff);
+                _ = tokio::time::sleep_until(send_at), if can_send => {
+                    if let Some(batch) = self.pending.pop_front() {
+                        let events = batch.events;
+                        in_flight = Some((self.deliver(batch), events));
+                    }
+                }
+                _ = tokio::time::sleep_until(next_partial) => {
+                    // What is queued now belongs to this flush.
+                    while self.current.len() < self.options.batch_size {
+                        let Ok(queued) = events.try_recv() else { break };
+                        self.accept(queued);
+                    }
+                    partial_due = sealing.is_some();
+                    self.seal("scheduled:max_time", &mut sealing);
+                    next_partial = Instant::now() + self.options.flush_interval;
+                }
+                _ = tokio::time::sleep_until(self.window_start + self.options.dedupe_window) => {
+                    self.forget();
+                }
+                got = events.recv(), if can_take => {
+                    let Some(queued) = got else { break Instant::now() };
+                    self.accept(queued);
+                    if self.current.len() >= self.options.batch_size {
+                        self.seal("limit", &mut sealing);
+                    }
+                }
             }
-            _ = stopped.changed() => {}
+        };
+        self.shut_down(events, in_flight, sealing, deadline).await;
+    }
+
+    /// Starts a new dedupe window: every exposure is new again, here and in the
+    /// evaluating threads' filter.
+    fn forget(&mut self) {
+        self.seen.clear();
+        self.window_start = Instant::now();
+        self.epoch.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Dedupes one event into the current batch.
+    fn accept(&mut self, Queued { key, event }: Queued) {
+        if self.seen.len() >= self.options.dedupe_max_keys {
+            self.forget();
+        }
+        if self.seen.insert(key) {
+            self.current.push(event);
+        } else {
+            add(&self.counters.deduplicated, 1);
+        }
+    }
+
+    /// Turns the current events into a batch: at once when there is nothing to compress,
+    /// else on the blocking pool (gzipping 2,000 events takes milliseconds, too long for
+    /// an async task). Does nothing while another batch is being sealed.
+    fn seal(&mut self, flush_type: &'static str, sealing: &mut Option<Sealing>) {
+        if self.current.is_empty() || sealing.is_some() {
+            return;
+        }
+        let events = std::mem::take(&mut self.current);
+        let statsig = matches!(self.options.destination, Destination::Statsig { .. });
+        if statsig && self.options.compress {
+            let n = events.len() as u64;
+            let handle = tokio::task::spawn_blocking(move || batch(events, true, true, flush_type));
+            *sealing = Some((handle, n));
+        } else {
+            self.push(batch(events, statsig, false, flush_type));
+        }
+    }
+
+    /// Adds a sealed batch, dropping the oldest beyond the limit.
+    fn push(&mut self, batch: Batch) {
+        self.pending.push_back(batch);
+        while self.pending.len() > self.options.max_pending_batches.max(1) {
+            if let Some(old) = self.pending.pop_front() {
+                add(&self.counters.dropped_overflow, old.events);
+            }
+        }
+    }
+
+    /// Starts delivering `batch`; the future gives it back with the outcome.
+    fn deliver(&self, mut batch: Batch) -> Delivery {
+        batch.attempts += 1;
+        let client = self.client.clone();
+        let destination = self.options.destination.clone();
+        let compress = self.options.compress;
+        Box::pin(async move {
+            let result = send(&client, &destination, compress, &batch).await;
+            (batch, result)
+        })
+    }
+
+    fn delivered(&mut self, (batch, result): (Batch, Result<(), Failed>)) {
+        if result.is_err() {
+            add(&self.counters.failed_attempts, 1);
+        }
+        match result {
+            Ok(()) => {
+                add(&self.counters.sent, batch.events);
+                add(&self.counters.batches_sent, 1);
+                self.backoff /= 2;
+                if self.backoff < RETRY_FIRST {
+                    self.backoff = Duration::ZERO;
+                }
+            }
+            Err(Failed::Retry) if batch.attempts < self.options.max_attempts => {
+                self.pending.push_front(batch);
+                self.backoff = (self.backoff * 2).clamp(RETRY_FIRST, RETRY_MAX);
+            }
+            Err(_) => add(&self.counters.dropped_failed, batch.events),
+        }
+    }
+
+    /// Takes what is queued and sends everything, one attempt each, until `deadline`.
+    async fn shut_down(
+        mut self,
+        mut events: mpsc::Receiver<Queued>,
+        in_flight: Option<(Delivery, u64)>,
+        mut sealing: Option<Sealing>,
+        deadline: Instant,
+    ) {
+        events.close();
+        loop {
+            if let Some((handle, n)) = sealing.take() {
+                match tokio::time::timeout_at(deadline, handle).await {
+                    Ok(Ok(batch)) => self.push(batch),
+                    _ => add(&self.counters.dropped_failed, n),
+                }
+            }
+            while self.current.len() < self.options.batch_size {
+                let Ok(queued) = events.try_recv() else { break };
+                self.accept(queued);
+            }
+            if self.current.is_empty() {
+                break;
+            }
+            if Instant::now() >= deadline {
+                // Too late to send them: count them, do not compress them.
+                add(&self.counters.dropped_failed, self.current.len() as u64);
+                self.current.clear();
+                continue;
+            }
+            self.seal("shutdown", &mut sealing);
+        }
+        if let Some((delivery, events)) = in_flight {
+            match tokio::time::timeout_at(deadline, delivery).await {
+                Ok((batch, Ok(()))) => self.delivered((batch, Ok(()))),
+                // Tried again below, once.
+                Ok((batch, Err(Failed::Retry))) => {
+                    add(&self.counters.failed_attempts, 1);
+                    self.pending.push_front(batch);
+                }
+                Ok((_, Err(Failed::Refused))) | Err(_) => {
+                    add(&self.counters.failed_attempts, 1);
+                    add(&self.counters.dropped_failed, events);
+                }
+            }
+        }
+        while let Some(batch) = self.pending.pop_front() {
+            let events = batch.events;
+            let delivery = self.deliver(batch);
+            match tokio::time::timeout_at(deadline, delivery).await {
+                Ok((batch, Ok(()))) => self.delivered((batch, Ok(()))),
+                _ => {
+                    add(&self.counters.failed_attempts, 1);
+                    add(&self.counters.dropped_failed, events);
+                }
+            }
         }
     }
 }
 
-fn accept(
-    seen: &mut HashSet<u64>,
-    key: u64,
-    event: Json,
-    current: &mut Vec<Json>,
-    counters: &Counters,
-) {
-    if seen.insert(key) {
-        current.push(event);
+/// Builds a batch's body: JSON lines, or Statsig's `{"events": […], "statsigMetadata": …}`,
+/// gzipped when `compress`.
+fn batch(events: Vec<Vec<u8>>, statsig: bool, compress: bool, flush_type: &str) -> Batch {
+    let size: usize = events.iter().map(|e| e.len() + 1).sum();
+    let mut out = Vec::with_capacity(size + 256);
+    if !statsig {
+        for e in &events {
+            out.extend_from_slice(e);
+            out.push(b'\n');
+        }
     } else {
-        counters.deduplicated.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-/// Moves the current events into a pending batch, dropping the oldest beyond the limit.
-fn enqueue(
-    pending: &mut VecDeque<Batch>,
-    current: &mut Vec<Json>,
-    options: &LoggerOptions,
-    counters: &Counters,
-) {
-    if current.is_empty() {
-        return;
-    }
-    pending.push_back(Batch {
-        events: std::mem::take(current),
-        attempts: 0,
-    });
-    while pending.len() > options.max_pending_batches {
-        if let Some(old) = pending.pop_front() {
-            counters
-                .dropped_failed
-                .fetch_add(old.events.len() as u64, Ordering::Relaxed);
+        out.extend_from_slice(b"{\"events\":[");
+        for (i, e) in events.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(e);
         }
+        out.extend_from_slice(b"],\"statsigMetadata\":");
+        let mut m = Object::open(&mut out);
+        m.str("sdkType", http::SDK_TYPE);
+        m.str("sdkVersion", http::SDK_VERSION);
+        m.str("sessionID", http::session_id());
+        m.str("flushType", flush_type);
+        m.close();
+        out.push(b'}');
+    }
+    let count = events.len() as u64;
+    drop(events);
+    if compress {
+        let mut gz = flate2::write::GzEncoder::new(
+            Vec::with_capacity(out.len() / 8),
+            flate2::Compression::default(),
+        );
+        // Writing to a Vec cannot fail.
+        let _ = gz.write_all(&out);
+        out = gz.finish().unwrap_or_default();
+    }
+    Batch {
+        body: out,
+        events: count,
+        attempts: 0,
     }
 }
 
-/// Delivers a batch; `Err(true)` means worth retrying.
+/// Delivers one batch.
 async fn send(
     client: &reqwest::Client,
-    options: &LoggerOptions,
+    destination: &Destination,
+    compress: bool,
     batch: &Batch,
-) -> Result<(), bool> {
-    match &options.destination {
+) -> Result<(), Failed> {
+    match destination {
         Destination::JsonLines(path) => {
-            let mut text = String::new();
-            for e in &batch.events {
-                text.push_str(&e.to_string());
-                text.push('\n');
-            }
             use tokio::io::AsyncWriteExt;
-            let file = tokio::fs::OpenOptions::new()
+            let mut file = tokio::fs::OpenOptions::new()
                 .create(true)
                 .append(true)
                 .open(path)
-                .await;
-            let Ok(mut f) = file else { return Err(true) };
+                .await
+                .map_err(|_| Failed::Retry)?;
+            file.write_all(&batch.body)
+                .await
+                .map_err(|_| Failed::Retry)?;
             // tokio writes in the background: flush to know the lines reached the file.
-            f.write_all(text.as_bytes()).await.map_err(|_| true)?;
-            f.flush().await.map_err(|_| true)
+            file.flush().await.map_err(|_| Failed::Retry)
         }
         Destination::Statsig { url, server_secret } => {
-            let body = json!({
-                "events": batch.events,
-                "statsigMetadata": {"sdkType": "flagcore", "sdkVersion": env!("CARGO_PKG_VERSION")},
-            });
-            let response = client
-                .post(url)
-                .header("STATSIG-API-KEY", server_secret)
-                .header("STATSIG-SDK-TYPE", "flagcore")
-                .header("STATSIG-SDK-VERSION", env!("CARGO_PKG_VERSION"))
-                .header("statsig-event-count", batch.events.len().to_string())
-                .header(
-                    "statsig-retry-count",
-                    batch.attempts.saturating_sub(1).to_string(),
-                )
-                .header("Content-Type", "application/json")
-                .body(body.to_string())
-                .send()
-                .await
-                .map_err(|_| true)?;
-            let status = response.status().as_u16();
-            if matches!(status, 400 | 403 | 405 | 413 | 429 | 501) {
-                return Err(false);
+            let mut request = http::statsig_headers(client.post(url), server_secret)
+                .header("statsig-event-count", batch.events.to_string())
+                .header("statsig-retry-count", (batch.attempts - 1).to_string())
+                .header("Content-Type", "application/json");
+            if compress {
+                request = request.header("Content-Encoding", "gzip");
             }
-            if !response.status().is_success() {
-                return Err(true);
-            }
-            let ok = response
-                .json::<Json>()
-                .await
-                .is_ok_and(|v| v.get("success") != Some(&Json::Bool(false)));
-            if ok {
-                Ok(())
-            } else {
-                Err(true)
+            let request = request.body(batch.body.clone());
+            match http::fetch(request, 1 << 20).await {
+                // Success is a JSON answer whose `success` is not `false`.
+                Ok(body) => match serde_json::from_slice::<serde_json::Value>(&body) {
+                    Ok(v) if v.get("success") != Some(&serde_json::Value::Bool(false)) => Ok(()),
+                    _ => Err(Failed::Retry),
+                },
+                Err(crate::SyncError::Status {
+                    status: 400 | 403 | 405 | 413 | 429 | 501,
+                    ..
+                }) => Err(Failed::Refused),
+                Err(_) => Err(Failed::Retry),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flagcore::Store;
+
+    fn payload() -> Vec<u8> {
+        br#"{"feature_gates": {"g": {"type": "feature_gate", "entity": "feature_gate",
+            "salt": "s", "enabled": true, "defaultValue": false, "idType": "userID",
+            "rules": [{"id": "r", "name": "r", "passPercentage": 100, "conditions": ["c"],
+                       "returnValue": true, "idType": "userID"}]}},
+          "dynamic_configs": {}, "layer_configs": {},
+          "condition_map": {"c": {"type": "public", "idType": "userID"}},
+          "experiment_to_layer": {}, "has_updates": true, "time": 5}"#
+            .to_vec()
+    }
+
+    fn with_exposure<T>(user: &User<'_>, f: impl FnOnce(&Exposure<'_>) -> T) -> T {
+        let store = Store::new();
+        store.load_json(&payload()).unwrap();
+        let snapshot = store.snapshot();
+        let evaluation = snapshot.gate(user, "g");
+        f(&Exposure {
+            user,
+            evaluation: &evaluation,
+        })
+    }
+
+    #[test]
+    fn events_escape_text_and_never_carry_private_attributes() {
+        let custom = [
+            ("note", Value::Str("a \"quoted\"\nline")),
+            ("note", Value::Str("shadowed")),
+            ("n", Value::Float(f64::NAN)),
+        ];
+        let secret = [("ssn", Value::Str("123-45"))];
+        let user = User::with_user_id("u\u{1}")
+            .custom(Attributes::Pairs(&custom))
+            .private_attributes(Attributes::Pairs(&secret));
+        let text = with_exposure(&user, |x| encode(x, None, Some("staging"), 42));
+        let v: serde_json::Value = serde_json::from_slice(&text).expect("valid JSON");
+        assert_eq!(v["user"]["userID"], "u\u{1}");
+        assert_eq!(v["user"]["custom"]["note"], "a \"quoted\"\nline");
+        assert_eq!(v["user"]["custom"]["n"], serde_json::Value::Null);
+        assert_eq!(v["user"]["statsigEnvironment"]["tier"], "staging");
+        assert_eq!(v["metadata"]["gateValue"], "true");
+        assert_eq!(v["metadata"]["lcut"], "5");
+        assert_eq!(v["time"], 42);
+        assert_eq!(v["value"], serde_json::Value::Null);
+        assert!(!String::from_utf8_lossy(&text).contains("123-45"));
+    }
+
+    #[test]
+    fn dedupe_keys_follow_the_ids_not_the_other_fields() {
+        let keys = RandomState::new();
+        let key = |user: &User<'_>| with_exposure(user, |x| dedupe_key(&keys, x, None));
+        let a = key(&User::with_user_id("a"));
+        assert_eq!(a, key(&User::with_user_id("a").email("x@example.com")));
+        assert_ne!(a, key(&User::with_user_id("b")));
+        let ids1 = [("companyID", Value::Str("c1"))];
+        let ids2 = [("companyID", Value::Str("c2"))];
+        let ids2_renamed = [("orgID", Value::Str("c2"))];
+        let with1 = key(&User::with_user_id("a").custom_ids(Attributes::Pairs(&ids1)));
+        let with2 = key(&User::with_user_id("a").custom_ids(Attributes::Pairs(&ids2)));
+        let renamed = key(&User::with_user_id("a").custom_ids(Attributes::Pairs(&ids2_renamed)));
+        assert_ne!(a, with1);
+        assert_ne!(with1, with2);
+        // Custom ids count by value, whatever their names (spec 11.4).
+        assert_eq!(with2, renamed);
     }
 }

@@ -6,27 +6,47 @@ use std::time::Duration;
 
 use flagcore::Store;
 use serde::Deserialize;
-use tokio::sync::watch;
 
-use crate::status::Shared;
-use crate::task::Task;
+use crate::http;
+use crate::status::StatusCell;
+use crate::task::{Stopped, Task};
 use crate::{Status, SyncError};
 
 const CDN_MANIFEST: &str = "https://api.statsigcdn.com/v1/get_id_lists";
 
 /// Where and how often to sync ID lists.
-#[derive(Clone, Debug)]
+///
+/// ```
+/// use std::time::Duration;
+/// let options = flagcore_sync::IdListOptions::new("secret-…").interval(Duration::from_secs(30));
+/// ```
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct IdListOptions {
-    /// The server secret key.
+    /// The server secret key (never printed by `Debug`).
     pub server_secret: String,
-    /// The manifest endpoint, without the key (`https://api.statsigcdn.com/v1/get_id_lists`).
-    /// Another URL is requested with `POST`, as Statsig's SDKs do.
+    /// The manifest endpoint, without the key (`https://api.statsigcdn.com/v1/get_id_lists`,
+    /// requested as `GET {manifest_url}/{key}.json`). Another URL is requested with an empty
+    /// `POST`, as Statsig's SDKs do.
     pub manifest_url: String,
     /// Time between syncs (60 s).
     pub interval: Duration,
     /// Timeout of one request (10 s).
     pub timeout: Duration,
+    /// The largest manifest or list download accepted, in bytes (256 MiB).
+    pub max_download_bytes: usize,
+}
+
+impl core::fmt::Debug for IdListOptions {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("IdListOptions")
+            .field("server_secret", &"<redacted>")
+            .field("manifest_url", &self.manifest_url)
+            .field("interval", &self.interval)
+            .field("timeout", &self.timeout)
+            .field("max_download_bytes", &self.max_download_bytes)
+            .finish()
+    }
 }
 
 impl IdListOptions {
@@ -37,6 +57,7 @@ impl IdListOptions {
             manifest_url: CDN_MANIFEST.into(),
             interval: Duration::from_secs(60),
             timeout: Duration::from_secs(10),
+            max_download_bytes: 256 << 20,
         }
     }
 
@@ -49,6 +70,12 @@ impl IdListOptions {
     /// Sets the sync interval.
     pub fn interval(mut self, interval: Duration) -> Self {
         self.interval = interval;
+        self
+    }
+
+    /// Sets the request timeout.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
         self
     }
 }
@@ -86,10 +113,7 @@ impl IdListSync {
     /// # Panics
     /// Outside a tokio runtime (as `tokio::spawn` does).
     pub fn start(store: Arc<Store>, options: IdListOptions) -> Result<IdListSync, SyncError> {
-        let client = reqwest::Client::builder()
-            .timeout(options.timeout)
-            .build()
-            .map_err(SyncError::Client)?;
+        let client = http::client(options.timeout)?;
         let task = Task::spawn(|status, stopped| run(client, store, options, status, stopped));
         Ok(IdListSync { task })
     }
@@ -97,6 +121,16 @@ impl IdListSync {
     /// The source's status (`ruleset_time` stays `None`: lists have no time).
     pub fn status(&self) -> Status {
         self.task.status()
+    }
+
+    /// Follows the status: the receiver is notified after every attempt.
+    pub fn watch(&self) -> tokio::sync::watch::Receiver<Status> {
+        self.task.watch()
+    }
+
+    /// Waits until the first sync attempt has ended or `timeout` passed.
+    pub async fn wait_for_first_sync(&self, timeout: Duration) -> Status {
+        self.task.first_attempt(timeout).await
     }
 
     /// Stops syncing and waits for the task to end.
@@ -109,25 +143,25 @@ async fn run(
     client: reqwest::Client,
     store: Arc<Store>,
     options: IdListOptions,
-    status: Arc<Shared>,
-    mut stopped: watch::Receiver<bool>,
+    status: Arc<StatusCell>,
+    mut stopped: Stopped,
 ) {
     let mut local: HashMap<String, Local> = HashMap::new();
     let mut first = true;
     loop {
-        if !first {
-            tokio::select! {
-                _ = tokio::time::sleep(options.interval) => {}
-                _ = stopped.changed() => return,
-            }
+        if !first && !stopped.sleep(options.interval).await {
+            return;
         }
         first = false;
-        let result = tokio::select! {
-            r = sync_once(&client, &store, &options, &mut local) => r,
-            _ = stopped.changed() => return,
+        let Some(result) = stopped
+            .or(sync_once(&client, &store, &options, &mut local))
+            .await
+        else {
+            return;
         };
         match result {
-            Ok(()) => status.success(None),
+            Ok(false) => status.success(None),
+            Ok(true) => status.success(Some(None)),
             Err(e) => status.failure(&e),
         }
     }
@@ -140,29 +174,27 @@ enum Change {
     Lines(Vec<u8>),
 }
 
+/// One sync; `Ok(true)` when a list changed.
 async fn sync_once(
     client: &reqwest::Client,
     store: &Store,
     options: &IdListOptions,
     local: &mut HashMap<String, Local>,
-) -> Result<(), SyncError> {
+) -> Result<bool, SyncError> {
     let key = &options.server_secret;
-    let manifest: HashMap<String, Entry> = if options.manifest_url.starts_with(CDN_MANIFEST) {
+    let request = if options.manifest_url.starts_with(CDN_MANIFEST) {
         let url = format!("{}/{key}.json", options.manifest_url.trim_end_matches('/'));
         client.get(url)
     } else {
         client.post(&options.manifest_url).body("")
-    }
-    .header("STATSIG-API-KEY", key)
-    .header("STATSIG-SDK-TYPE", "flagcore")
-    .header("STATSIG-SDK-VERSION", env!("CARGO_PKG_VERSION"))
-    .send()
-    .await
-    .and_then(reqwest::Response::error_for_status)
-    .map_err(SyncError::Request)?
-    .json()
-    .await
-    .map_err(SyncError::Request)?;
+    };
+    let body = http::fetch(
+        http::statsig_headers(request, key),
+        options.max_download_bytes,
+    )
+    .await?;
+    let manifest: HashMap<String, Entry> =
+        serde_json::from_slice(&body).map_err(SyncError::IdListManifest)?;
 
     let mut changes: Vec<(String, Change)> = Vec::new();
     let gone: Vec<String> = local
@@ -198,9 +230,19 @@ async fn sync_once(
             local.insert(name.clone(), held);
             continue;
         }
-        match download(client, &entry.url, start, entry.size).await {
-            Ok(body) => {
-                if reset {
+        match download(
+            client,
+            &entry.url,
+            start,
+            entry.size,
+            options.max_download_bytes,
+        )
+        .await
+        {
+            Ok((body, whole)) => {
+                // A server that ignored the range sent the whole file: start over.
+                let start = if whole { 0 } else { start };
+                if reset || whole {
                     changes.push((name.clone(), Change::Reset));
                 }
                 held.size = start + body.len() as u64;
@@ -211,7 +253,8 @@ async fn sync_once(
             Err(e) => failed = Some(e),
         }
     }
-    if !changes.is_empty() {
+    let changed = !changes.is_empty();
+    if changed {
         store.update_id_lists(|lists| {
             for (name, change) in &changes {
                 match change {
@@ -227,7 +270,7 @@ async fn sync_once(
             }
         });
     }
-    failed.map_or(Ok(()), Err)
+    failed.map_or(Ok(changed), Err)
 }
 
 async fn download(
@@ -235,9 +278,11 @@ async fn download(
     url: &str,
     start: u64,
     size: u64,
-) -> Result<Vec<u8>, SyncError> {
+    limit: usize,
+) -> Result<(Vec<u8>, bool), SyncError> {
     let mut request = client.get(url);
-    if url.starts_with("https://api.statsigcdn.com") {
+    let by_header = !url.starts_with("https://api.statsigcdn.com");
+    if !by_header {
         if start > 0 {
             request = request.query(&[("range", format!("{start}-"))]);
         }
@@ -246,21 +291,16 @@ async fn download(
             .header("Range", format!("bytes={start}-"))
             .header("statsig-id-list-file-size", size.to_string());
     }
-    let body = request
-        .send()
-        .await
-        .and_then(reqwest::Response::error_for_status)
-        .map_err(SyncError::Request)?
-        .bytes()
-        .await
-        .map_err(SyncError::Request)?;
+    let (status, body) = http::fetch_with_status(request, limit).await?;
+    // 206 answers a range; 200 to a range request is the whole file.
+    let whole = by_header && start > 0 && status == 200;
     let first = body.iter().find(|b| !b.is_ascii_whitespace());
     if !matches!(first, Some(b'+' | b'-')) {
         return Err(SyncError::IdListFile {
             url: url.to_owned(),
         });
     }
-    Ok(body.to_vec())
+    Ok((body, whole))
 }
 
 /// `+id` adds, `-id` removes; other lines are ignored.
@@ -282,5 +322,28 @@ fn apply_lines(lists: &mut flagcore::IdLists, name: &str, body: &[u8]) {
             }
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_add_and_remove_and_others_are_skipped() {
+        let mut lists = flagcore::IdLists::default();
+        apply_lines(
+            &mut lists,
+            "l",
+            b"+aaaaaaaa\r\n+bbbbbbbb\n\n+\n  \n*cccccccc\n-aaaaaaaa\n+dddddddd",
+        );
+        assert!(!lists.contains_hashed("l", "aaaaaaaa"));
+        assert!(lists.contains_hashed("l", "bbbbbbbb"));
+        assert!(!lists.contains_hashed("l", "cccccccc"));
+        assert!(
+            lists.contains_hashed("l", "dddddddd"),
+            "a last line without a newline"
+        );
+        assert_eq!(lists.len("l"), 2);
     }
 }

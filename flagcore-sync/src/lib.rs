@@ -1,90 +1,157 @@
 //! # flagcore-sync
 //!
-//! Keeps a [`flagcore::Store`] fresh, so that a gate flipped at the source is seen by every
-//! service within one poll interval, and a source that is down, slow or returns garbage never
-//! takes the service down with it: the last good ruleset keeps serving.
+//! Keeps a [`flagcore::Store`] fresh and ships exposures back. A gate flipped at the source
+//! is seen by every service within one poll interval; a source that is down, slow or answers
+//! garbage never takes the service with it: the last good ruleset keeps serving, the error
+//! is recorded, and polling goes on. All of the project's network and file IO lives here, so
+//! the core stays pure.
 //!
 //! - [`StatsigPoller`] polls Statsig's `download_config_specs` endpoint the way the official
-//!   server SDKs do (`sinceTime` cursor, `has_updates: false` answers, the server-secret key
-//!   header), retries failures with capped exponential backoff and jitter, and honours
-//!   `Retry-After`.
+//!   server SDKs do (the server-secret key header, `sinceTime` and `checksum` cursors,
+//!   `has_updates: false` answers), retries failures with capped exponential backoff and
+//!   jitter, honours `Retry-After`, and can fall back to a second URL.
+//!   [`initialize`] starts from a bootstrap payload and waits a bounded time for the network.
 //! - [`FileWatcher`] loads a payload from a file and reloads it when it changes, so a
 //!   self-hosted team can flip a gate by editing a file; a half-written file is never
 //!   installed.
 //! - [`IdListSync`] keeps the store's ID lists (members of large segments) in sync,
 //!   downloading only what was appended since the last sync.
-//! - Each reports a [`Status`]: last success, last error, ruleset time, consecutive failures.
-//! - [`ExposureLogger`] is the store's exposure sink: it copies each exposure into a Statsig
-//!   event, queues it without waiting (a full queue drops and counts), deduplicates, batches
-//!   and posts to Statsig's `log_event` endpoint (or appends JSON lines to a file), retrying
-//!   with backoff, and flushes on shutdown.
+//! - Each source reports a [`Status`]: last success, last error, ruleset time and age,
+//!   consecutive failures.
+//! - [`ExposureLogger`] is the store's [`flagcore::ExposureSink`]: it copies each exposure
+//!   into a Statsig event and queues it without waiting (a full queue drops and counts),
+//!   deduplicates, batches, and posts gzipped batches to Statsig's `log_event` endpoint (or
+//!   appends JSON lines to a file), retrying with backoff; it flushes on shutdown.
+//! - [`BlockingRuntime`] runs all of it for programs that have no tokio runtime.
 //!
 //! ```text
-//!  Statsig API ──► StatsigPoller ─┐
-//!                                  ├─► Ruleset::from_json ──► Store::install ──► evaluations
-//!  a file ───────► FileWatcher ───┘     (Err: keep the last good ruleset, record the error)
+//!  Statsig API ──► StatsigPoller ─┐  Ruleset::from_json (bounded size, all or nothing)
+//!  a file ───────► FileWatcher ───┼─► Err: keep the last good ruleset, record the error
+//!  bootstrap bytes ► initialize ──┘   Ok:  Store::install ─────────────┐
+//!  ID lists ─────► IdListSync ──────────► Store::update_id_lists ──────┤
+//!                                                                      ▼
+//!                                     evaluations (lock-free, on your threads)
+//!                                                                      │ ExposureSink::log
+//!                                                                      ▼ (copy + try_send)
+//!  Statsig log_event / JSON lines ◄── flusher task ◄── bounded queue ◄─┘
+//!                     (batch, gzip, retry)   (dedupe)     (full: drop and count)
 //! ```
+//!
+//! The sources are tasks on the caller's tokio runtime (or on a [`BlockingRuntime`]). They
+//! only ever swap the store's ruleset pointer: evaluation never waits for them, and the
+//! exposure sink never waits for the network. Work that takes milliseconds (gzipping a
+//! batch, reading a file) runs on tokio's blocking pool, not on the runtime's workers.
+//!
+//! Untrusted input is bounded: response bodies and payload files larger than the loader's
+//! [`flagcore::Limits::max_payload_bytes`] are not read; `Retry-After` is honoured up to a
+//! cap; redirects are followed only within the same origin (the server secret travels in a
+//! header); errors and `Debug` output never show the secret (Statsig's URLs carry it).
 //!
 //! ## What it does not do (yet)
 //!
-//! Layer exposures are logged per parameter read through
-//! [`ExposureLogger::log_layer_parameter`] (the core evaluates a layer as a whole); event
-//! batches are sent without gzip, and sampling (`sdk_configs.sampling_mode`) is not applied.
-//! The tasks run on the caller's tokio runtime, or on a [`BlockingRuntime`] in programs that
-//! are not async.
+//! - The protobuf form of `download_config_specs` (`supports_proto`) and delta updates: the
+//!   poller asks for JSON and always replaces the whole ruleset.
+//! - Exposure sampling (`sdk_configs.sampling_mode`), `statsig::non_exposed_checks` and
+//!   diagnostics events.
+//! - Persisting the last good payload to disk between restarts: keep one yourself and pass
+//!   it to [`initialize`] as the bootstrap.
+//! - A data-adapter interface (Statsig's `DataStore`) other than files.
+//! - Exposure events give `Network` as the source in their `reason`, whatever installed the
+//!   ruleset (a file, a bootstrap), and omit `receivedAt`.
 //!
 //! ## Getting started
+//!
+//! Poll Statsig and log exposures inside an async program:
 //!
 //! ```no_run
 //! use std::sync::Arc;
 //! use std::time::Duration;
-//! use flagcore::{Store, User};
-//! use flagcore_sync::{StatsigOptions, StatsigPoller};
+//! use flagcore::{Options, Store, User};
+//! use flagcore_sync::{Destination, ExposureLogger, LoggerOptions, StatsigOptions};
 //!
-//! # async fn run() {
-//! let store = Arc::new(Store::new());
-//! let poller = StatsigPoller::start(store.clone(), StatsigOptions::new("secret-…"))
-//!     .expect("an HTTP client");
-//! poller.wait_for_first_sync(Duration::from_secs(3)).await;
+//! # async fn run() -> Result<(), flagcore_sync::SyncError> {
+//! let secret = std::env::var("STATSIG_SERVER_SECRET").unwrap_or_default();
+//! let logger = Arc::new(ExposureLogger::start(LoggerOptions::new(Destination::statsig(&secret)))?);
+//! let store = Arc::new(Store::with_options(Options {
+//!     exposure_sink: Some(logger.clone()),
+//!     ..Options::default()
+//! }));
+//! let bootstrap = std::fs::read("last-good-flags.json").ok();
+//! let (poller, report) = flagcore_sync::initialize(
+//!     store.clone(),
+//!     bootstrap.as_deref(),
+//!     StatsigOptions::new(secret),
+//!     Duration::from_secs(3),
+//! )
+//! .await?;
+//! println!("serving from {:?} after {:?}", report.source, report.duration);
+//!
 //! let on = store.check_gate(&User::with_user_id("u1"), "new_checkout");
+//!
 //! poller.shutdown().await;
-//! # }
+//! logger.shutdown(Duration::from_secs(5)).await;
+//! # Ok(()) }
 //! ```
+//!
+//! A program without an async runtime uses [`BlockingRuntime`]; a self-hosted team points a
+//! [`FileWatcher`] at a file. The crate's examples (`poll_statsig`, `file_kill_switch`) run
+//! both.
+//!
+//! ## Features
+//!
+//! None: HTTPS uses rustls (no OpenSSL) with the webpki roots, and responses may be gzipped.
 
 mod blocking;
 mod exposures;
 mod file;
+mod http;
 mod id_lists;
 mod statsig;
 mod status;
 mod task;
 
+use std::time::Duration;
+
 pub use blocking::BlockingRuntime;
 pub use exposures::{Destination, ExposureLogger, LoggerOptions, LoggerStats};
-pub use file::FileWatcher;
+pub use file::{FileOptions, FileWatcher};
 pub use id_lists::{IdListOptions, IdListSync};
 pub use statsig::{initialize, InitReport, InitSource, StatsigOptions, StatsigPoller};
 pub use status::Status;
 
-/// Why a sync attempt failed. The store keeps its current ruleset in every case.
+/// Why a sync attempt failed. The store keeps its current ruleset in every case, and the
+/// source tries again.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SyncError {
     /// The request failed (connection refused, timeout, truncated body…); it is retried.
     #[error("request to the config source failed")]
     Request(#[source] reqwest::Error),
-    /// The source answered with an HTTP error status; it is retried (after `Retry-After` when
-    /// the server sent one).
+    /// The source answered with an HTTP error status; it is retried, after `Retry-After`
+    /// when the server sent one.
     #[error("the config source answered HTTP {status}")]
     Status {
         /// The HTTP status code.
         status: u16,
+        /// The delay the server asked for.
+        retry_after: Option<Duration>,
     },
-    /// The payload was rejected by the loader (malformed, truncated, HTML…).
+    /// The body was larger than the loader's `max_payload_bytes`; it was not read further.
+    /// Raise the limit in the source's options if the payload really is that large.
+    #[error("the payload is larger than {limit} bytes")]
+    TooLarge {
+        /// The limit, in bytes.
+        limit: usize,
+    },
+    /// The payload was rejected by the loader (malformed, truncated, HTML, wrong types…).
     #[error("the payload was rejected")]
     Load(#[source] flagcore::LoadError),
+    /// The loader panicked on this payload (a bug in flagcore: please report it with the
+    /// payload); the current ruleset keeps serving.
+    #[error("the loader panicked on the payload")]
+    LoaderPanicked,
     /// The payload has no specs while the current ruleset has some: refused as a likely
-    /// source-side fault.
+    /// fault at the source. Install it yourself ([`flagcore::Store::install`]) if you mean it.
     #[error("the payload is empty while the current ruleset is not; keeping the current one")]
     EmptyPayload,
     /// An ID-list file did not start with `+` or `-` (an error page?); the list is kept as
@@ -94,12 +161,40 @@ pub enum SyncError {
         /// The file's URL.
         url: String,
     },
-    /// Reading the file failed.
+    /// The ID-list manifest was not a JSON object of lists.
+    #[error("the ID-list manifest was rejected")]
+    IdListManifest(#[source] serde_json::Error),
+    /// Reading the payload file failed (it may be missing); retried at the next poll.
     #[error("reading the payload file failed")]
     Io(#[source] std::io::Error),
     /// The HTTP client could not be built (TLS set-up).
     #[error("building the HTTP client failed")]
     Client(#[source] reqwest::Error),
+    /// No answer came within the time given (see [`initialize`]).
+    #[error("no answer within {0:?}")]
+    Timeout(Duration),
+}
+
+/// `error: cause: cause…`, for status reports.
+pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut message = error.to_string();
+    let mut cause = error.source();
+    while let Some(c) = cause {
+        message.push_str(": ");
+        message.push_str(&c.to_string());
+        cause = c.source();
+    }
+    message
+}
+
+/// Parses a payload; a panic in the loader is an error, not the end of the source's task.
+pub(crate) fn parse(
+    bytes: &[u8],
+    limits: &flagcore::Limits,
+) -> Result<flagcore::Ruleset, SyncError> {
+    std::panic::catch_unwind(|| flagcore::Ruleset::from_json_with_limits(bytes, limits))
+        .map_err(|_| SyncError::LoaderPanicked)?
+        .map_err(SyncError::Load)
 }
 
 /// Whether a ruleset has no specs at all.
@@ -109,8 +204,9 @@ fn is_empty(rs: &flagcore::Ruleset) -> bool {
         && rs.layer_names().next().is_none()
 }
 
-/// Installs `rs` unless it would replace a non-empty ruleset by an empty one.
-fn install(store: &flagcore::Store, rs: flagcore::Ruleset) -> Result<u64, SyncError> {
+/// Installs `rs` unless it would replace a non-empty ruleset by an empty one; returns its
+/// time.
+pub(crate) fn install(store: &flagcore::Store, rs: flagcore::Ruleset) -> Result<u64, SyncError> {
     let current_has_specs = store.ruleset().is_some_and(|c| !is_empty(&c));
     if current_has_specs && is_empty(&rs) {
         return Err(SyncError::EmptyPayload);

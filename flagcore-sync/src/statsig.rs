@@ -1,33 +1,69 @@
-//! Polling Statsig's `download_config_specs` endpoint.
+//! Polling Statsig's `download_config_specs` endpoint (spec 10.1), and initialisation.
 
-use std::collections::hash_map::RandomState;
-use std::hash::BuildHasher;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use flagcore::{Ruleset, Store};
-use tokio::sync::watch;
+use flagcore::{Limits, Ruleset, Store};
 
-use crate::status::Shared;
-use crate::task::Task;
+use crate::http::{self, Backoff};
+use crate::status::StatusCell;
+use crate::task::{Stopped, Task};
 use crate::{Status, SyncError};
 
-/// Where and how often to poll.
-#[derive(Clone, Debug)]
+/// Statsig's CDN endpoint for `download_config_specs`, without the key.
+pub(crate) const STATSIG_SPECS_URL: &str = "https://api.statsigcdn.com/v2/download_config_specs";
+
+/// Where and how often to poll. Build it with [`StatsigOptions::new`] and the setters.
+///
+/// ```
+/// use std::time::Duration;
+/// use flagcore_sync::StatsigOptions;
+///
+/// let options = StatsigOptions::new("secret-…")
+///     .specs_url("https://statsig-proxy.internal/v2/download_config_specs")
+///     .fallback_url("https://api.statsigcdn.com/v2/download_config_specs")
+///     .interval(Duration::from_secs(30));
+/// ```
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct StatsigOptions {
-    /// The server secret key (`secret-…`), sent in the `STATSIG-API-KEY` header.
+    /// The server secret key (`secret-…`), sent in the `STATSIG-API-KEY` header and as the
+    /// last path segment. Never printed by `Debug`.
     pub server_secret: String,
-    /// The endpoint, without the key: `https://api.statsigcdn.com/v2/download_config_specs` by
-    /// default; point it at a proxy (or a test server).
+    /// The endpoint, without the key: `https://api.statsigcdn.com/v2/download_config_specs`
+    /// by default; point it at a proxy (or a test server). Requests go to
+    /// `{specs_url}/{server_secret}.json`.
     pub specs_url: String,
+    /// A second endpoint, tried when the first attempt fails and then on every fifth
+    /// consecutive failure (Statsig's `fallback_to_statsig_api`); none by default.
+    pub fallback_url: Option<String>,
     /// Time between syncs, measured from the end of the previous one (10 s by default).
     pub interval: Duration,
-    /// Timeout of one request (10 s by default).
+    /// Timeout of one request, connection and body included (10 s by default).
     pub timeout: Duration,
-    /// First retry delay after a failure; doubles per consecutive failure (with ±25% jitter)
-    /// up to `interval`, so a recovered source is seen within one interval.
+    /// First retry delay after a failure: it doubles per consecutive failure (with jitter)
+    /// up to `interval`, so a recovered source is seen within one interval (200 ms).
     pub retry_base: Duration,
+    /// The longest `Retry-After` honoured (10 minutes): a larger one is cut to this, so a
+    /// broken proxy cannot stop polling for days.
+    pub max_retry_after: Duration,
+    /// Limits on the payload (size, counts); a larger body is not even read.
+    pub limits: Limits,
+}
+
+impl core::fmt::Debug for StatsigOptions {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("StatsigOptions")
+            .field("server_secret", &"<redacted>")
+            .field("specs_url", &self.specs_url)
+            .field("fallback_url", &self.fallback_url)
+            .field("interval", &self.interval)
+            .field("timeout", &self.timeout)
+            .field("retry_base", &self.retry_base)
+            .field("max_retry_after", &self.max_retry_after)
+            .field("limits", &self.limits)
+            .finish()
+    }
 }
 
 impl StatsigOptions {
@@ -35,16 +71,25 @@ impl StatsigOptions {
     pub fn new(server_secret: impl Into<String>) -> StatsigOptions {
         StatsigOptions {
             server_secret: server_secret.into(),
-            specs_url: "https://api.statsigcdn.com/v2/download_config_specs".into(),
+            specs_url: STATSIG_SPECS_URL.into(),
+            fallback_url: None,
             interval: Duration::from_secs(10),
             timeout: Duration::from_secs(10),
             retry_base: Duration::from_millis(200),
+            max_retry_after: Duration::from_secs(600),
+            limits: Limits::default(),
         }
     }
 
     /// Sets the endpoint.
     pub fn specs_url(mut self, url: impl Into<String>) -> Self {
         self.specs_url = url.into();
+        self
+    }
+
+    /// Sets the fallback endpoint.
+    pub fn fallback_url(mut self, url: impl Into<String>) -> Self {
+        self.fallback_url = Some(url.into());
         self
     }
 
@@ -65,10 +110,28 @@ impl StatsigOptions {
         self.retry_base = delay;
         self
     }
+
+    /// Sets the longest `Retry-After` honoured.
+    pub fn max_retry_after(mut self, max: Duration) -> Self {
+        self.max_retry_after = max;
+        self
+    }
+
+    /// Sets the payload limits.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
 }
 
-/// A background task keeping a store in sync with Statsig. Dropping the handle stops it;
-/// [`StatsigPoller::shutdown`] stops it and waits until it has.
+/// A background task keeping a store in sync with Statsig.
+///
+/// The first sync starts at once; then one every `interval`. A failure (HTTP error,
+/// timeout, a payload the loader rejects, an empty payload replacing a non-empty one) keeps
+/// the current ruleset, is recorded in the [`Status`], and is retried after a capped,
+/// jittered backoff (or the server's `Retry-After`). The loop never ends on its own.
+/// Dropping the handle stops it; [`StatsigPoller::shutdown`] stops it and waits until it
+/// has.
 #[derive(Debug)]
 pub struct StatsigPoller {
     task: Task,
@@ -80,31 +143,13 @@ enum Synced {
     NoUpdates,
 }
 
-/// A failure and how long the server asked us to wait.
-struct Failure {
-    error: SyncError,
-    retry_after: Option<Duration>,
-}
-
-impl From<SyncError> for Failure {
-    fn from(error: SyncError) -> Self {
-        Failure {
-            error,
-            retry_after: None,
-        }
-    }
-}
-
 impl StatsigPoller {
     /// Starts polling on the current tokio runtime; the first sync starts at once.
     ///
     /// # Panics
-    /// Outside a tokio runtime (as `tokio::spawn` does).
+    /// Outside a tokio runtime (as `tokio::spawn` does); see [`crate::BlockingRuntime`].
     pub fn start(store: Arc<Store>, options: StatsigOptions) -> Result<StatsigPoller, SyncError> {
-        let client = reqwest::Client::builder()
-            .timeout(options.timeout)
-            .build()
-            .map_err(SyncError::Client)?;
+        let client = http::client(options.timeout)?;
         let task = Task::spawn(|status, stopped| run(client, store, options, status, stopped));
         Ok(StatsigPoller { task })
     }
@@ -114,14 +159,15 @@ impl StatsigPoller {
         self.task.status()
     }
 
-    /// Waits until the first sync attempt has finished or `timeout` passed, and reports the
+    /// Follows the status: the receiver is notified after every attempt.
+    pub fn watch(&self) -> tokio::sync::watch::Receiver<Status> {
+        self.task.watch()
+    }
+
+    /// Waits until the first sync attempt has ended or `timeout` passed, and reports the
     /// status then (see [`Status::last_success`] and [`Status::last_error`]).
     pub async fn wait_for_first_sync(&self, timeout: Duration) -> Status {
-        let deadline = tokio::time::Instant::now() + timeout;
-        while self.status().attempts == 0 && tokio::time::Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-        self.status()
+        self.task.first_attempt(timeout).await
     }
 
     /// Stops polling and waits for the task to end (an in-flight request is abandoned).
@@ -134,65 +180,78 @@ async fn run(
     client: reqwest::Client,
     store: Arc<Store>,
     options: StatsigOptions,
-    status: Arc<Shared>,
-    mut stopped: watch::Receiver<bool>,
+    status: Arc<StatusCell>,
+    mut stopped: Stopped,
 ) {
-    let jitter = RandomState::new();
+    let backoff = Backoff {
+        base: options.retry_base,
+        cap: options.interval,
+    };
     let mut delay = Duration::ZERO;
     loop {
-        tokio::select! {
-            _ = tokio::time::sleep(delay) => {}
-            _ = stopped.changed() => return,
+        if !stopped.sleep(delay).await {
+            return;
         }
-        let attempt = tokio::select! {
-            r = sync_once(&client, &store, &options) => r,
-            _ = stopped.changed() => return,
+        let Some(result) = stopped
+            .or(attempt(&client, &store, &options, &status))
+            .await
+        else {
+            return;
         };
-        delay = match attempt {
-            Ok(Synced::Installed(time)) => {
-                status.success(Some(time));
+        delay = match result {
+            Ok(synced) => {
+                let installed = match synced {
+                    Synced::Installed(time) => Some(Some(time)),
+                    Synced::NoUpdates => None,
+                };
+                status.success(installed);
                 options.interval
             }
-            Ok(Synced::NoUpdates) => {
-                status.success(None);
-                options.interval
-            }
-            Err(failure) => {
-                status.failure(&failure.error);
-                let failures = status.get().consecutive_failures;
-                let backoff = retry_delay(&options, failures, &jitter);
-                failure.retry_after.map_or(backoff, |r| r.max(backoff))
+            Err(error) => {
+                status.failure(&error);
+                let delay = backoff.delay(status.get().consecutive_failures);
+                match error {
+                    SyncError::Status {
+                        retry_after: Some(asked),
+                        ..
+                    } => delay.max(asked.min(options.max_retry_after)),
+                    _ => delay,
+                }
             }
         };
     }
 }
 
-/// `retry_base · 2^(failures-1)`, ±25% jitter, at most `interval`.
-fn retry_delay(options: &StatsigOptions, failures: u32, jitter: &RandomState) -> Duration {
-    let exp = options
-        .retry_base
-        .saturating_mul(1u32 << failures.saturating_sub(1).min(16));
-    let capped = exp.min(options.interval);
-    let r = jitter.hash_one(SystemTime::now()) % 1000; // 0..1000
-    capped.mul_f64(0.75 + (r as f64) / 2000.0)
+/// One sync: the endpoint, then the fallback when it is due.
+async fn attempt(
+    client: &reqwest::Client,
+    store: &Store,
+    options: &StatsigOptions,
+    status: &StatusCell,
+) -> Result<Synced, SyncError> {
+    let primary = sync_once(client, store, options, &options.specs_url).await;
+    let Some(fallback) = &options.fallback_url else {
+        return primary;
+    };
+    let s = status.get();
+    let due = s.attempts == 0 || (s.consecutive_failures + 1) % 5 == 0;
+    match primary {
+        Err(error) if due => sync_once(client, store, options, fallback)
+            .await
+            .or(Err(error)),
+        r => r,
+    }
 }
 
 async fn sync_once(
     client: &reqwest::Client,
     store: &Store,
     options: &StatsigOptions,
-) -> Result<Synced, Failure> {
+    specs_url: &str,
+) -> Result<Synced, SyncError> {
     let key = &options.server_secret;
-    let url = format!("{}/{key}.json", options.specs_url.trim_end_matches('/'));
-    let now_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis());
-    let mut request = client
-        .get(url)
-        .header("STATSIG-API-KEY", key)
-        .header("STATSIG-SDK-TYPE", "flagcore")
-        .header("STATSIG-SDK-VERSION", env!("CARGO_PKG_VERSION"))
-        .header("STATSIG-CLIENT-TIME", now_ms.to_string());
+    let url = format!("{}/{key}.json", specs_url.trim_end_matches('/'));
+    let mut request = http::statsig_headers(client.get(url), key);
     let current = store.ruleset();
     if let Some(rs) = current.as_deref().filter(|rs| rs.time() > 0) {
         request = request.query(&[("sinceTime", rs.time().to_string())]);
@@ -200,28 +259,18 @@ async fn sync_once(
             request = request.query(&[("checksum", checksum)]);
         }
     }
-    let response = request.send().await.map_err(SyncError::Request)?;
-    if !response.status().is_success() {
-        let retry_after = response
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
-        return Err(Failure {
-            error: SyncError::Status {
-                status: response.status().as_u16(),
-            },
-            retry_after,
-        });
-    }
-    let body = response.bytes().await.map_err(SyncError::Request)?;
-    apply(store, current.as_deref(), &body).map_err(Failure::from)
+    let body = http::fetch(request, options.limits.max_payload_bytes).await?;
+    apply(store, current.as_deref(), &body, &options.limits)
 }
 
 /// Applies a response body (spec 10.1, "Applying JSON").
-fn apply(store: &Store, current: Option<&Ruleset>, body: &[u8]) -> Result<Synced, SyncError> {
-    let rs = match Ruleset::from_json(body) {
+fn apply(
+    store: &Store,
+    current: Option<&Ruleset>,
+    body: &[u8],
+    limits: &Limits,
+) -> Result<Synced, SyncError> {
+    let rs = match crate::parse(body, limits) {
         Ok(rs) => rs,
         Err(e) => {
             // The usual answer to a `sinceTime` request when nothing changed.
@@ -231,13 +280,14 @@ fn apply(store: &Store, current: Option<&Ruleset>, body: &[u8]) -> Result<Synced
             }
             return match serde_json::from_slice::<HasUpdates>(body) {
                 Ok(HasUpdates { has_updates: false }) => Ok(Synced::NoUpdates),
-                _ => Err(SyncError::Load(e)),
+                _ => Err(e),
             };
         }
     };
     if let Some(current) = current {
         let older = current.time() > 0 && current.time() > rs.time();
-        let same = current.checksum().is_some() && current.checksum() == rs.checksum();
+        let same = current.checksum().is_some_and(|c| !c.is_empty())
+            && current.checksum() == rs.checksum();
         if older || same {
             return Ok(Synced::NoUpdates);
         }
@@ -252,29 +302,63 @@ fn apply(store: &Store, current: Option<&Ruleset>, body: &[u8]) -> Result<Synced
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum InitSource {
-    /// The network answered in time.
+    /// The network answered in time with a ruleset.
     Network,
-    /// The network did not (yet): the bootstrap payload serves.
+    /// The bootstrap payload serves (the network did not answer in time, failed, or
+    /// answered that the bootstrap is current).
     Bootstrap,
-    /// Neither: evaluations give defaults (`Reason::NoRuleset`) until a sync succeeds.
+    /// Neither: evaluations give defaults ([`flagcore::Reason::NoRuleset`]) until a sync
+    /// succeeds.
     None,
 }
 
 /// What [`initialize`] did.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct InitReport {
-    /// Where the ruleset came from.
+    /// Where the serving ruleset came from.
     pub source: InitSource,
-    /// The error of the bootstrap payload or of the first network sync, if any.
-    pub error: Option<String>,
+    /// Whether the first network sync succeeded within the timeout.
+    pub network_ok: bool,
+    /// Why the first network sync failed, or that it did not end within the timeout.
+    pub network_error: Option<String>,
+    /// Why the bootstrap payload was not installed.
+    pub bootstrap_error: Option<String>,
     /// How long initialisation took.
     pub duration: Duration,
     /// The `time` of the ruleset serving afterwards.
     pub ruleset_time: Option<u64>,
 }
 
+impl InitReport {
+    /// Whether a ruleset serves (from the network or the bootstrap).
+    pub fn is_ready(&self) -> bool {
+        self.source != InitSource::None
+    }
+}
+
 /// Starts from `bootstrap` (a saved payload) at once when given, then starts polling and
-/// waits at most `timeout` for the first network sync. The poller keeps running either way.
+/// waits at most `timeout` for the first network sync. The poller keeps running whatever
+/// happened; the report says what did.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), flagcore_sync::SyncError> {
+/// use std::sync::Arc;
+/// use std::time::Duration;
+/// use flagcore_sync::{initialize, InitSource, StatsigOptions};
+///
+/// let store = Arc::new(flagcore::Store::new());
+/// let saved = std::fs::read("flags-backup.json").ok();
+/// let (poller, report) = initialize(store, saved.as_deref(), StatsigOptions::new("secret-…"),
+///     Duration::from_secs(3)).await?;
+/// if report.source != InitSource::Network {
+///     eprintln!("flags: serving {:?}; network: {:?}", report.source, report.network_error);
+/// }
+/// # Ok(()) }
+/// ```
+///
+/// # Errors
+/// Only when the HTTP client cannot be built; sync failures are in the report.
 pub async fn initialize(
     store: Arc<Store>,
     bootstrap: Option<&[u8]>,
@@ -282,27 +366,30 @@ pub async fn initialize(
     timeout: Duration,
 ) -> Result<(StatsigPoller, InitReport), SyncError> {
     let started = tokio::time::Instant::now();
-    let mut error = None;
     let mut source = InitSource::None;
+    let mut bootstrap_error = None;
     if let Some(bytes) = bootstrap {
-        match store.load_json(bytes) {
+        match crate::parse(bytes, &options.limits).and_then(|rs| crate::install(&store, rs)) {
             Ok(_) => source = InitSource::Bootstrap,
-            Err(e) => error = Some(format!("bootstrap: {e}")),
+            Err(e) => bootstrap_error = Some(crate::error_chain(&e)),
         }
     }
     let poller = StatsigPoller::start(store.clone(), options)?;
     let status = poller.wait_for_first_sync(timeout).await;
-    if status.last_install.is_some()
-        || (status.last_success.is_some() && source == InitSource::None)
-    {
+    let network_ok = status.last_success.is_some();
+    if status.last_install.is_some() {
         source = InitSource::Network;
     }
-    if let Some((_, e)) = status.last_error {
-        error = Some(e);
-    }
+    let network_error = match status.last_error {
+        Some((_, e)) => Some(e),
+        None if status.attempts == 0 => Some(crate::error_chain(&SyncError::Timeout(timeout))),
+        None => None,
+    };
     let report = InitReport {
         source,
-        error,
+        network_ok,
+        network_error,
+        bootstrap_error,
         duration: started.elapsed(),
         ruleset_time: store.ruleset().map(|r| r.time()),
     };

@@ -4,10 +4,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use flagcore::{Store, User};
-use flagcore_sync::BlockingRuntime;
+use flagcore::{Options, Store, User};
+use flagcore_sync::{BlockingRuntime, Destination, LoggerOptions, StatsigOptions};
 
-use super::server::payload;
+use super::server::{payload, Reply, Server};
 
 /// How many threads of this process carry the runtime's thread name (Linux; `None`
 /// elsewhere).
@@ -49,6 +49,43 @@ fn a_non_async_program_syncs_from_a_file_and_shuts_down_cleanly() {
     std::fs::write(&path, payload(2, false)).unwrap();
     assert!(wait_until(Duration::from_secs(5), || !store.check_gate(&user, "g")));
     runtime.block_on(watcher.shutdown());
+
+    // A Statsig poller and an exposure logger, from plain threads.
+    let server = Server::start();
+    server.set_specs(Reply::Serve(payload(3, true)));
+    let logger = Arc::new(
+        runtime
+            .start_exposure_logger(LoggerOptions::new(Destination::Statsig {
+                url: server.log_url(),
+                server_secret: "secret-test".into(),
+            }))
+            .expect("logger"),
+    );
+    let store = Arc::new(Store::with_options(Options {
+        exposure_sink: Some(logger.clone()),
+        ..Options::default()
+    }));
+    let options = StatsigOptions::new("secret-test")
+        .specs_url(server.specs_url())
+        .interval(Duration::from_millis(50));
+    let poller = runtime
+        .start_statsig_poller(store.clone(), options)
+        .expect("poller");
+    assert!(wait_until(Duration::from_secs(5), || store.check_gate(&user, "g")));
+    server.set_specs(Reply::Serve(payload(4, false)));
+    assert!(wait_until(Duration::from_secs(5), || !store.check_gate(&user, "g")));
+    runtime.block_on(poller.shutdown());
+    runtime.block_on(logger.shutdown(Duration::from_secs(5)));
+    // One exposure per answer: on, then off (and, if the check came first, one without a
+    // ruleset).
+    let values: Vec<String> = server
+        .events()
+        .iter()
+        .filter(|e| e["metadata"]["reason"] != "NoValues")
+        .map(|e| e["metadata"]["gateValue"].as_str().unwrap_or("").to_owned())
+        .collect();
+    assert_eq!(values, ["true", "false"], "{:?}", logger.stats());
+
     runtime.shutdown(Duration::from_secs(5));
     let _ = std::fs::remove_file(&path);
     // No thread of the runtime is left behind.

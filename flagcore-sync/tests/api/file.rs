@@ -1,57 +1,100 @@
-//! The file watcher against real files: edits flip gates, half-written files are not installed.
+//! The file watcher against real files, in paused time: edits flip gates within one
+//! interval; half-written, empty, oversized and deleted files keep the last good ruleset.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use flagcore::{Store, User};
-use flagcore_sync::FileWatcher;
+use flagcore::{Limits, Store, User};
+use flagcore_sync::{FileOptions, FileWatcher};
 
-use super::server::{empty_payload, eventually, payload};
+use super::server::{advance, empty_payload, freeze, payload, until};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn edits_flip_gates_and_broken_files_keep_the_last_good_ruleset() {
-    let dir = std::env::temp_dir().join(format!("flagcore-sync-file-{}", std::process::id()));
+const INTERVAL: Duration = Duration::from_secs(1);
+
+fn temp_file(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("flagcore-sync-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("flags.json");
+    dir.join("flags.json")
+}
+
+fn time(store: &Store) -> Option<u64> {
+    store.ruleset().map(|r| r.time())
+}
+
+/// `bytes` padded with spaces to `len` (JSON allows trailing whitespace).
+fn padded(mut bytes: Vec<u8>, len: usize) -> Vec<u8> {
+    bytes.resize(len, b' ');
+    bytes
+}
+
+#[tokio::test(start_paused = true)]
+async fn edits_flip_gates_and_broken_files_keep_the_last_good_ruleset() {
+    let _clock = freeze();
+    let path = temp_file("edits");
     std::fs::write(&path, payload(1, true)).unwrap();
     let store = Arc::new(Store::new());
-    let watcher = FileWatcher::start(store.clone(), &path, Duration::from_millis(20));
+    let watcher = FileWatcher::start(store.clone(), &path, INTERVAL);
+    let first = watcher.wait_for_first_sync(INTERVAL).await;
+    assert_eq!(first.ruleset_time, Some(1), "{first:?}");
     let user = User::with_user_id("u");
-    let time = |s: &Store| s.ruleset().map(|r| r.time());
-    assert!(eventually(Duration::from_secs(5), || time(&store) == Some(1)).await);
     assert!(store.check_gate(&user, "g"));
+    let attempts = || watcher.status().attempts;
 
-    // A half-written file (the editor or deploy tool is mid-write) is not installed.
-    let full = payload(2, false);
+    // A kill switch flipped in the file is seen within one interval.
+    std::fs::write(&path, payload(2, false)).unwrap();
+    advance(INTERVAL).await;
+    until("the kill switch", || !store.check_gate(&user, "g")).await;
+
+    // A half-written file (an editor or deploy tool mid-write) is not installed…
+    let full = payload(3, true);
+    let before = attempts();
     std::fs::write(&path, &full[..full.len() / 2]).unwrap();
-    assert!(
-        eventually(Duration::from_secs(5), || watcher
-            .status()
-            .consecutive_failures
-            >= 1)
-        .await
-    );
-    assert!(store.check_gate(&user, "g"));
-    assert_eq!(time(&store), Some(1));
-
-    // The completed file is.
-    std::fs::write(&path, &full).unwrap();
-    assert!(eventually(Duration::from_secs(5), || time(&store) == Some(2)).await);
-    assert!(
-        !store.check_gate(&user, "g"),
-        "the kill switch in the file was not seen"
-    );
-
-    // An empty ruleset does not replace a non-empty one; a deleted file keeps the last one.
-    let before = watcher.status().attempts;
-    std::fs::write(&path, empty_payload(3)).unwrap();
-    assert!(
-        eventually(Duration::from_secs(5), || watcher.status().attempts
-            > before)
-        .await
-    );
+    advance(INTERVAL).await;
+    until("the half-written file", || attempts() > before).await;
     let status = watcher.status();
-    assert_eq!(status.consecutive_failures, 1, "{status:?}");
+    assert!(
+        status
+            .last_error
+            .as_ref()
+            .is_some_and(|(_, e)| e.contains("rejected")),
+        "{status:?}"
+    );
+    assert_eq!(time(&store), Some(2));
+    assert!(!store.check_gate(&user, "g"));
+    // …nor retried until it changes…
+    for _ in 0..3 {
+        advance(INTERVAL).await;
+    }
+    super::server::settle().await;
+    assert_eq!(watcher.status().consecutive_failures, 1);
+    // …and the completed file is.
+    std::fs::write(&path, &full).unwrap();
+    advance(INTERVAL).await;
+    until("the completed file", || time(&store) == Some(3)).await;
+    assert_eq!(watcher.status().consecutive_failures, 0);
+
+    // A rewrite of the same size with the same modification time is still seen.
+    std::fs::write(&path, padded(payload(4, true), 1000)).unwrap();
+    let mtime = std::fs::metadata(&path).unwrap().modified().unwrap();
+    advance(INTERVAL).await;
+    until("the padded file", || time(&store) == Some(4)).await;
+    std::fs::write(&path, padded(payload(5, false), 1000)).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
+    advance(INTERVAL).await;
+    until("the same-size rewrite", || time(&store) == Some(5)).await;
+
+    // An empty ruleset does not replace a non-empty one.
+    let before = attempts();
+    std::fs::write(&path, empty_payload(6)).unwrap();
+    advance(INTERVAL).await;
+    until("the empty file", || attempts() > before).await;
+    let status = watcher.status();
     assert!(
         status
             .last_error
@@ -59,16 +102,40 @@ async fn edits_flip_gates_and_broken_files_keep_the_last_good_ruleset() {
             .is_some_and(|(_, e)| e.contains("empty")),
         "{status:?}"
     );
-    assert_eq!(time(&store), Some(2));
+    assert_eq!(time(&store), Some(5));
+
+    // A deleted file keeps the last ruleset; the watcher goes on.
     std::fs::remove_file(&path).unwrap();
-    let before = watcher.status().attempts;
-    assert!(
-        eventually(Duration::from_secs(5), || watcher.status().attempts
-            > before + 1)
-        .await
-    );
-    assert_eq!(time(&store), Some(2));
+    let before = attempts();
+    advance(INTERVAL).await;
+    until("the missing file", || attempts() > before).await;
+    assert_eq!(time(&store), Some(5));
     assert!(watcher.status().last_error.is_some());
+    std::fs::write(&path, payload(7, true)).unwrap();
+    advance(INTERVAL).await;
+    until("the new file", || time(&store) == Some(7)).await;
     watcher.shutdown().await;
-    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(path.parent().unwrap());
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_oversized_file_is_not_read() {
+    let _clock = freeze();
+    let path = temp_file("oversized");
+    std::fs::write(&path, padded(payload(1, true), 10_000)).unwrap();
+    let store = Arc::new(Store::new());
+    let mut limits = Limits::default();
+    limits.max_payload_bytes = 4_096;
+    let watcher = FileWatcher::with_options(store.clone(), FileOptions::new(&path).limits(limits));
+    let status = watcher.wait_for_first_sync(INTERVAL).await;
+    assert!(
+        status
+            .last_error
+            .as_ref()
+            .is_some_and(|(_, e)| e.contains("larger than 4096 bytes")),
+        "{status:?}"
+    );
+    assert!(store.ruleset().is_none());
+    watcher.shutdown().await;
+    let _ = std::fs::remove_dir_all(path.parent().unwrap());
 }
