@@ -224,6 +224,37 @@ impl<'r, 'u, 'e> Evaluator<'r, 'u, 'e> {
         Ok(Found::Recognized)
     }
 
+    /// A gate's boolean alone: what [`Evaluator::evaluate_spec`] reports as `value`, without
+    /// filling the record's metadata (the fast path of `check_gate`).
+    #[inline]
+    pub(crate) fn gate_value(&mut self, spec: &'r Spec) -> bool {
+        let mut rec = Record::default();
+        for rule in &spec.rules {
+            if !rule.public_only {
+                if self.eval_conditions(rule, &mut rec).is_err() {
+                    return false;
+                }
+                if rec.unsupported {
+                    return rec.value;
+                }
+                if !rec.value {
+                    continue;
+                }
+            }
+            if matches!(rule.config_delegate, Some((_, Some(_)))) {
+                // A gate that delegates (not something Statsig produces): the general path.
+                let mut rec = Record::default();
+                return self.evaluate_spec(spec, Kind::Gate, &mut rec).is_ok() && rec.value;
+            }
+            return if self.pass_percentage(rule) {
+                !rule.return_value.is_false()
+            } else {
+                spec.default_value.is_true()
+            };
+        }
+        spec.default_value.is_true()
+    }
+
     /// Layer → experiment delegation (spec 4.6); the delegate exists.
     fn delegate(
         &mut self,

@@ -55,12 +55,34 @@ impl StrIndex {
             if si == EMPTY {
                 return None;
             }
-            if sh == h && key(si as usize) == probe {
+            if sh == h && same(key(si as usize).as_bytes(), probe.as_bytes()) {
                 return Some(si as usize);
             }
             pos = (pos + 1) & self.mask;
         }
     }
+}
+
+/// `a == b`, inline: names are short, and a call to `memcmp` costs more than comparing
+/// them 8 bytes at a time (the last word overlaps the one before it).
+#[inline]
+fn same(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    if n < 8 {
+        return a == b;
+    }
+    let word = |s: &[u8], at: usize| s.get(at..).and_then(|t| t.first_chunk::<8>()).copied();
+    let mut at = 0;
+    while at + 8 < n {
+        if word(a, at) != word(b, at) {
+            return false;
+        }
+        at += 8;
+    }
+    word(a, n - 8) == word(b, n - 8)
 }
 
 #[cfg(test)]
@@ -75,6 +97,20 @@ mod tests {
         assert_eq!(idx.get("b", |i| items[i]), Some(1));
         assert_eq!(idx.get("zz", |i| items[i]), None);
         let empty = StrIndex::build(0, |i| items[i]);
+        for (a, b) in [
+            ("", ""),
+            ("abc", "abc"),
+            ("abc", "abd"),
+            ("exactly8", "exactly8"),
+            ("exactly8", "exactlY8"),
+            ("seventeen bytes!!", "seventeen bytes!!"),
+            ("seventeen bytes!!", "seventeen bytes!?"),
+            ("seventeen bytes!!", "Seventeen bytes!!"),
+            ("a somewhat longer name_x", "a somewhat longer name_y"),
+            ("short", "shorter"),
+        ] {
+            assert_eq!(same(a.as_bytes(), b.as_bytes()), a == b, "{a:?} vs {b:?}");
+        }
         assert_eq!(empty.get("a", |i| items[i]), None);
     }
 }

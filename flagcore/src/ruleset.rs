@@ -107,6 +107,26 @@ pub(crate) struct Spec {
     pub(crate) forward_all_exposures: bool,
     #[allow(dead_code)] // Multi-rule layer evaluation (spec 4.7) is not implemented yet.
     pub(crate) use_new_layer_eval: bool,
+    /// The boolean value when it is the same for every user (the first rule that can pass
+    /// is public and passes everyone or no one): `check_gate` answers without evaluating.
+    pub(crate) constant_value: Option<bool>,
+}
+
+impl Spec {
+    /// See [`Spec::constant_value`]; needs `Rule::public_only`.
+    fn value_for_everyone(&self) -> Option<bool> {
+        let Some(rule) = self.rules.first() else {
+            return Some(self.default_value.is_true());
+        };
+        if !rule.public_only || rule.config_delegate.is_some() {
+            return None;
+        }
+        match rule.pass {
+            Pass::Always => Some(!rule.return_value.is_false()),
+            Pass::Never => Some(self.default_value.is_true()),
+            Pass::Hash { .. } => None,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -620,8 +640,11 @@ impl Ruleset {
                 .is_some_and(|c| matches!(c.kind, CondKind::Public))
         };
         for specs in [&mut self.gates, &mut self.configs, &mut self.layers] {
-            for rule in specs.list.iter_mut().flat_map(|s| s.rules.iter_mut()) {
-                rule.public_only = rule.conditions.iter().all(is_public);
+            for spec in &mut specs.list {
+                for rule in &mut spec.rules {
+                    rule.public_only = rule.conditions.iter().all(is_public);
+                }
+                spec.constant_value = spec.value_for_everyone();
             }
         }
     }
@@ -978,6 +1001,7 @@ impl<'l> Builder<'l> {
                 .map(|v| v.into_iter().map(String::into_boxed_str).collect()),
             forward_all_exposures: w.forward_all_exposures.unwrap_or(false),
             use_new_layer_eval: w.use_new_layer_eval.unwrap_or(false),
+            constant_value: None,
         })
     }
 

@@ -401,6 +401,8 @@ impl Snapshot<'_> {
     }
 
     /// Evaluates into `sec` and hands the exposure to the sink (unless suppressed).
+    /// Inlined so that the result is built in place, not copied out through the callers.
+    #[inline(always)]
     fn run<'a>(
         &'a self,
         sec: &mut Vec<RawExposure>,
@@ -411,7 +413,7 @@ impl Snapshot<'_> {
     ) -> Shaped<'a> {
         let env = self.env();
         let overrides = Some(&*self.state.overrides).filter(|o| !o.is_empty());
-        let shaped = evaluate(self.ruleset(), &env, overrides, sec, user, kind, name);
+        let shaped = evaluate(self.ruleset(), &env, overrides, sec, user, kind, name, true);
         if exposures == Exposures::Log {
             if let Some(sink) = &self.options.exposure_sink {
                 sink.log(&Exposure {
@@ -427,6 +429,24 @@ impl Snapshot<'_> {
     /// exposures (they reach the sink, and [`Snapshot::evaluate`] returns them).
     #[inline]
     fn evaluate_tls<'a>(&'a self, user: &User<'_>, kind: Kind, name: &'a str) -> Evaluation<'a> {
+        if self.options.exposure_sink.is_none() {
+            // Nobody reads the exposures: none are collected, and an empty buffer never
+            // allocates.
+            let overrides = Some(&*self.state.overrides).filter(|o| !o.is_empty());
+            let mut sec = Vec::new();
+            let env = self.env();
+            let shaped = evaluate(
+                self.ruleset(),
+                &env,
+                overrides,
+                &mut sec,
+                user,
+                kind,
+                name,
+                false,
+            );
+            return shaped.bare();
+        }
         with_thread_buffer(|sec| self.run(sec, user, kind, name, Exposures::Log).bare())
     }
 
@@ -435,7 +455,7 @@ impl Snapshot<'_> {
         match self.ruleset() {
             // The common case: only the boolean is needed, so no result record is built.
             Some(rs) if self.options.exposure_sink.is_none() && self.state.overrides.is_empty() => {
-                gate_value(rs, &self.env(), user, name)
+                gate_value(rs, || self.env(), user, name)
             }
             _ => self.evaluate_tls(user, Kind::Gate, name).value(),
         }
@@ -479,7 +499,17 @@ impl Ruleset {
             clock: &SystemClock,
             id_lists: None,
         };
-        evaluate(Some(self), &env, None, &mut scratch.sec, user, kind, name).attach(&scratch.sec)
+        evaluate(
+            Some(self),
+            &env,
+            None,
+            &mut scratch.sec,
+            user,
+            kind,
+            name,
+            true,
+        )
+        .attach(&scratch.sec)
     }
 
     /// Whether a gate passes for `user` in this ruleset alone (see [`Ruleset::evaluate`]).
@@ -490,13 +520,13 @@ impl Ruleset {
             clock: &SystemClock,
             id_lists: None,
         };
-        gate_value(self, &env, user, name)
+        gate_value(self, || env, user, name)
     }
 }
 
 /// Runs `f` with this thread's exposure buffer (a fresh one if it is in use, e.g. when an
 /// exposure sink evaluates).
-#[inline]
+#[inline(always)]
 fn with_thread_buffer<R>(f: impl FnOnce(&mut Vec<RawExposure>) -> R) -> R {
     // Moving a `Vec` in and out of the cell neither allocates nor frees.
     let mut sec = SCRATCH.try_with(Cell::take).unwrap_or_default();
@@ -506,17 +536,26 @@ fn with_thread_buffer<R>(f: impl FnOnce(&mut Vec<RawExposure>) -> R) -> R {
 }
 
 /// A gate's boolean: what [`evaluate`] reports as `value`, without building the record.
+/// The environment is built only once the name is found.
 #[inline]
-fn gate_value(rs: &Ruleset, env: &Env<'_>, user: &User<'_>, name: &str) -> bool {
+fn gate_value<'e>(
+    rs: &Ruleset,
+    env: impl FnOnce() -> Env<'e>,
+    user: &User<'_>,
+    name: &str,
+) -> bool {
     let Some(spec) = rs.gates.find(name).and_then(|i| rs.gates.list.get(i)) else {
         return false;
     };
+    if let Some(value) = spec.constant_value {
+        return value;
+    }
+    let env = env();
     // Exposures are not kept, so the buffer stays empty and never allocates.
     let mut sec = Vec::new();
-    let mut rec = Record::default();
-    let mut ev = Evaluator::new(rs, user, env, &mut sec);
+    let mut ev = Evaluator::new(rs, user, &env, &mut sec);
     ev.keep_exposures = false;
-    ev.evaluate_spec(spec, Kind::Gate, &mut rec).is_ok() && rec.value
+    ev.gate_value(spec)
 }
 
 fn empty_map() -> &'static Map<String, Json> {
@@ -587,11 +626,13 @@ pub(crate) struct Shaped<'a> {
 
 impl<'a> Shaped<'a> {
     /// The result without exposure lists (borrowing only the snapshot).
+    #[inline(always)]
     fn bare(self) -> Evaluation<'a> {
         self.e
     }
 
     /// The result with its exposure lists, borrowing `sec` too.
+    #[inline(always)]
     pub(crate) fn attach<'b>(self, sec: &'b [RawExposure]) -> Evaluation<'b>
     where
         'a: 'b,
@@ -623,8 +664,9 @@ fn plain(e: Evaluation<'_>) -> Shaped<'_> {
 }
 
 /// One top-level evaluation, shaped into the reported record (spec 4.11). The exposures
-/// stay in `sec`; [`Shaped::attach`] adds them.
-#[inline]
+/// stay in `sec` (when `keep_exposures`); [`Shaped::attach`] adds them.
+#[inline(always)] // Builds the result in the caller's frame instead of copying it out.
+#[allow(clippy::too_many_arguments)] // Internal; every caller passes all of them.
 pub(crate) fn evaluate<'a>(
     rs: Option<&'a Ruleset>,
     env: &Env<'_>,
@@ -633,6 +675,7 @@ pub(crate) fn evaluate<'a>(
     user: &User<'_>,
     kind: Kind,
     name: &'a str,
+    keep_exposures: bool,
 ) -> Shaped<'a> {
     sec.clear();
     let lcut = rs.map_or(0, Ruleset::time);
@@ -647,6 +690,7 @@ pub(crate) fn evaluate<'a>(
     let mut rec = Record::default();
     let (outcome, id_list_used, country_not_loaded) = {
         let mut ev = Evaluator::new(rs, user, env, sec);
+        ev.keep_exposures = keep_exposures;
         let outcome = ev.evaluate(name, kind, &mut rec);
         (outcome, ev.id_list_used.get(), ev.country_not_loaded.get())
     };

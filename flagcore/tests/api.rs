@@ -10,6 +10,7 @@ mod api {
     mod concurrency;
     mod properties;
     mod rule_ids;
+    mod shortcuts;
     mod soak;
     mod stress;
 }
