@@ -830,11 +830,32 @@ pub(crate) fn bucket_table(rs: &Ruleset, c: &Condition) -> crate::ruleset::Bucke
     };
     let mut sec = Vec::new();
     let ev = Evaluator::new(rs, &user, &env, &mut sec);
+    let passes = |bucket: usize| ev.apply(c, UVal::Int(bucket as i64));
     let mut table = [0u64; 16];
-    for bucket in 0..1000u64 {
-        if ev.apply(c, UVal::Int(bucket as i64)) {
-            table[(bucket / 64) as usize] |= 1 << (bucket % 64);
+    let mut set = |bucket: usize| table[bucket / 64] |= 1 << (bucket % 64);
+    // A numeric comparison with one target passes a prefix (`lt`, `lte`) or a suffix (`gt`,
+    // `gte`) of the buckets: find its end by bisection instead of trying all 1000.
+    let monotone = match c.op {
+        Op::Lt | Op::Lte => Some(true),
+        Op::Gt | Op::Gte => Some(false),
+        _ => None,
+    };
+    match monotone {
+        Some(prefix) => {
+            let (mut lo, mut hi) = (0usize, 1000usize);
+            // Invariant: buckets below `lo` are on the prefix side, from `hi` on the other.
+            while lo < hi {
+                let mid = (lo + hi) / 2;
+                if passes(mid) == prefix {
+                    lo = mid + 1;
+                } else {
+                    hi = mid;
+                }
+            }
+            let range = if prefix { 0..lo } else { lo..1000 };
+            range.for_each(&mut set);
         }
+        None => (0..1000).filter(|&b| passes(b)).for_each(&mut set),
     }
     table
 }
@@ -903,6 +924,19 @@ mod tests {
             ("lt", "500"),
             ("gte", r#""250""#),
             ("eq", "42"),
+            // The bisected comparisons at and beyond their edges.
+            ("lt", "0"),
+            ("lte", "0"),
+            ("lte", "999"),
+            ("gt", "999"),
+            ("gte", "1000"),
+            ("lt", "1e9"),
+            ("gt", "-5"),
+            ("lt", "500.5"),
+            ("gt", "499.5"),
+            ("gte", r#""abc""#),
+            ("lt", "null"),
+            ("lte", "[1, 2]"),
         ];
         let mut conditions = Vec::new();
         for (i, (op, target)) in targets.iter().enumerate() {

@@ -1,8 +1,52 @@
 //! A small open-addressing string index: maps strings to their position in a list.
 //!
 //! Built once at load time; lookups hash the probe once with xxh3 and never allocate.
+//! The hash is seeded per index from the standard library's random keys, so a payload
+//! cannot be crafted to make names collide (and loading quadratic).
 
-use xxhash_rust::xxh3::xxh3_64;
+use std::hash::BuildHasher;
+
+use xxhash_rust::xxh3::xxh3_64_with_seed;
+
+/// A random seed, drawn from the standard library's per-process random keys.
+pub(crate) fn random_seed() -> u64 {
+    std::collections::hash_map::RandomState::new().hash_one(0x5eed_u64)
+}
+
+/// A `BuildHasher` for the loader's string maps: seeded xxh3, several times faster than
+/// SipHash on short names, and as collision-resistant for them as a random seed makes it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct SeededXxh3(u64);
+
+impl SeededXxh3 {
+    pub(crate) fn new() -> SeededXxh3 {
+        SeededXxh3(random_seed())
+    }
+}
+
+impl BuildHasher for SeededXxh3 {
+    type Hasher = XxHasher;
+    fn build_hasher(&self) -> XxHasher {
+        XxHasher(self.0)
+    }
+}
+
+/// The hasher of [`SeededXxh3`]: each write folds its bytes into the state.
+#[derive(Debug)]
+pub(crate) struct XxHasher(u64);
+
+impl std::hash::Hasher for XxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        self.0 = xxh3_64_with_seed(bytes, self.0);
+    }
+    fn write_u8(&mut self, i: u8) {
+        // `str` hashes end with a 0xff marker byte: mixed in without hashing a slice.
+        self.0 = (self.0 ^ u64::from(i)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
 
 const EMPTY: u32 = u32::MAX;
 
@@ -11,6 +55,7 @@ const EMPTY: u32 = u32::MAX;
 pub(crate) struct StrIndex {
     slots: Box<[(u64, u32)]>,
     mask: usize,
+    seed: u64,
 }
 
 impl StrIndex {
@@ -22,9 +67,10 @@ impl StrIndex {
         let cap = (len * 2).next_power_of_two().max(8);
         let mut slots = vec![(0u64, EMPTY); cap].into_boxed_slice();
         let mask = cap - 1;
+        let seed = random_seed();
         for i in 0..len {
             let k = key(i);
-            let h = xxh3_64(k.as_bytes());
+            let h = xxh3_64_with_seed(k.as_bytes(), seed);
             let mut pos = (h as usize) & mask;
             loop {
                 let (sh, si) = slots[pos];
@@ -39,7 +85,7 @@ impl StrIndex {
                 pos = (pos + 1) & mask;
             }
         }
-        StrIndex { slots, mask }
+        StrIndex { slots, mask, seed }
     }
 
     /// The index of `probe`, checking candidates with `key`.
@@ -48,7 +94,7 @@ impl StrIndex {
         if self.slots.is_empty() {
             return None;
         }
-        let h = xxh3_64(probe.as_bytes());
+        let h = xxh3_64_with_seed(probe.as_bytes(), self.seed);
         let mut pos = (h as usize) & self.mask;
         loop {
             let (sh, si) = *self.slots.get(pos)?;

@@ -8,7 +8,7 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value as Json};
 
 use crate::error::{Limits, LoadError};
-use crate::index::StrIndex;
+use crate::index::{SeededXxh3, StrIndex};
 use crate::value::{json_text, target_timestamp, with_lower};
 
 /// Interned string ids that exist in every ruleset.
@@ -718,7 +718,7 @@ impl Ruleset {
 struct Builder<'l> {
     limits: &'l Limits,
     strs: Vec<Box<str>>,
-    str_ids: HashMap<Box<str>, u32>,
+    str_ids: HashMap<Box<str>, u32, SeededXxh3>,
     dropped: Vec<DroppedSpec>,
     spec_count: usize,
 }
@@ -728,7 +728,7 @@ impl<'l> Builder<'l> {
         let mut b = Builder {
             limits,
             strs: Vec::new(),
-            str_ids: HashMap::new(),
+            str_ids: HashMap::with_hasher(SeededXxh3::new()),
             dropped: Vec::new(),
             spec_count: 0,
         };
