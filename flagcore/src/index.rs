@@ -112,7 +112,7 @@ impl StrIndex {
 /// `a == b`, inline: names are short, and a call to `memcmp` costs more than comparing
 /// them 8 bytes at a time (the last word overlaps the one before it).
 #[inline]
-fn same(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn same(a: &[u8], b: &[u8]) -> bool {
     let n = a.len();
     if n != b.len() {
         return false;

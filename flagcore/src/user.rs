@@ -114,7 +114,7 @@ impl<'a> Attributes<'a> {
     /// `self[key]`, then `self[lower_key]`.
     pub(crate) fn get2(&self, key: &str, lower_key: &str) -> Option<Value<'a>> {
         self.get(key).or_else(|| {
-            if lower_key != key {
+            if !crate::index::same(lower_key.as_bytes(), key.as_bytes()) {
                 self.get(lower_key)
             } else {
                 None
