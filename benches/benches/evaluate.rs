@@ -62,6 +62,12 @@ fn checks(c: &mut Criterion) {
             b.iter(|| snapshot.check_gate(black_box(&u), black_box(gate)))
         });
     }
+    // The same public gate through the full result record (`gate()`), which does not use
+    // the load-time constant that `check_gate` answers it from.
+    let snapshot = eval.snapshot();
+    g.bench_function("public_full_record", |b| {
+        b.iter(|| snapshot.gate(black_box(&u), black_box("test_public")).value())
+    });
     // What a service calls without holding a snapshot: one atomic load per check.
     g.bench_function("public_via_store", |b| {
         b.iter(|| eval.check_gate(black_box(&u), black_box("test_public")))

@@ -11,12 +11,19 @@
 //!   ([`crate::hash::Prefix`]), so a check usually hashes a single 64-byte block.
 //! - A `user_bucket` condition depends only on the bucket, so it becomes a 1000-bit table;
 //!   repeated bucket hashes within one evaluation (an experiment's groups) are remembered.
-//! - Rules whose conditions are all `public` skip condition evaluation.
+//! - Rules whose conditions are all `public` skip condition evaluation, and a gate whose
+//!   value is the same for every user (its first rule is public and passes everyone, or no
+//!   one) is answered by `check_gate` from a constant computed at load time.
+//! - `check_gate` computes the boolean only, without the result record; the convenience
+//!   methods (`gate`, `dynamic_config`, `experiment`, `layer`) collect secondary exposures
+//!   only when an exposure sink will read them. The `shortcuts` test holds each of these
+//!   paths to the general [`crate::Snapshot::evaluate`] on every fixture.
 //!
 //! Evaluation allocates nothing once a thread has warmed up: users are borrowed views,
 //! results borrow from the snapshot, and secondary exposures go to a caller-owned
-//! [`crate::Scratch`] (the convenience methods use a per-thread buffer; `check_gate` needs
-//! none). The `zero_alloc` test proves it with a counting global allocator.
+//! [`crate::Scratch`] (the convenience methods use a per-thread buffer when a sink is
+//! installed; `check_gate` needs none). The `zero_alloc` test proves it with a counting
+//! global allocator.
 //!
 //! Readers never lock: [`crate::Store::snapshot`] is one `arc-swap` load, which uses a
 //! per-thread debt slot instead of touching the shared reference count, so two threads
