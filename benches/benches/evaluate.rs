@@ -66,7 +66,11 @@ fn checks(c: &mut Criterion) {
     // the load-time constant that `check_gate` answers it from.
     let snapshot = eval.snapshot();
     g.bench_function("public_full_record", |b| {
-        b.iter(|| snapshot.gate(black_box(&u), black_box("test_public")).value())
+        b.iter(|| {
+            snapshot
+                .gate(black_box(&u), black_box("test_public"))
+                .value()
+        })
     });
     // What a service calls without holding a snapshot: one atomic load per check.
     g.bench_function("public_via_store", |b| {

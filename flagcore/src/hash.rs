@@ -113,12 +113,14 @@ impl Prefix {
             input = &input[n..];
             if used == 64 {
                 compress(&mut state, &block);
+                block = [0u8; 64];
                 used = 0;
             }
         }
-        // Padding: 0x80, zeros, then the bit length in the last 8 bytes.
+        // Padding: 0x80, zeros, then the bit length in the last 8 bytes. The bytes from
+        // `used` on are already zero: the tail is stored zero-filled, and a fresh block
+        // starts zeroed.
         block[used] = 0x80;
-        block[used + 1..].fill(0);
         if used + 1 > 56 {
             compress(&mut state, &block);
             block = [0u8; 64];
