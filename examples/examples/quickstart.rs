@@ -62,7 +62,7 @@ fn main() -> Result<(), flagcore::LoadError> {
         let pricing = snapshot.dynamic_config(user, "pricing");
         println!(
             "  config pricing: {}",
-            serde_json::Value::Object(pricing.json().clone())
+            serde_json::Value::Object(pricing.json().to_map())
         );
     }
 

@@ -29,7 +29,7 @@ pub fn exposures_json(list: SecondaryExposures<'_>) -> Value {
 pub fn result_line(u: usize, e: &Evaluation<'_>) -> Value {
     let value = match e.kind() {
         Kind::Gate => Value::Bool(e.value()),
-        _ => Value::Object(e.json().clone()),
+        _ => Value::Object(e.json().to_map()),
     };
     json!({
         "u": u,

@@ -822,7 +822,7 @@ pub unsafe extern "C" fn flagcore_store_evaluate(
         let result = Box::new(flagcore_evaluation {
             kind,
             value: e.value(),
-            json: e.json().clone(),
+            json: e.json().to_map(),
             rule_id: e.rule_id().to_owned(),
             group_name: e.group_name().map(str::to_owned),
             allocated_experiment: e.allocated_experiment().map(str::to_owned),

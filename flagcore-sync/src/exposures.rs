@@ -382,7 +382,10 @@ fn dedupe_key(keys: &RandomState, exposure: &Exposure<'_>, parameter: Option<&st
     let mut h = keys.build_hasher();
     e.kind().hash(&mut h);
     e.name().hash(&mut h);
-    e.rule_id().hash(&mut h);
+    match parameter {
+        Some(p) => e.exposure_rule_id(p).hash(&mut h),
+        None => e.rule_id().hash(&mut h),
+    }
     match e.kind() {
         Kind::Gate | Kind::DynamicConfig => e.value().hash(&mut h),
         Kind::Experiment => e.is_user_in_experiment().hash(&mut h),
@@ -577,7 +580,8 @@ fn encode(
             let parameter = parameter.unwrap_or("");
             let explicit = e.explicit_parameters().any(|p| p == parameter);
             m.str("config", e.name());
-            m.str("ruleID", e.rule_id());
+            // Multi-rule layers report the rule that supplied the parameter.
+            m.str("ruleID", e.exposure_rule_id(parameter));
             let allocated = if explicit {
                 e.allocated_experiment()
             } else {
@@ -600,6 +604,9 @@ fn encode(
     }
     if let Some(v) = e.version() {
         m.plain("configVersion", v);
+    }
+    if let Some(name) = e.override_config_name() {
+        m.str("overrideConfigName", name);
     }
     m.close();
     event.key("statsigMetadata").extend_from_slice(b"{}");

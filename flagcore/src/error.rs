@@ -30,6 +30,18 @@ pub enum LoadError {
         #[source]
         source: serde_json::Error,
     },
+    /// An entry of the config-mapping fields `overrides` or `override_rules` is malformed;
+    /// like Statsig's core, the whole payload is rejected.
+    #[error("`{field}` entry `{name}` is malformed")]
+    Mapping {
+        /// `overrides` or `override_rules`.
+        field: &'static str,
+        /// The entry's key: the mapped spec's name, or the rule's name.
+        name: String,
+        /// The parse error.
+        #[source]
+        source: serde_json::Error,
+    },
     /// The payload exceeds one of the configured [`Limits`]. Raise the limit if the payload is
     /// legitimate.
     #[error("{what} exceeds the limit of {limit} ({found} found)")]

@@ -8,6 +8,8 @@ use crate::ruleset::{
     CondKind, Condition, FieldRef, GateRef, IdType, Op, Pass, ReturnValue, Rule, Ruleset, Spec,
     Target, MISSING_CONDITION, SID_DEFAULT, SID_DISABLED, SID_EMPTY,
 };
+use serde_json::{Map, Value as Json};
+
 use crate::user::{TopField, User};
 use crate::value::{with_lower, UVal};
 
@@ -68,9 +70,41 @@ pub(crate) struct Record<'r> {
     pub(crate) config_delegate: Option<&'r str>,
     pub(crate) sampling_rate: Option<u64>,
     pub(crate) forward_all_exposures: bool,
-    /// Length of the secondary-exposure list when delegation happened.
-    pub(crate) undelegated: Option<usize>,
+    /// Where this record's secondary exposures start in the shared buffer.
+    pub(crate) base: usize,
+    /// The undelegated secondary exposures: a range of the shared buffer.
+    pub(crate) undelegated: Option<(usize, usize)>,
+    /// Where the secondary exposures end in the buffer when not at its end (multi-rule
+    /// layers drop a trailing part and copy their undelegated list after it).
+    pub(crate) secondary_end: Option<usize>,
+    /// The merged value of a multi-rule layer (spec 4.7).
+    pub(crate) merged: Option<Merged<'r>>,
+    /// The spec config mapping evaluated instead (spec 4.10).
+    pub(crate) override_config_name: Option<&'r str>,
 }
+
+impl<'r> Record<'r> {
+    /// A fresh record whose exposures start at `base` in the buffer.
+    pub(crate) fn at(base: usize) -> Record<'r> {
+        Record {
+            base,
+            ..Record::default()
+        }
+    }
+}
+
+/// The value of a multi-rule layer (spec 4.7): which sources its parameters come from.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Merged<'r> {
+    pub(crate) layer: &'r Spec,
+    /// The accepted delegate's value (if an object) and the delegating rule's id.
+    pub(crate) delegate: Option<(Option<&'r Map<String, Json>>, u32)>,
+    /// Bit `i`: rule `i`'s return value contributes.
+    pub(crate) rules: u128,
+}
+
+/// Most rules of a multi-rule layer: a merged value records its sources in a `u128`.
+pub(crate) const MAX_MERGED_LAYER_RULES: usize = 128;
 
 /// Per-call evaluation state. `sec` is the caller's reusable exposure buffer.
 pub(crate) struct Evaluator<'r, 'u, 'e> {
@@ -157,16 +191,84 @@ impl<'r, 'u, 'e> Evaluator<'r, 'u, 'e> {
             Kind::DynamicConfig | Kind::Experiment => &self.rs.configs,
             Kind::Layer => &self.rs.layers,
         };
-        match specs.find(name) {
-            Some(i) => self.evaluate_spec(&specs.list[i], kind, rec),
+        match specs.find(name).and_then(|i| specs.list.get(i)) {
+            Some(spec) => self.evaluate_known(spec, kind, rec),
+            None if self.try_mapping(name, kind, rec)? => Ok(Found::Recognized),
             None => Ok(Found::Unrecognized),
         }
+    }
+
+    /// Evaluates `spec`, unless config mapping (spec 4.10) answers for its name.
+    #[inline]
+    pub(crate) fn evaluate_known(
+        &mut self,
+        spec: &'r Spec,
+        kind: Kind,
+        rec: &mut Record<'r>,
+    ) -> Result<Found, Abort> {
+        if self.rs.mappings.is_some() && self.try_mapping(&spec.name, kind, rec)? {
+            return Ok(Found::Recognized);
+        }
+        self.evaluate_spec(spec, kind, rec)
+    }
+
+    /// Config mapping (spec 4.10): the first mapping of `name` with an entry whose rule
+    /// passes, and whose target is recognized, answers instead (`true`). Each mapping
+    /// recursion counts as a nested evaluation, so cycles end in [`Abort`].
+    fn try_mapping(&mut self, name: &str, kind: Kind, rec: &mut Record<'r>) -> Result<bool, Abort> {
+        let rs = self.rs;
+        let Some(mappings) = rs.mappings.as_deref() else {
+            return Ok(false);
+        };
+        let Some(list) = mappings.find(name) else {
+            return Ok(false);
+        };
+        let section = match kind {
+            Kind::Gate => 0,
+            Kind::DynamicConfig | Kind::Experiment => 1,
+            Kind::Layer => 2,
+        };
+        for mapping in list {
+            for entry in &mapping.entries {
+                if entry.start_time > self.now() {
+                    continue;
+                }
+                let Some(rule) = entry.rule.and_then(|r| mappings.rules.get(r as usize)) else {
+                    continue;
+                };
+                self.eval_conditions(rule, rec)?;
+                let matched = rec.value && !rec.unsupported;
+                self.reset(rec);
+                if !matched || !self.passes(&entry.pass[section], &rule.id_type) {
+                    continue;
+                }
+                rec.override_config_name = Some(&mapping.new_config_name);
+                if self.nested_depth >= MAX_NESTED_DEPTH {
+                    return Err(Abort);
+                }
+                self.nested_depth += 1;
+                let found = self.evaluate(&mapping.new_config_name, kind, rec)?;
+                self.nested_depth -= 1;
+                if found == Found::Recognized {
+                    return Ok(true);
+                }
+                self.reset(rec);
+                break;
+            }
+        }
+        Ok(false)
+    }
+
+    /// Empties the record and drops its exposures (Statsig's `reset_result`).
+    fn reset(&mut self, rec: &mut Record<'r>) {
+        self.sec.truncate(rec.base);
+        *rec = Record::at(rec.base);
     }
 
     pub(crate) fn evaluate_spec(
         &mut self,
         spec: &'r Spec,
-        _kind: Kind,
+        kind: Kind,
         rec: &mut Record<'r>,
     ) -> Result<Found, Abort> {
         if !rec.meta_set {
@@ -183,6 +285,9 @@ impl<'r, 'u, 'e> Evaluator<'r, 'u, 'e> {
         if let Some(e) = &spec.explicit_parameters {
             rec.explicit_parameters = Some(e);
         }
+        if spec.use_new_layer_eval && kind == Kind::Layer {
+            return self.evaluate_layer_rules(spec, rec);
+        }
         for rule in &spec.rules {
             if rule.public_only {
                 rec.value = true;
@@ -195,8 +300,8 @@ impl<'r, 'u, 'e> Evaluator<'r, 'u, 'e> {
             if !rec.value {
                 continue;
             }
-            if let Some((_, Some(delegate))) = &rule.config_delegate {
-                self.delegate(spec, rule, *delegate, rec)?;
+            if self.delegate(rule, rec)? {
+                finalise(spec, None, rec);
                 return Ok(Found::Recognized);
             }
             if self.pass_percentage(rule) {
@@ -255,30 +360,128 @@ impl<'r, 'u, 'e> Evaluator<'r, 'u, 'e> {
         spec.default_value.is_true()
     }
 
-    /// Layer → experiment delegation (spec 4.6); the delegate exists.
-    fn delegate(
-        &mut self,
-        layer: &'r Spec,
-        rule: &'r Rule,
-        delegate: u32,
-        rec: &mut Record<'r>,
-    ) -> Result<(), Abort> {
+    /// Layer → experiment delegation (spec 4.6 steps 2–3): evaluates the rule's delegate
+    /// into `rec` when it exists; `false` when the rule does not delegate.
+    fn delegate(&mut self, rule: &'r Rule, rec: &mut Record<'r>) -> Result<bool, Abort> {
+        let Some((_, Some(delegate))) = &rule.config_delegate else {
+            return Ok(false);
+        };
         if self.delegation_depth >= MAX_DELEGATION_DEPTH {
             return Err(Abort);
         }
-        let Some(exp) = self.rs.configs.list.get(delegate as usize) else {
+        let Some(exp) = self.rs.configs.list.get(*delegate as usize) else {
             return Err(Abort);
         };
-        rec.undelegated = Some(self.sec.len());
+        rec.undelegated = Some((rec.base, self.sec.len()));
+        rec.value = false;
+        rec.json = None;
         self.delegation_depth += 1;
-        self.evaluate_spec(exp, Kind::Experiment, rec)?;
+        self.evaluate_known(exp, Kind::Experiment, rec)?;
         self.delegation_depth -= 1;
         rec.explicit_parameters = exp.explicit_parameters.as_deref();
         rec.config_delegate = Some(&exp.name);
-        if !rec.unsupported {
-            finalise(layer, Some(rule), rec);
+        Ok(true)
+    }
+
+    /// Multi-rule layer evaluation (spec 4.7, `useNewLayerEval`): every passing rule adds
+    /// the parameters not set yet; the first passing rule may delegate to an experiment.
+    fn evaluate_layer_rules(
+        &mut self,
+        spec: &'r Spec,
+        rec: &mut Record<'r>,
+    ) -> Result<Found, Abort> {
+        let mut merged = Merged {
+            layer: spec,
+            delegate: None,
+            rules: 0,
+        };
+        let mut has_passed = false;
+        let mut passed = false;
+        let mut rule_id = SID_DEFAULT;
+        let mut config_delegate = None;
+        let mut group_name = None;
+        let mut is_experiment_group = false;
+        let mut explicit_parameters = None;
+        // The buffer from `rec.base` to `collected` holds the layer's secondary exposures
+        // so far; what follows is still the record's own list. An accepted delegate's
+        // exposures (`hole`) are secondary but not undelegated exposures.
+        let mut collected = rec.base;
+        let mut hole = None;
+        for (i, rule) in spec.rules.iter().enumerate() {
+            if rule.public_only {
+                rec.value = true;
+            } else {
+                self.eval_conditions(rule, rec)?;
+            }
+            collected = self.sec.len();
+            if rec.unsupported {
+                self.split_layer_exposures(rec, collected, hole);
+                return Ok(Found::Recognized);
+            }
+            if !rec.value || !self.pass_percentage(rule) {
+                continue;
+            }
+            if self.delegate(rule, rec)? {
+                // Statsig also skips a delegate whose value reuses a parameter already set,
+                // but before any rule has passed no parameter is set.
+                if has_passed {
+                    continue;
+                }
+                let value = match rec.json {
+                    Some(ReturnValue::Object(m)) => Some(m),
+                    Some(ReturnValue::Bool(_) | ReturnValue::Null) => None,
+                    None => continue,
+                };
+                merged.delegate = Some((value, rule.sid));
+                hole = Some((collected, self.sec.len()));
+                collected = self.sec.len();
+                passed = rec.value;
+                config_delegate = rec.config_delegate;
+                group_name = rec.group_name;
+                rule_id = rule.sid;
+                is_experiment_group = rule.is_experiment_group.unwrap_or(false);
+                explicit_parameters = rec.explicit_parameters;
+            } else {
+                passed = rec.value;
+                merged.rules |= 1u128 << (i % MAX_MERGED_LAYER_RULES);
+            }
+            has_passed = true;
         }
-        Ok(())
+        // Exposures of a delegate skipped by the last rule are dropped (as Statsig does).
+        self.sec.truncate(collected);
+        rec.value = passed;
+        rec.config_delegate = config_delegate;
+        rec.group_name = group_name;
+        rec.rule_id = Some(rule_id);
+        rec.json = None;
+        rec.merged = Some(merged);
+        rec.is_experiment_group = is_experiment_group;
+        rec.is_experiment_active = spec.is_active.unwrap_or(false);
+        rec.explicit_parameters = explicit_parameters;
+        self.split_layer_exposures(rec, collected, hole);
+        finalise(spec, None, rec);
+        Ok(Found::Recognized)
+    }
+
+    /// Sets a multi-rule layer's exposure lists: the secondary exposures are the buffer from
+    /// the record's base to `end`; the undelegated ones are the same without `hole`, copied
+    /// after them when there is a hole.
+    fn split_layer_exposures(
+        &mut self,
+        rec: &mut Record<'r>,
+        end: usize,
+        hole: Option<(usize, usize)>,
+    ) {
+        self.sec.truncate(end);
+        rec.secondary_end = Some(end);
+        rec.undelegated = Some(match hole {
+            None => (rec.base, end),
+            Some((from, to)) => {
+                self.sec.extend_from_within(rec.base..from);
+                self.sec.extend_from_within(to..end);
+                (end, self.sec.len())
+            }
+        });
     }
 
     /// ANDs a rule's conditions without short-circuit (spec 4.4).
@@ -326,12 +529,17 @@ impl<'r, 'u, 'e> Evaluator<'r, 'u, 'e> {
 
     #[inline]
     fn pass_percentage(&self, rule: &'r Rule) -> bool {
-        match &rule.pass {
+        self.passes(&rule.pass, &rule.id_type)
+    }
+
+    #[inline]
+    fn passes(&self, pass: &Pass, id_type: &'r IdType) -> bool {
+        match pass {
             Pass::Always => true,
             Pass::Never => false,
             Pass::Hash { prefix, threshold } => {
                 let h = self
-                    .unit_value(&rule.id_type)
+                    .unit_value(id_type)
                     .with_str_or_empty(|s| prefix.hash_u64(s.as_bytes()));
                 ((h % 10_000) as f64) < *threshold
             }
@@ -417,8 +625,14 @@ impl<'r, 'u, 'e> Evaluator<'r, 'u, 'e> {
         if self.nested_depth >= MAX_NESTED_DEPTH {
             return Err(Abort);
         }
-        let mut child = Record::default();
-        if let Some(i) = g.index {
+        let mut child = Record::at(self.sec.len());
+        let rs = self.rs;
+        if rs.mappings.is_some() {
+            // Config mapping may answer for any name, even one that is not a gate.
+            self.nested_depth += 1;
+            self.evaluate(rs.str(g.sid), Kind::Gate, &mut child)?;
+            self.nested_depth -= 1;
+        } else if let Some(i) = g.index {
             let Some(spec) = self.rs.gates.list.get(i as usize) else {
                 return Err(Abort);
             };
@@ -432,6 +646,9 @@ impl<'r, 'u, 'e> Evaluator<'r, 'u, 'e> {
         }
         rec.value = child.value;
         rec.rule_id = child.rule_id;
+        if child.override_config_name.is_some() {
+            rec.override_config_name = child.override_config_name;
+        }
         if !g.is_segment && self.keep_exposures {
             if let Some(rule) = child.rule_id.filter(|r| *r != SID_EMPTY) {
                 self.sec.push(RawExposure {
@@ -453,7 +670,7 @@ impl<'r, 'u, 'e> Evaluator<'r, 'u, 'e> {
             return Err(Abort);
         }
         let mark = self.sec.len();
-        let mut rec = Record::default();
+        let mut rec = Record::at(mark);
         self.nested_depth += 1;
         let found = self.evaluate(name, Kind::Experiment, &mut rec)?;
         self.nested_depth -= 1;

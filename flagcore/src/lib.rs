@@ -33,8 +33,7 @@
 //! No IO: it does not fetch rulesets, sync ID lists or send exposure events (that is
 //! `flagcore-sync`), and it reads the time only through an injectable [`Clock`]. It does not
 //! bundle Statsig's IP-to-country table ([`CountryLookup`] is pluggable) and does not run
-//! contextual bandits (CMAB), which are non-deterministic. Multi-rule layer evaluation
-//! (`useNewLayerEval`) and config mapping (`overrides`) are not implemented yet.
+//! contextual bandits (CMAB), which are non-deterministic.
 //!
 //! ## Getting started
 //!
@@ -78,7 +77,8 @@
 //!
 //! Evaluation follows Statsig's server core: rules in order, conditions ANDed without
 //! short-circuit, SHA-256 bucketing, nested gates with secondary exposures, segments,
-//! holdouts, layer delegation, every condition type and operator. Unknown condition types
+//! holdouts, layer delegation, multi-rule layers (`useNewLayerEval`), config mapping
+//! (`overrides`), every condition type and operator. Unknown condition types
 //! and operators give [`Reason::Unsupported`] results shaped exactly as Statsig shapes them.
 //! The `evaluate` example in `flagcore-examples` checks this against the official core's
 //! answers. More in [`docs::semantics`] and [`docs::performance`].
@@ -106,7 +106,7 @@ mod value;
 pub use env::{Clock, CountryLookup, FixedClock, IdLists, Options, SystemClock};
 pub use error::{Limits, LoadError};
 pub use eval::Kind;
-pub use result::{Evaluation, Reason, SecondaryExposure, SecondaryExposures};
+pub use result::{Evaluation, JsonObject, Reason, SecondaryExposure, SecondaryExposures};
 pub use ruleset::{DroppedSpec, Format, Ruleset};
 pub use store::{Exposure, ExposureSink, Exposures, Scratch, Snapshot, Store};
 pub use user::{Attributes, User, UserData, Value};

@@ -2,7 +2,8 @@
 
 use serde_json::{Map, Value as Json};
 
-use crate::eval::{Kind, RawExposure};
+use crate::eval::{Kind, Merged, RawExposure};
+use crate::ruleset::{ReturnValue, Ruleset, SID_DEFAULT};
 
 /// Why a result has the value it has.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -104,6 +105,170 @@ impl core::fmt::Debug for SecondaryExposures<'_> {
     }
 }
 
+/// The JSON object value of a result (its parameters), borrowed from the snapshot.
+///
+/// Usually one object of the payload. A layer evaluated with Statsig's multi-rule algorithm
+/// (`useNewLayerEval`, spec 4.7) merges several: the allocated experiment's value, then the
+/// return values of the other passing rules, then the layer's default value, each parameter
+/// taken from the first that has it. The view merges on access, so evaluating never
+/// allocates; [`JsonObject::to_map`] copies it out.
+///
+/// ```
+/// let payload = br#"{"feature_gates": {}, "layer_configs": {}, "condition_map": {},
+///   "dynamic_configs": {"c": {"type": "dynamic_config", "entity": "dynamic_config",
+///     "salt": "s", "enabled": true, "defaultValue": {"a": 1, "b": [true]}, "idType": "userID",
+///     "rules": []}},
+///   "experiment_to_layer": {}, "has_updates": true, "time": 1}"#;
+/// let rs = flagcore::Ruleset::from_json(payload)?;
+/// let mut scratch = flagcore::Scratch::new();
+/// let user = flagcore::User::with_user_id("u1");
+/// let e = rs.evaluate(&mut scratch, &user, flagcore::Kind::DynamicConfig, "c");
+/// let value = e.json();
+/// assert_eq!(value.len(), 2);
+/// assert_eq!(value.get("a"), Some(&serde_json::json!(1)));
+/// assert_eq!(serde_json::to_string(&value).unwrap(), r#"{"a":1,"b":[true]}"#);
+/// # Ok::<(), flagcore::LoadError>(())
+/// ```
+#[derive(Clone, Copy)]
+pub struct JsonObject<'a> {
+    repr: Repr<'a>,
+}
+
+#[derive(Clone, Copy)]
+enum Repr<'a> {
+    One(&'a Map<String, Json>),
+    Merged(&'a Ruleset, Merged<'a>),
+}
+
+impl<'a> JsonObject<'a> {
+    pub(crate) fn one(map: &'a Map<String, Json>) -> JsonObject<'a> {
+        JsonObject {
+            repr: Repr::One(map),
+        }
+    }
+
+    pub(crate) fn merged(rs: &'a Ruleset, m: Merged<'a>) -> JsonObject<'a> {
+        JsonObject {
+            repr: Repr::Merged(rs, m),
+        }
+    }
+
+    /// The merged objects in precedence order, each with the id of the rule it comes from.
+    fn sources(&self) -> impl Iterator<Item = (&'a Map<String, Json>, &'a str)> + 'a {
+        let (one, merged) = match self.repr {
+            Repr::One(m) => (Some((m, "")), None),
+            Repr::Merged(rs, m) => (None, Some((rs, m))),
+        };
+        let merged = merged.into_iter().flat_map(|(rs, m)| {
+            let delegate = m
+                .delegate
+                .and_then(|(value, sid)| value.map(|v| (v, rs.str(sid))));
+            let rules = m
+                .layer
+                .rules
+                .iter()
+                .enumerate()
+                .filter(move |(i, _)| *i < 128 && m.rules & (1u128 << i) != 0)
+                .filter_map(move |(_, r)| object(&r.return_value).map(|v| (v, rs.str(r.sid))));
+            let default = object(&m.layer.default_value).map(|v| (v, rs.str(SID_DEFAULT)));
+            delegate.into_iter().chain(rules).chain(default)
+        });
+        one.into_iter().chain(merged)
+    }
+
+    /// The value of `key`.
+    pub fn get(&self, key: &str) -> Option<&'a Json> {
+        match self.repr {
+            Repr::One(m) => m.get(key),
+            Repr::Merged(..) => self.sources().find_map(|(m, _)| m.get(key)),
+        }
+    }
+
+    /// Whether `key` is present.
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.get(key).is_some()
+    }
+
+    /// The id of the rule that supplied `key`, for a merged layer value; `None` for a
+    /// single object or a missing key.
+    pub(crate) fn rule_of(&self, key: &str) -> Option<&'a str> {
+        match self.repr {
+            Repr::One(_) => None,
+            Repr::Merged(..) => self
+                .sources()
+                .find(|(m, _)| m.contains_key(key))
+                .map(|(_, id)| id),
+        }
+    }
+
+    /// The members in order (for a merged value: each source's members that no earlier
+    /// source has).
+    pub fn iter(&self) -> impl Iterator<Item = (&'a str, &'a Json)> + 'a {
+        let this = *self;
+        self.sources().enumerate().flat_map(move |(i, (m, _))| {
+            m.iter()
+                .filter(move |(k, _)| !this.sources().take(i).any(|(e, _)| e.contains_key(*k)))
+                .map(|(k, v)| (k.as_str(), v))
+        })
+    }
+
+    /// The parameter names, in the order of [`JsonObject::iter`].
+    pub fn keys(&self) -> impl Iterator<Item = &'a str> + 'a {
+        self.iter().map(|(k, _)| k)
+    }
+
+    /// Number of members.
+    pub fn len(&self) -> usize {
+        match self.repr {
+            Repr::One(m) => m.len(),
+            Repr::Merged(..) => self.iter().count(),
+        }
+    }
+
+    /// Whether there are no members.
+    pub fn is_empty(&self) -> bool {
+        self.iter().next().is_none()
+    }
+
+    /// The object itself when the value is a single object of the payload (not merged).
+    pub fn as_map(&self) -> Option<&'a Map<String, Json>> {
+        match self.repr {
+            Repr::One(m) => Some(m),
+            Repr::Merged(..) => None,
+        }
+    }
+
+    /// An owned copy (allocates).
+    pub fn to_map(&self) -> Map<String, Json> {
+        match self.repr {
+            Repr::One(m) => m.clone(),
+            Repr::Merged(..) => self
+                .iter()
+                .map(|(k, v)| (k.to_owned(), v.clone()))
+                .collect(),
+        }
+    }
+}
+
+fn object(v: &ReturnValue) -> Option<&Map<String, Json>> {
+    match v {
+        ReturnValue::Object(m) => Some(m),
+        ReturnValue::Bool(_) | ReturnValue::Null => None,
+    }
+}
+
+impl core::fmt::Debug for JsonObject<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+impl serde::Serialize for JsonObject<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.iter())
+    }
+}
+
 /// The full result of one evaluation, borrowed from the snapshot (and, for the exposure
 /// lists, from the [`Scratch`](crate::Scratch) it was evaluated with).
 #[derive(Clone, Copy, Debug)]
@@ -111,7 +276,7 @@ pub struct Evaluation<'a> {
     pub(crate) kind: Kind,
     pub(crate) name: &'a str,
     pub(crate) value: bool,
-    pub(crate) json: &'a Map<String, Json>,
+    pub(crate) json: JsonObject<'a>,
     pub(crate) rule_id: &'a str,
     pub(crate) group_name: Option<&'a str>,
     pub(crate) id_type: &'a str,
@@ -126,6 +291,7 @@ pub struct Evaluation<'a> {
     pub(crate) reason: Reason,
     pub(crate) id_list_used: bool,
     pub(crate) lcut: u64,
+    pub(crate) override_config_name: Option<&'a str>,
 }
 
 impl<'a> Evaluation<'a> {
@@ -142,7 +308,7 @@ impl<'a> Evaluation<'a> {
         self.value
     }
     /// The JSON object value of a config, experiment or layer (`{}` for gates).
-    pub fn json(&self) -> &'a Map<String, Json> {
+    pub fn json(&self) -> JsonObject<'a> {
         self.json
     }
     /// The id of the rule that decided the result (`default`, `disabled`, or `""` when none).
@@ -202,8 +368,27 @@ impl<'a> Evaluation<'a> {
     pub fn ruleset_time(&self) -> u64 {
         self.lcut
     }
+    /// The spec evaluated instead of [`Evaluation::name`] by Statsig's config mapping
+    /// (`overrides` in the payload, spec 4.10); exposures report it as
+    /// `overrideConfigName`. The value, rule id and group are the mapped spec's.
+    pub fn override_config_name(&self) -> Option<&'a str> {
+        self.override_config_name
+    }
     /// A parameter of the value.
     pub fn get(&self, parameter: &str) -> Option<&'a Json> {
         self.json.get(parameter)
+    }
+    /// For a layer evaluated with Statsig's multi-rule algorithm (`useNewLayerEval`): the id
+    /// of the rule that supplied `parameter` (`default` for the layer's default value), which
+    /// a layer exposure of that parameter reports as its `ruleID`. `None` for every other
+    /// result (all its parameters come from [`Evaluation::rule_id`]) and for parameters the
+    /// value does not have. Allocation-free.
+    pub fn parameter_rule_id(&self, parameter: &str) -> Option<&'a str> {
+        self.json.rule_of(parameter)
+    }
+    /// The `ruleID` a layer exposure of `parameter` reports: the parameter's own rule id
+    /// when it has one ([`Evaluation::parameter_rule_id`]), else [`Evaluation::rule_id`].
+    pub fn exposure_rule_id(&self, parameter: &str) -> &'a str {
+        self.parameter_rule_id(parameter).unwrap_or(self.rule_id)
     }
 }

@@ -52,6 +52,48 @@ pub struct Ruleset {
     pub(crate) dropped: Vec<DroppedSpec>,
     pub(crate) empty: Map<String, Json>,
     pub(crate) format: Format,
+    /// Config mapping (spec 4.10), when the payload has any.
+    pub(crate) mappings: Option<Box<Mappings>>,
+}
+
+/// Compiled config mapping (spec 4.10): `overrides` with the rules they name.
+#[derive(Debug)]
+pub(crate) struct Mappings {
+    names: Vec<(Box<str>, Vec<Mapping>)>,
+    index: StrIndex,
+    /// The `override_rules`, compiled (their own pass checks are unused: see
+    /// [`MappingEntry::pass`]).
+    pub(crate) rules: Vec<Rule>,
+}
+
+impl Mappings {
+    /// The mappings of the spec named `name`, tried in order.
+    #[inline]
+    pub(crate) fn find(&self, name: &str) -> Option<&[Mapping]> {
+        self.index
+            .get(name, |i| &self.names[i].0)
+            .and_then(|i| self.names.get(i))
+            .map(|(_, m)| &m[..])
+    }
+}
+
+/// One mapping: evaluate `new_config_name` instead when one of the entries passes.
+#[derive(Debug)]
+pub(crate) struct Mapping {
+    pub(crate) new_config_name: Box<str>,
+    pub(crate) entries: Vec<MappingEntry>,
+}
+
+/// One `{rule_name, start_time}` entry of a mapping.
+#[derive(Debug)]
+pub(crate) struct MappingEntry {
+    /// Milliseconds since the epoch before which the entry is skipped.
+    pub(crate) start_time: i64,
+    /// The index of the named rule in [`Mappings::rules`]; `None` when there is no such rule.
+    pub(crate) rule: Option<u32>,
+    /// The rule's pass-percentage check with the salt of the mapped spec, for each section
+    /// (gates, configs and experiments, layers).
+    pub(crate) pass: [Pass; 3],
 }
 
 /// Which shape of `download_config_specs` a ruleset was loaded from.
@@ -94,7 +136,6 @@ impl Specs {
 pub(crate) struct Spec {
     pub(crate) name: Box<str>,
     pub(crate) entity: Box<str>,
-    #[allow(dead_code)] // Read by config mapping (spec 4.10), not implemented yet.
     pub(crate) salt: Box<str>,
     pub(crate) enabled: bool,
     pub(crate) default_value: ReturnValue,
@@ -105,7 +146,6 @@ pub(crate) struct Spec {
     pub(crate) has_shared_params: Option<bool>,
     pub(crate) explicit_parameters: Option<Vec<Box<str>>>,
     pub(crate) forward_all_exposures: bool,
-    #[allow(dead_code)] // Multi-rule layer evaluation (spec 4.7) is not implemented yet.
     pub(crate) use_new_layer_eval: bool,
     /// The boolean value when it is the same for every user (the first rule that can pass
     /// is public and passes everyone or no one): `check_gate` answers without evaluating.
@@ -488,6 +528,27 @@ struct WireRule {
     sampling_rate: Option<u64>,
 }
 
+/// One config mapping of `overrides` (spec 4.10).
+#[derive(Deserialize)]
+struct WireMapping {
+    new_config_name: String,
+    rules: Vec<WireMappingRule>,
+}
+
+#[derive(Deserialize)]
+struct WireMappingRule {
+    rule_name: String,
+    start_time: Option<i64>,
+}
+
+/// The indexes the compile step resolves names with.
+struct Refs<'x> {
+    cond_index: &'x StrIndex,
+    cond_ids: &'x [String],
+    config_index: &'x StrIndex,
+    config_names: &'x [String],
+}
+
 /// The top-level fields of a payload, sections kept as raw text.
 #[derive(Deserialize)]
 pub(crate) struct RawTop<'a> {
@@ -511,6 +572,10 @@ pub(crate) struct RawTop<'a> {
     default_environment: Option<Json>,
     #[serde(default)]
     app_id: Option<Json>,
+    #[serde(borrow, default)]
+    overrides: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    override_rules: Option<&'a RawValue>,
 }
 
 /// A spec or condition of the payload: raw text (v2: parsed straight into the wire model,
@@ -836,7 +901,43 @@ impl<'l> Builder<'l> {
             }
         }
 
+        // Config mapping: `override_rules` (v1: conditions inline, hoisted like a spec's)
+        // and `overrides`.
+        let mut mapping_fields = 0;
+        let mut mapping_entries = |field: &'static str| -> Result<_, LoadError> {
+            let raw = match field {
+                "overrides" => top.overrides,
+                _ => top.override_rules,
+            };
+            let Some(raw) = raw.filter(|r| r.get().trim() != "null") else {
+                return Ok(None);
+            };
+            mapping_fields += 1;
+            entries(raw)
+                .ok_or_else(|| type_error(field, "must be an object"))
+                .map(Some)
+        };
+        let raw_overrides = mapping_entries("overrides")?;
+        let mut raw_override_rules = mapping_entries("override_rules")?;
+        if let (Format::V1, Some(list)) = (format, raw_override_rules.as_mut()) {
+            for (name, src) in list.iter_mut() {
+                if let Src::Raw(r) = src {
+                    if let Ok(mut rule) = serde_json::from_str::<Json>(r.get()) {
+                        let prefix = format!("override_rules/{name}");
+                        hoist_rule_conditions(&prefix, &mut rule, &mut wire_conditions);
+                        *src = Src::Json(rule);
+                    }
+                }
+            }
+        }
         let limits = self.limits;
+        for (what, list) in [
+            ("number of config mappings", &raw_overrides),
+            ("number of override rules", &raw_override_rules),
+        ] {
+            let n = list.as_ref().map_or(0, Vec::len);
+            limits.check(|| what.into(), limits.max_specs, n)?;
+        }
         let total_specs = raw.iter().map(Vec::len).sum();
         limits.check(|| "number of specs".into(), limits.max_specs, total_specs)?;
         limits.check(
@@ -885,23 +986,31 @@ impl<'l> Builder<'l> {
         }
         let cond_index = StrIndex::build(cond_ids.len(), |i| &cond_ids[i]);
 
+        let refs = Refs {
+            cond_index: &cond_index,
+            cond_ids: &cond_ids,
+            config_index: &config_index,
+            config_names: &config_names,
+        };
         let mut specs: [Specs; 3] = Default::default();
         for (i, section) in sections.iter().enumerate() {
             let mut list = Vec::with_capacity(parsed[i].len());
             for (name, wire) in parsed[i].drain(..) {
-                list.push(self.compile_spec(
-                    section,
-                    name,
-                    wire,
-                    &cond_index,
-                    &cond_ids,
-                    &config_index,
-                    &config_names,
-                )?);
+                list.push(self.compile_spec(section, name, wire, &refs)?);
             }
             let index = StrIndex::build(list.len(), |j| &list[j].name);
             specs[i] = Specs { list, index };
         }
+        // Config mapping applies only when the payload has both fields (as in Statsig's
+        // core); either one alone is still validated.
+        let mappings = self.compile_mappings(
+            raw_override_rules.unwrap_or_default(),
+            raw_overrides.unwrap_or_default(),
+            &refs,
+            &specs,
+        )?;
+        let mappings =
+            (mapping_fields == 2 && !mappings.names.is_empty()).then(|| Box::new(mappings));
         let [gates, configs, layers] = specs;
         Ok(Ruleset {
             gates,
@@ -917,19 +1026,16 @@ impl<'l> Builder<'l> {
             dropped: self.dropped,
             empty: Map::new(),
             format,
+            mappings,
         })
     }
 
-    #[allow(clippy::too_many_arguments)] // The indexes built by `build`, passed explicitly.
     fn compile_spec(
         &mut self,
         section: &'static str,
         name: String,
         w: WireSpec,
-        cond_index: &StrIndex,
-        cond_ids: &[String],
-        config_index: &StrIndex,
-        config_names: &[String],
+        refs: &Refs<'_>,
     ) -> Result<Spec, LoadError> {
         let limits = self.limits;
         limits.check(
@@ -937,52 +1043,18 @@ impl<'l> Builder<'l> {
             limits.max_rules_per_spec,
             w.rules.len(),
         )?;
+        let use_new_layer_eval = section == "layer_configs" && w.use_new_layer_eval == Some(true);
+        if use_new_layer_eval {
+            limits.check(
+                || format!("rules of multi-rule layer `{name}` (`useNewLayerEval`)"),
+                crate::eval::MAX_MERGED_LAYER_RULES,
+                w.rules.len(),
+            )?;
+        }
         let mut rules = Vec::with_capacity(w.rules.len());
         for (n, r) in w.rules.into_iter().enumerate() {
-            limits.check(
-                || format!("conditions of rule {n} of `{name}` in {section}"),
-                limits.max_conditions_per_rule,
-                r.conditions.len(),
-            )?;
-            let conditions = r
-                .conditions
-                .iter()
-                .map(|id| {
-                    cond_index
-                        .get(id, |i| &cond_ids[i])
-                        .map_or(MISSING_CONDITION, |i| i as u32)
-                })
-                .collect();
-            let rule_salt = r.salt.as_deref().unwrap_or(&r.id);
-            let pass = if r.pass_percentage == 100.0 {
-                Pass::Always
-            } else if r.pass_percentage == 0.0 {
-                Pass::Never
-            } else {
-                let text = format!("{}.{rule_salt}.", w.salt);
-                let prefix = Prefix::new(text.as_bytes()).with_id(self.intern(&text));
-                Pass::Hash {
-                    prefix,
-                    threshold: r.pass_percentage * 100.0,
-                }
-            };
-            let config_delegate = r.config_delegate.map(|d| {
-                let idx = config_index.get(&d, |i| &config_names[i]).map(|i| i as u32);
-                (d.into_boxed_str(), idx)
-            });
-            rules.push(Rule {
-                sid: self.intern(&r.id),
-                id: r.id.into(),
-                pass,
-                conditions,
-                return_value: ReturnValue::compile(r.return_value),
-                id_type: IdType::new(&r.id_type),
-                group_name: r.group_name.map(String::into_boxed_str),
-                is_experiment_group: r.is_experiment_group,
-                config_delegate,
-                sampling_rate: r.sampling_rate,
-                public_only: false,
-            });
+            let what = || format!("conditions of rule {n} of `{name}` in {section}");
+            rules.push(self.compile_rule(what, &w.salt, r, refs)?);
         }
         self.intern(&name);
         Ok(Spec {
@@ -1000,8 +1072,156 @@ impl<'l> Builder<'l> {
                 .explicit_parameters
                 .map(|v| v.into_iter().map(String::into_boxed_str).collect()),
             forward_all_exposures: w.forward_all_exposures.unwrap_or(false),
-            use_new_layer_eval: w.use_new_layer_eval.unwrap_or(false),
+            use_new_layer_eval,
             constant_value: None,
+        })
+    }
+
+    /// Compiles a rule of a spec whose salt is `spec_salt` (`what` names the rule for a
+    /// limit error).
+    fn compile_rule(
+        &mut self,
+        what: impl FnOnce() -> String,
+        spec_salt: &str,
+        r: WireRule,
+        refs: &Refs<'_>,
+    ) -> Result<Rule, LoadError> {
+        let limits = self.limits;
+        limits.check(what, limits.max_conditions_per_rule, r.conditions.len())?;
+        let conditions = r
+            .conditions
+            .iter()
+            .map(|id| {
+                refs.cond_index
+                    .get(id, |i| &refs.cond_ids[i])
+                    .map_or(MISSING_CONDITION, |i| i as u32)
+            })
+            .collect();
+        let pass = self.compile_pass(spec_salt, &r);
+        let config_delegate = r.config_delegate.map(|d| {
+            let idx = refs
+                .config_index
+                .get(&d, |i| &refs.config_names[i])
+                .map(|i| i as u32);
+            (d.into_boxed_str(), idx)
+        });
+        Ok(Rule {
+            sid: self.intern(&r.id),
+            id: r.id.into(),
+            pass,
+            conditions,
+            return_value: ReturnValue::compile(r.return_value),
+            id_type: IdType::new(&r.id_type),
+            group_name: r.group_name.map(String::into_boxed_str),
+            is_experiment_group: r.is_experiment_group,
+            config_delegate,
+            sampling_rate: r.sampling_rate,
+            public_only: false,
+        })
+    }
+
+    /// The pass-percentage check of rule `r` in a spec whose salt is `spec_salt` (spec 4.5).
+    fn compile_pass(&mut self, spec_salt: &str, r: &WireRule) -> Pass {
+        if r.pass_percentage == 100.0 {
+            Pass::Always
+        } else if r.pass_percentage == 0.0 {
+            Pass::Never
+        } else {
+            let rule_salt = r.salt.as_deref().unwrap_or(&r.id);
+            let text = format!("{spec_salt}.{rule_salt}.");
+            let prefix = Prefix::new(text.as_bytes()).with_id(self.intern(&text));
+            Pass::Hash {
+                prefix,
+                threshold: r.pass_percentage * 100.0,
+            }
+        }
+    }
+
+    /// Compiles config mapping (spec 4.10): `overrides` name → mappings, whose entries name
+    /// rules of `override_rules`. A rule's pass percentage uses the salt of the spec named
+    /// like the mapping (`""` when there is none), which depends on the spec's section.
+    fn compile_mappings(
+        &mut self,
+        raw_rules: Vec<(String, Src<'_>)>,
+        raw_overrides: Vec<(String, Src<'_>)>,
+        refs: &Refs<'_>,
+        specs: &[Specs; 3],
+    ) -> Result<Mappings, LoadError> {
+        let limits = self.limits;
+        let mut wire_rules: Vec<(String, WireRule)> = Vec::with_capacity(raw_rules.len());
+        for (name, src) in raw_rules {
+            match src.parse::<WireRule>() {
+                Ok(r) => wire_rules.push((name, r)),
+                Err((source, _)) => {
+                    return Err(LoadError::Mapping {
+                        field: "override_rules",
+                        name,
+                        source,
+                    })
+                }
+            }
+        }
+        dedupe_last_wins(&mut wire_rules);
+        let rule_names: Vec<&str> = wire_rules.iter().map(|(n, _)| n.as_str()).collect();
+        let rule_index = StrIndex::build(rule_names.len(), |i| rule_names[i]);
+
+        let mut names: Vec<(Box<str>, Vec<Mapping>)> = Vec::with_capacity(raw_overrides.len());
+        for (name, src) in raw_overrides {
+            let wire = match src.parse::<Vec<WireMapping>>() {
+                Ok(w) => w,
+                Err((source, _)) => {
+                    return Err(LoadError::Mapping {
+                        field: "overrides",
+                        name,
+                        source,
+                    })
+                }
+            };
+            limits.check(
+                || format!("rules of config mapping `{name}` in overrides"),
+                limits.max_rules_per_spec,
+                wire.iter().map(|m| m.rules.len()).sum(),
+            )?;
+            let salts: [&str; 3] = core::array::from_fn(|i| {
+                specs[i]
+                    .find(&name)
+                    .and_then(|j| specs[i].list.get(j))
+                    .map_or("", |s| &*s.salt)
+            });
+            let mut mappings = Vec::with_capacity(wire.len());
+            for m in wire {
+                let mut entries = Vec::with_capacity(m.rules.len());
+                for e in m.rules {
+                    let rule = rule_index.get(&e.rule_name, |i| rule_names[i]);
+                    let pass = core::array::from_fn(|i| match rule {
+                        Some(r) => self.compile_pass(salts[i], &wire_rules[r].1),
+                        None => Pass::Never,
+                    });
+                    entries.push(MappingEntry {
+                        start_time: e.start_time.unwrap_or(0),
+                        rule: rule.map(|r| r as u32),
+                        pass,
+                    });
+                }
+                self.intern(&m.new_config_name);
+                mappings.push(Mapping {
+                    new_config_name: m.new_config_name.into(),
+                    entries,
+                });
+            }
+            names.push((name.into(), mappings));
+        }
+        let index = StrIndex::build(names.len(), |i| &names[i].0);
+
+        let mut rules = Vec::with_capacity(wire_rules.len());
+        for (name, r) in wire_rules {
+            let what = || format!("conditions of override rule `{name}`");
+            rules.push(self.compile_rule(what, "", r, refs)?);
+        }
+        Ok(Mappings {
+            names,
+            index,
+            rules,
         })
     }
 
@@ -1179,15 +1399,21 @@ fn hoist_v1_conditions(
         return;
     };
     for (r, rule) in rules.iter_mut().enumerate() {
-        let Some(Json::Array(conds)) = rule.get_mut("conditions") else {
-            continue;
-        };
-        for (c, cond) in conds.iter_mut().enumerate() {
-            if cond.is_object() {
-                let id = format!("{section}/{name}/{r}/{c}");
-                let inline = std::mem::replace(cond, Json::String(id.clone()));
-                out.push((id, Src::Json(inline)));
-            }
+        hoist_rule_conditions(&format!("{section}/{name}/{r}"), rule, out);
+    }
+}
+
+/// Moves a v1 rule's inline conditions into the condition list under the ids
+/// `prefix/condition`.
+fn hoist_rule_conditions(prefix: &str, rule: &mut Json, out: &mut Vec<(String, Src<'_>)>) {
+    let Some(Json::Array(conds)) = rule.get_mut("conditions") else {
+        return;
+    };
+    for (c, cond) in conds.iter_mut().enumerate() {
+        if cond.is_object() {
+            let id = format!("{prefix}/{c}");
+            let inline = std::mem::replace(cond, Json::String(id.clone()));
+            out.push((id, Src::Json(inline)));
         }
     }
 }

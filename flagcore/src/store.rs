@@ -11,7 +11,7 @@ use serde_json::{Map, Value as Json};
 use crate::env::{Env, IdLists, Options, SystemClock};
 use crate::error::{Limits, LoadError};
 use crate::eval::{Abort, Evaluator, Found, Kind, RawExposure, Record};
-use crate::result::{Evaluation, Reason, SecondaryExposures};
+use crate::result::{Evaluation, JsonObject, Reason, SecondaryExposures};
 use crate::ruleset::{ReturnValue, Ruleset, SID_DEFAULT, SID_EMPTY};
 use crate::user::User;
 
@@ -544,18 +544,28 @@ fn gate_value<'e>(
     user: &User<'_>,
     name: &str,
 ) -> bool {
-    let Some(spec) = rs.gates.find(name).and_then(|i| rs.gates.list.get(i)) else {
-        return false;
-    };
-    if let Some(value) = spec.constant_value {
-        return value;
+    let spec = rs.gates.find(name).and_then(|i| rs.gates.list.get(i));
+    if rs.mappings.is_none() {
+        let Some(spec) = spec else {
+            return false;
+        };
+        if let Some(value) = spec.constant_value {
+            return value;
+        }
     }
     let env = env();
     // Exposures are not kept, so the buffer stays empty and never allocates.
     let mut sec = Vec::new();
     let mut ev = Evaluator::new(rs, user, &env, &mut sec);
     ev.keep_exposures = false;
-    ev.gate_value(spec)
+    match spec {
+        Some(spec) if rs.mappings.is_none() => ev.gate_value(spec),
+        // Config mapping may answer for the name (spec 4.10).
+        _ => {
+            let mut rec = Record::default();
+            ev.evaluate(name, Kind::Gate, &mut rec).is_ok() && rec.value
+        }
+    }
 }
 
 fn empty_map() -> &'static Map<String, Json> {
@@ -569,7 +579,7 @@ fn blank<'a>(kind: Kind, name: &'a str, reason: Reason, lcut: u64) -> Evaluation
         kind,
         name,
         value: false,
-        json: empty_map(),
+        json: JsonObject::one(empty_map()),
         rule_id: "",
         group_name: None,
         id_type: "",
@@ -587,6 +597,7 @@ fn blank<'a>(kind: Kind, name: &'a str, reason: Reason, lcut: u64) -> Evaluation
         reason,
         id_list_used: false,
         lcut,
+        override_config_name: None,
     }
 }
 
@@ -601,11 +612,11 @@ fn overridden<'a>(
     match kind {
         Kind::Gate => e.value = *o.gates.get(name)?.get(user)?,
         Kind::DynamicConfig | Kind::Experiment => {
-            e.json = o.configs.get(name)?.get(user)?;
+            e.json = JsonObject::one(o.configs.get(name)?.get(user)?);
             e.value = true;
         }
         Kind::Layer => {
-            e.json = o.layers.get(name)?.get(user)?;
+            e.json = JsonObject::one(o.layers.get(name)?.get(user)?);
             e.value = true;
         }
     }
@@ -618,10 +629,10 @@ fn overridden<'a>(
 pub(crate) struct Shaped<'a> {
     e: Evaluation<'a>,
     strs: &'a [Box<str>],
-    /// Whether `secondary` comes from the buffer (false for blank results).
-    with_secondary: bool,
-    /// `Some(n)`: `undelegated` is the first `n` buffer entries.
-    undelegated_len: Option<usize>,
+    /// `Some(n)`: `secondary` is the first `n` buffer entries (`None` for blank results).
+    secondary_len: Option<usize>,
+    /// `Some((from, to))`: `undelegated` is that range of the buffer.
+    undelegated: Option<(usize, usize)>,
 }
 
 impl<'a> Shaped<'a> {
@@ -638,17 +649,15 @@ impl<'a> Shaped<'a> {
         'a: 'b,
     {
         let mut e = self.e;
-        if self.with_secondary {
-            e.secondary = SecondaryExposures {
-                strs: self.strs,
-                raw: sec,
-            };
+        let range = |from: usize, to: usize| SecondaryExposures {
+            strs: self.strs,
+            raw: sec.get(from..to).unwrap_or(&[]),
+        };
+        if let Some(n) = self.secondary_len {
+            e.secondary = range(0, n);
         }
-        if let Some(n) = self.undelegated_len {
-            e.undelegated = Some(SecondaryExposures {
-                strs: self.strs,
-                raw: &sec[..n.min(sec.len())],
-            });
+        if let Some((from, to)) = self.undelegated {
+            e.undelegated = Some(range(from, to));
         }
         e
     }
@@ -658,8 +667,8 @@ fn plain(e: Evaluation<'_>) -> Shaped<'_> {
     Shaped {
         e,
         strs: &[],
-        with_secondary: false,
-        undelegated_len: None,
+        secondary_len: None,
+        undelegated: None,
     }
 }
 
@@ -713,24 +722,25 @@ pub(crate) fn evaluate<'a>(
     } else {
         Reason::Recognized
     };
-    let n = sec.len();
-    let undelegated_len = match kind {
+    let n = rec.secondary_end.unwrap_or(sec.len());
+    let undelegated = match kind {
         Kind::Gate | Kind::DynamicConfig => None,
         Kind::Experiment => match rec.undelegated {
             _ if rec.unsupported || n == 0 => None,
-            Some(k) => Some(k),
-            None => Some(n),
+            Some(r) => Some(r),
+            None => Some((0, n)),
         },
         Kind::Layer => Some(match rec.undelegated {
-            Some(k) => k,
-            None if rec.unsupported => 0,
-            None => n,
+            Some(r) => r,
+            None if rec.unsupported => (0, 0),
+            None => (0, n),
         }),
     };
-    let json = match (kind, rec.json) {
-        (Kind::Gate, _) => empty_map(),
-        (_, Some(ReturnValue::Object(m))) => m,
-        _ => &rs.empty,
+    let json = match (kind, rec.merged, rec.json) {
+        (Kind::Gate, ..) => JsonObject::one(empty_map()),
+        (_, Some(m), _) => JsonObject::merged(rs, m),
+        (_, None, Some(ReturnValue::Object(m))) => JsonObject::one(m),
+        _ => JsonObject::one(&rs.empty),
     };
     let e = Evaluation {
         kind,
@@ -757,11 +767,12 @@ pub(crate) fn evaluate<'a>(
         reason,
         id_list_used,
         lcut,
+        override_config_name: rec.override_config_name,
     };
     Shaped {
         e,
         strs: &rs.strs,
-        with_secondary: true,
-        undelegated_len,
+        secondary_len: Some(n),
+        undelegated,
     }
 }

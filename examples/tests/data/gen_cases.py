@@ -1,7 +1,7 @@
 """Generates this project's own conformance cases (payloads, v1 twins and users).
 
     python3 gen_cases.py examples/tests/data
-    for c in operators experiments_layers depth_limits; do
+    for c in operators experiments_layers depth_limits layers_new_eval config_mapping; do
       statsig-oracle examples/tests/data/$c/dcs.json < examples/tests/data/$c/users.jsonl \
         > examples/tests/data/$c/expected.jsonl
     done
@@ -59,8 +59,15 @@ def v1(p2):
                 r["conditions"] = [cm[c] for c in r["conditions"] if c in cm]
             out.append(s)
         return out
-    return {"feature_gates": conv("feature_gates"), "dynamic_configs": conv("dynamic_configs"),
-            "layer_configs": conv("layer_configs"), "layers": {}, "has_updates": True, "time": p2["time"]}
+    out = {"feature_gates": conv("feature_gates"), "dynamic_configs": conv("dynamic_configs"),
+           "layer_configs": conv("layer_configs"), "layers": {}, "has_updates": True, "time": p2["time"]}
+    if "override_rules" in p2:
+        rules = copy.deepcopy(p2["override_rules"])
+        for r in rules.values():
+            r["conditions"] = [cm[c] for c in r["conditions"] if c in cm]
+        out["override_rules"] = rules
+        out["overrides"] = copy.deepcopy(p2["overrides"])
+    return out
 
 # ---- case 1: operators ----
 p = P()
@@ -224,3 +231,118 @@ for i in range(60):
 users.append({}); users.append({"customIDs": {"companyID": "x"}})
 write("experiments_layers", exps, users)
 write("experiments_layers_v1", v1(exps), same_as="experiments_layers")
+
+# ---- case 3: multi-rule layers (useNewLayerEval, spec 4.7) ----
+p = P()
+p.gates["holdout"] = spec("holdout", "h", [rule("hold:20.00:1", [p.c(type_="public")], pct=20, salt="hold-salt")])
+p.gates["gate_nz"] = spec("feature_gate", "gnz", [rule("gnz-r", [p.c(type_="user_field", op="any", target=["NZ"], field="country")])])
+p.gates["gate_gold"] = spec("feature_gate", "gg", [rule("gg-r", [p.c(type_="user_field", op="any", target=["gold"], field="tier")])])
+exp("exp_ab", "ab-salt", "layer-salt", [("Control", 500, {"p": "control", "k": 1}), ("Test", 500, {"p": "test", "k": 2})])
+exp("exp_targeted", "tg-salt", "layer-salt", [("Control", 500, {"p": "c"}), ("Test", 500, {"p": "t"})], targeting=True, holdout=True)
+exp("exp_inactive", "in-salt", "layer-salt", [("Control", 500, {"p": "c2"}), ("Test", 500, {"p": "t2"})], active=False)
+p.configs["exp_bool"] = spec("experiment", "eb", [rule("eb-r", [p.c(type_="pass_gate", target="gate_gold")], ret=True, groupName="G", isExperimentGroup=True)], default={"p": "eb-default"}, isActive=True)
+p.configs["exp_unsupported"] = spec("experiment", "eu", [rule("eu-r", [p.c(type_="pass_gate", target="gate_nz"), p.c(type_="mystery")], ret={"p": "eu"})], default={"p": "eu-default"}, isActive=True)
+def bucket(lo, hi, salt="layer-salt"):
+    return p.c(type_="user_bucket", op="any", target={str(b): True for b in range(lo, hi)}, salt=salt)
+NL = {"useNewLayerEval": True}
+p.layers["nl_overlap"] = spec("layer", "nlo", [
+    rule("r_nz", [p.c(type_="pass_gate", target="gate_nz")], ret={"a": "r_nz", "b": "r_nz"}),
+    rule("r_gold", [p.c(type_="user_field", op="any", target=["gold"], field="tier")], ret={"b": "r_gold", "c": "r_gold"}),
+    rule("r_half", [p.c(type_="public")], pct=50, ret={"d": "r_half", "a": "r_half"}),
+    rule("r_false", [p.c(type_="fail_gate", target="gate_gold")], ret=False),
+    rule("r_never", [p.c(type_="public")], pct=0, ret={"z": "never"})],
+    default={"a": "default", "e": "default", "d": "default"}, **NL)
+p.layers["nl_delegate"] = spec("layer", "layer-salt", [
+    rule("holdout-rule", [p.c(type_="pass_gate", target="holdout")], ret={"h": "held"}),
+    rule("experimentAssignment", [bucket(0, 300)], ret={"p": "layer"}, configDelegate="exp_ab", isExperimentGroup=True),
+    rule("experimentAssignment2", [bucket(300, 500)], ret={"p": "layer"}, configDelegate="exp_targeted"),
+    rule("experimentAssignment3", [bucket(500, 600)], ret={"p": "layer"}, configDelegate="exp_inactive"),
+    rule("toMissing", [bucket(600, 800)], ret={"p": "missing", "m": 1}, configDelegate="no_such_exp"),
+    rule("lateDelegate", [p.c(type_="pass_gate", target="gate_nz")], ret={}, configDelegate="exp_targeted"),
+    rule("extra", [p.c(type_="fail_gate", target="gate_gold")], ret={"p": "extra", "x": "extra"}),
+    rule("half", [p.c(type_="public")], pct=40, ret={"y": "half", "k": 99})],
+    default={"p": "default", "q": "default"}, **NL)
+p.layers["nl_last_delegate_skipped"] = spec("layer", "nls", [
+    rule("first", [p.c(type_="public")], ret={"a": 1}),
+    rule("skipped", [p.c(type_="public")], ret={}, configDelegate="exp_targeted")],
+    default={"b": 2}, **NL)
+p.layers["nl_bool_delegate"] = spec("layer", "nlb", [
+    rule("toBool", [p.c(type_="public")], ret={}, configDelegate="exp_bool"),
+    rule("after", [p.c(type_="public")], ret={"p": "after"})],
+    default={"p": "default", "r": 0}, **NL)
+p.layers["nl_unsupported"] = spec("layer", "nlu", [
+    rule("first", [p.c(type_="pass_gate", target="gate_gold")], ret={"a": 1}),
+    rule("toUnsupported", [p.c(type_="pass_gate", target="gate_nz")], ret={}, configDelegate="exp_unsupported"),
+    rule("third", [p.c(type_="public")], ret={"c": 3})],
+    default={"a": 0}, **NL)
+p.layers["nl_unsupported_rule"] = spec("layer", "nlr", [
+    rule("first", [p.c(type_="pass_gate", target="gate_nz")], ret={"a": 1}),
+    rule("broken", [p.c(type_="public"), p.c(type_="quantum")], ret={"b": 1})],
+    default={"a": 0}, **NL)
+p.layers["nl_empty"] = spec("layer", "nle", [], default={"k": "v"}, **NL)
+p.layers["nl_disabled_flag"] = spec("layer", "nld", [
+    rule("r1", [p.c(type_="public")], ret={"a": 1}), rule("r2", [p.c(type_="public")], ret={"a": 2, "b": 2})],
+    default={"c": 3}, useNewLayerEval=False)
+newlayers = p.v2()
+users = []
+for i in range(80):
+    u = {"userID": f"nl-{i * 7919}"}
+    if i % 3: u["country"] = ["NZ", "DE", "US"][i % 3]
+    if i % 4 == 0: u["custom"] = {"tier": "gold"}
+    users.append(u)
+users.append({}); users.append({"country": "NZ", "custom": {"tier": "gold"}})
+write("layers_new_eval", newlayers, users)
+write("layers_new_eval_v1", v1(newlayers), same_as="layers_new_eval")
+
+# ---- case 4: config mapping (overrides / override_rules, spec 4.10) ----
+p = P()
+PAST, FUTURE = 1000000000000, 4102444800000
+p.gates["gate_nz"] = spec("feature_gate", "gnz", [rule("gnz-r", [p.c(type_="user_field", op="any", target=["NZ"], field="country")])])
+p.gates["g_orig"] = spec("feature_gate", "g-orig-salt", [rule("g-orig-r", [p.c(type_="user_field", op="any", target=["DE"], field="country")])])
+p.gates["g_target"] = spec("feature_gate", "g-target-salt", [rule("g-target-r", [p.c(type_="pass_gate", target="gate_nz")], pct=50)])
+p.gates["g_parent"] = spec("feature_gate", "gp", [rule("gp-r", [p.c(type_="pass_gate", target="g_orig")])])
+for n in ["c_orig", "c_target", "c_target2", "c_future", "c_unknown_rule", "c_unknown_target", "c_chain", "c_unsupported_rule", "c_pct"]:
+    p.configs[n] = spec("dynamic_config", n + "-salt", [
+        rule(n + "-r", [p.c(type_="user_field", op="any", target=["US"], field="country")], ret={"from": n, "rule": "us"})],
+        default={"from": n, "rule": "default"})
+exp("e_orig", "eo-salt", "layer-salt", [("Control", 500, {"p": "orig-c"}), ("Test", 500, {"p": "orig-t"})])
+exp("e_target", "et-salt", "layer-salt", [("Control", 500, {"p": "target-c"}), ("Test", 500, {"p": "target-t"})])
+p.layers["l_main"] = spec("layer", "layer-salt", [
+    rule("experimentAssignment", [p.c(type_="public")], ret={}, configDelegate="e_orig")], default={"p": "l"})
+p.layers["l_orig"] = spec("layer", "lo", [rule("lo-r", [p.c(type_="public")], ret={"l": "orig"})], default={"l": "d"})
+p.layers["l_target"] = spec("layer", "lt", [rule("lt-r", [p.c(type_="pass_gate", target="gate_nz")], ret={"l": "target"})], default={"l": "td"})
+cid = p.c
+p.override_rules = {
+    "all": rule("all_override", [cid(type_="public")]),
+    "nz": rule("nz_override", [cid(type_="pass_gate", target="gate_nz")]),
+    "half": rule("half_override", [cid(type_="public")], pct=50, salt="half-rule-salt"),
+    "zero": rule("zero_override", [cid(type_="public")], pct=0),
+    "stable_half": rule("stable_half_override", [cid(type_="public")], pct=30, id_type="stableID"),
+    "unsupported": rule("unsupported_override", [cid(type_="public"), cid(type_="mystery")]),
+}
+def m(target, *entries):
+    return {"new_config_name": target, "rules": [dict(rule_name=r, **({} if t is None else {"start_time": t})) for r, t in entries]}
+p.overrides = {
+    "g_orig": [m("g_target", ("nz", PAST))],
+    "c_orig": [m("c_target", ("zero", PAST), ("half", PAST))],
+    "c_future": [m("c_target", ("all", FUTURE)), m("c_target2", ("nz", None))],
+    "c_unknown_rule": [m("c_target", ("no_such_rule", PAST), ("nz", PAST))],
+    "c_unknown_target": [m("no_such_config", ("all", PAST), ("nz", PAST)), m("c_target2", ("all", PAST))],
+    "c_chain": [m("c_orig", ("all", PAST))],
+    "c_unsupported_rule": [m("c_target", ("unsupported", PAST)), m("c_target2", ("stable_half", PAST))],
+    "c_pct": [m("c_target", ("all", FUTURE), ("stable_half", None))],
+    "e_orig": [m("e_target", ("half", PAST))],
+    "l_orig": [m("l_target", ("half", PAST))],
+}
+mapping = p.v2()
+mapping["override_rules"] = p.override_rules
+mapping["overrides"] = p.overrides
+users = []
+for i in range(80):
+    u = {"userID": f"map-{i * 104729}"}
+    if i % 4: u["country"] = ["NZ", "DE", "US"][i % 3]
+    if i % 5 == 0: u["customIDs"] = {"stableID": f"st-{i}"}
+    users.append(u)
+users.append({}); users.append({"country": "NZ"})
+write("config_mapping", mapping, users)
+write("config_mapping_v1", v1(mapping), same_as="config_mapping")

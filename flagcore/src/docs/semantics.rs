@@ -16,6 +16,23 @@
 //! - **Layers** delegate to an experiment (`configDelegate`) in the same result: value, rule
 //!   and group come from the experiment, the exposures of the layer's own rules are the
 //!   undelegated secondary exposures.
+//! - **Multi-rule layers** (`useNewLayerEval: true`): every rule that passes (conditions
+//!   and percentage) adds the parameters not set yet, then the default value fills the rest;
+//!   only the first passing rule may delegate to an experiment, whose value, group and
+//!   exposures it contributes. The result's rule id is the delegating rule's (else
+//!   `default`); [`crate::Evaluation::parameter_rule_id`] names the rule behind each
+//!   parameter, which layer exposures report. The value is a merged view
+//!   ([`crate::JsonObject`]), so evaluation still allocates nothing. Such a layer may have
+//!   at most 128 rules (a larger one is a [`crate::LoadError::Limit`]).
+//! - **Config mapping** (`overrides` / `override_rules`): before a spec is evaluated, its
+//!   mappings are tried in order; an entry whose `start_time` has come (by the evaluation
+//!   clock) and whose rule passes (conditions, then the percentage salted with the
+//!   *requested* spec's salt) makes the mapped spec, of the same kind, answer instead, with
+//!   [`crate::Evaluation::override_config_name`] set. A mapped spec that does not exist
+//!   abandons that mapping. Mapping applies to nested gates and layer delegates too. Each
+//!   mapping hop counts as a nested evaluation, so a mapping cycle ends with
+//!   [`crate::Reason::DepthExceeded`] (Statsig's core has no bound there), and an evaluation
+//!   error inside a mapping aborts the evaluation (Statsig's core skips the entry).
 //! - **Unsupported** condition types or operators end the spec right after the rule with
 //!   whatever the record holds, reported with [`crate::Reason::Unsupported`] exactly as Statsig
 //!   shapes such results.

@@ -27,11 +27,11 @@ impl ExposureSink for CountingSink {
 /// Every field of a result except the exposure lists (which only `evaluate` returns).
 fn fields(e: &Evaluation<'_>) -> String {
     format!(
-        "{:?} {} {} {} {:?} {} {:?} {} {} {} {:?} {:?} {:?} {} {}",
+        "{:?} {} {} {} {:?} {} {:?} {} {} {} {:?} {:?} {:?} {} {} {:?} {:?}",
         e.kind(),
         e.name(),
         e.value(),
-        serde_json::to_string(e.json()).unwrap_or_default(),
+        serde_json::to_string(&e.json()).unwrap_or_default(),
         e.rule_id(),
         e.id_type(),
         e.group_name(),
@@ -43,6 +43,11 @@ fn fields(e: &Evaluation<'_>) -> String {
         e.reason(),
         e.used_id_list(),
         e.ruleset_time(),
+        e.override_config_name(),
+        e.json()
+            .keys()
+            .map(|k| (k, e.parameter_rule_id(k)))
+            .collect::<Vec<_>>(),
     )
 }
 

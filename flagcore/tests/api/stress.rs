@@ -15,7 +15,7 @@ fn answer(e: &flagcore::Evaluation<'_>) -> Answer {
     (
         e.value(),
         e.rule_id().to_owned(),
-        serde_json::to_string(e.json()).unwrap_or_default(),
+        serde_json::to_string(&e.json()).unwrap_or_default(),
         e.secondary_exposures()
             .iter()
             .map(|s| (s.gate.to_owned(), s.gate_value, s.rule_id.to_owned()))
