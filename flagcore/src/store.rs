@@ -12,7 +12,7 @@ use crate::env::{Env, IdLists, Options, SystemClock};
 use crate::error::{Limits, LoadError};
 use crate::eval::{Abort, Evaluator, Found, Kind, RawExposure, Record};
 use crate::result::{Evaluation, JsonObject, Reason, SecondaryExposures};
-use crate::ruleset::{ReturnValue, Ruleset, SID_DEFAULT, SID_EMPTY};
+use crate::ruleset::{ReturnValue, Ruleset, Spec, SID_DEFAULT, SID_EMPTY};
 use crate::user::User;
 
 /// Reusable buffer for the secondary exposures of one evaluation.
@@ -545,27 +545,38 @@ fn gate_value<'e>(
     name: &str,
 ) -> bool {
     let spec = rs.gates.find(name).and_then(|i| rs.gates.list.get(i));
-    if rs.mappings.is_none() {
-        let Some(spec) = spec else {
-            return false;
-        };
-        if let Some(value) = spec.constant_value {
-            return value;
-        }
+    if rs.mappings.is_some() {
+        // Config mapping may answer for the name (spec 4.10).
+        return gate_value_mapped(rs, &env(), user, name);
     }
-    let env = env();
+    let Some(spec) = spec else {
+        return false;
+    };
+    match spec.constant_value {
+        Some(value) => value,
+        None => gate_value_evaluated(rs, &env(), user, spec),
+    }
+}
+
+/// [`gate_value`] of a gate that must be evaluated (kept out of line, so that the lookup
+/// and the constant answers stay small).
+#[inline(never)]
+fn gate_value_evaluated(rs: &Ruleset, env: &Env<'_>, user: &User<'_>, spec: &Spec) -> bool {
     // Exposures are not kept, so the buffer stays empty and never allocates.
     let mut sec = Vec::new();
-    let mut ev = Evaluator::new(rs, user, &env, &mut sec);
+    let mut ev = Evaluator::new(rs, user, env, &mut sec);
     ev.keep_exposures = false;
-    match spec {
-        Some(spec) if rs.mappings.is_none() => ev.gate_value(spec),
-        // Config mapping may answer for the name (spec 4.10).
-        _ => {
-            let mut rec = Record::default();
-            ev.evaluate(name, Kind::Gate, &mut rec).is_ok() && rec.value
-        }
-    }
+    ev.gate_value(spec)
+}
+
+/// [`gate_value`] in a ruleset with config mappings: the general evaluation.
+#[cold]
+fn gate_value_mapped(rs: &Ruleset, env: &Env<'_>, user: &User<'_>, name: &str) -> bool {
+    let mut sec = Vec::new();
+    let mut ev = Evaluator::new(rs, user, env, &mut sec);
+    ev.keep_exposures = false;
+    let mut rec = Record::default();
+    ev.evaluate(name, Kind::Gate, &mut rec).is_ok() && rec.value
 }
 
 fn empty_map() -> &'static Map<String, Json> {
