@@ -1,9 +1,9 @@
 //! Loading: the wire model of `download_config_specs` and the compile step.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use crate::hash::Prefix;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value as Json};
 
@@ -52,6 +52,8 @@ pub struct Ruleset {
     pub(crate) dropped: Vec<DroppedSpec>,
     pub(crate) empty: Map<String, Json>,
     pub(crate) format: Format,
+    /// What `to_json` writes back beyond the compiled forms; evaluation never reads it.
+    pub(crate) source: crate::canonical::Source,
 }
 
 /// Which shape of `download_config_specs` a ruleset was loaded from.
@@ -468,6 +470,24 @@ struct WireRule {
     sampling_rate: Option<u64>,
 }
 
+impl WireSpec {
+    /// Moves out what compiling drops but `Ruleset::to_json` writes back.
+    fn take_source(&mut self) -> crate::canonical::SpecSource {
+        crate::canonical::SpecSource {
+            kind: std::mem::take(&mut self.kind).into(),
+            rules: self
+                .rules
+                .iter_mut()
+                .map(|r| crate::canonical::RuleSource {
+                    name: std::mem::take(&mut r.name).into(),
+                    salt: r.salt.as_deref().map(Into::into),
+                    pass_percentage: r.pass_percentage,
+                })
+                .collect(),
+        }
+    }
+}
+
 /// The top-level fields of a payload, sections kept as raw text.
 #[derive(Deserialize)]
 pub(crate) struct RawTop<'a> {
@@ -557,18 +577,22 @@ fn entries(raw: &RawValue) -> Option<Vec<(String, Src<'_>)>> {
         .map(|e| e.0)
 }
 
-#[derive(Deserialize)]
-struct WireCondition {
+/// A condition as parsed; kept after compiling for `Ruleset::to_json`, which writes it with
+/// this derived `Serialize` (fields in the order of the spec's table, absent ones omitted).
+#[derive(Debug, Deserialize, Serialize)]
+pub(crate) struct WireCondition {
     #[serde(rename = "type")]
     kind: String,
     #[serde(rename = "idType")]
     id_type: String,
-    #[serde(rename = "targetValue", default)]
+    #[serde(rename = "targetValue", default, skip_serializing_if = "Json::is_null")]
     target_value: Json,
+    #[serde(skip_serializing_if = "Option::is_none")]
     operator: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     field: Option<String>,
-    #[serde(rename = "additionalValues")]
-    additional_values: Option<HashMap<String, String>>,
+    #[serde(rename = "additionalValues", skip_serializing_if = "Option::is_none")]
+    additional_values: Option<BTreeMap<String, String>>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -606,6 +630,9 @@ impl Ruleset {
             Err(e) => return Err(LoadError::Json(e)),
         };
         let mut rs = Builder::new(limits).build(top)?;
+        if rs.format == Format::V1 {
+            rs.source.layer_membership = crate::canonical::v1_layers(text);
+        }
         rs.tabulate_user_buckets();
         rs.mark_public_rules();
         Ok(rs)
@@ -698,6 +725,7 @@ struct Builder<'l> {
     str_ids: HashMap<Box<str>, u32>,
     dropped: Vec<DroppedSpec>,
     spec_count: usize,
+    source: crate::canonical::Source,
 }
 
 impl<'l> Builder<'l> {
@@ -708,6 +736,7 @@ impl<'l> Builder<'l> {
             str_ids: HashMap::new(),
             dropped: Vec::new(),
             spec_count: 0,
+            source: Default::default(),
         };
         for s in ["default", "disabled", ""] {
             b.intern(s);
@@ -756,6 +785,9 @@ impl<'l> Builder<'l> {
             Some(_) => return Err(type_error("default_environment", "must be a string")),
         };
         let app_id = top.app_id.clone().filter(|v| !v.is_null());
+        if format == Format::V2 {
+            self.source.layer_membership = top.experiment_to_layer.map(|r| r.get().into());
+        }
 
         // Collect specs as (name, source) and conditions as (id, source).
         let mut wire_conditions: Vec<(String, Src<'_>)> = Vec::new();
@@ -856,8 +888,9 @@ impl<'l> Builder<'l> {
                         id: id.clone(),
                         source,
                     })?;
-            let c = self.compile_condition(&id, wire, &gate_index, &gate_names)?;
+            let c = self.compile_condition(&id, &wire, &gate_index, &gate_names)?;
             conditions.push(c);
+            self.source.conditions.push(wire);
             cond_ids.push(id);
         }
         let cond_index = StrIndex::build(cond_ids.len(), |i| &cond_ids[i]);
@@ -865,7 +898,8 @@ impl<'l> Builder<'l> {
         let mut specs: [Specs; 3] = Default::default();
         for (i, section) in sections.iter().enumerate() {
             let mut list = Vec::with_capacity(parsed[i].len());
-            for (name, wire) in parsed[i].drain(..) {
+            for (name, mut wire) in parsed[i].drain(..) {
+                self.source.specs[i].push(wire.take_source());
                 list.push(self.compile_spec(
                     section,
                     name,
@@ -894,6 +928,7 @@ impl<'l> Builder<'l> {
             dropped: self.dropped,
             empty: Map::new(),
             format,
+            source: self.source,
         })
     }
 
@@ -984,7 +1019,7 @@ impl<'l> Builder<'l> {
     fn compile_condition(
         &mut self,
         id: &str,
-        w: WireCondition,
+        w: &WireCondition,
         gate_index: &StrIndex,
         gate_names: &[&str],
     ) -> Result<Condition, LoadError> {
@@ -1030,11 +1065,11 @@ impl<'l> Builder<'l> {
                 CondKind::IpBased(field, is_country)
             }
             "target_app" => CondKind::TargetApp,
-            "experiment_group" => CondKind::ExperimentGroup(w.field.map(String::into_boxed_str)),
+            "experiment_group" => CondKind::ExperimentGroup(w.field.as_deref().map(Into::into)),
             _ => CondKind::Unsupported,
         };
         let mut kind = kind;
-        let target = match (&mut kind, op, w.target_value) {
+        let target = match (&mut kind, op, &w.target_value) {
             // A layer allocation (`user_bucket any/none {"500": true, …}`): tabulate the
             // buckets straight from the keys; the target itself is then never read.
             (CondKind::UserBucket(_, table), Op::Any | Op::None, Json::Object(o)) => {
@@ -1059,11 +1094,11 @@ impl<'l> Builder<'l> {
         })
     }
 
-    fn compile_target(&mut self, id: &str, v: Json, op: Op) -> Result<Target, LoadError> {
+    fn compile_target(&mut self, id: &str, v: &Json, op: Op) -> Result<Target, LoadError> {
         let limits = self.limits;
         Ok(match v {
             Json::Null => Target::Null,
-            Json::Bool(b) => Target::Bool(b),
+            Json::Bool(b) => Target::Bool(*b),
             Json::Number(n) => Target::Number(n.as_f64().unwrap_or(f64::NAN)),
             Json::String(s) => {
                 let regex = if op == Op::StrMatches {
@@ -1072,7 +1107,7 @@ impl<'l> Builder<'l> {
                         limits.max_regex_bytes,
                         s.len(),
                     )?;
-                    fancy_regex::RegexBuilder::new(&s)
+                    fancy_regex::RegexBuilder::new(s)
                         .delegate_size_limit(limits.max_regex_compiled_bytes)
                         .build()
                         .ok()
@@ -1081,10 +1116,10 @@ impl<'l> Builder<'l> {
                 };
                 Target::Str(StrTarget {
                     number: s.parse::<f64>().ok(),
-                    timestamp: target_timestamp(&s),
-                    version: version_parts(&s).collect(),
+                    timestamp: target_timestamp(s),
+                    version: version_parts(s).collect(),
                     regex,
-                    text: s.into(),
+                    text: s.as_str().into(),
                 })
             }
             Json::Array(a) => {

@@ -9,6 +9,7 @@ mod api {
     pub(crate) mod common;
     mod concurrency;
     mod properties;
+    mod roundtrip;
     mod rule_ids;
     mod soak;
     mod stress;
