@@ -160,15 +160,15 @@ impl Ruleset {
 }
 
 /// The canonical id of each compiled condition, and the written `condition_map`.
-struct ConditionIds {
+struct ConditionIds<'a> {
     /// Per compiled condition: its canonical id, once a rule references it.
     of: Vec<Option<String>>,
-    /// `condition_map` in order of first reference: (id, the condition's JSON).
-    map: Vec<(String, Box<RawValue>)>,
+    /// `condition_map` in order of first reference.
+    map: Vec<(String, &'a WireCondition)>,
 }
 
-impl ConditionIds {
-    fn assign(rs: &Ruleset) -> ConditionIds {
+impl<'a> ConditionIds<'a> {
+    fn assign(rs: &'a Ruleset) -> ConditionIds<'a> {
         let mut ids = ConditionIds {
             of: vec![None; rs.conditions.len()],
             map: Vec::new(),
@@ -185,7 +185,8 @@ impl ConditionIds {
             ) else {
                 continue;
             };
-            // Cannot fail: see `to_json`.
+            // Cannot fail: see `to_json`. The text is the dedup key and the hash input; the
+            // map writes the condition again with the same `Serialize`.
             let text = serde_json::to_string(wire).expect("serialising to memory does not fail");
             if let Some(id) = by_text.get(&text) {
                 *slot = Some(id.clone());
@@ -201,10 +202,8 @@ impl ConditionIds {
             }
             used.insert(id.clone());
             *slot = Some(id.clone());
-            by_text.insert(text.clone(), id.clone());
-            // Cannot fail: `text` is JSON written by serde_json.
-            let raw = RawValue::from_string(text).expect("serde_json output is JSON");
-            ids.map.push((id, raw));
+            by_text.insert(text, id.clone());
+            ids.map.push((id, wire));
         }
         ids
     }
@@ -239,7 +238,7 @@ struct Top<'a> {
 }
 
 /// One section: name → spec. The `usize` is the section's index in `Source::specs`.
-struct SpecsOut<'a>(&'a Ruleset, &'a Specs, usize, &'a ConditionIds);
+struct SpecsOut<'a>(&'a Ruleset, &'a Specs, usize, &'a ConditionIds<'a>);
 
 impl Serialize for SpecsOut<'_> {
     fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
@@ -253,7 +252,7 @@ impl Serialize for SpecsOut<'_> {
     }
 }
 
-struct SpecOut<'a>(&'a Spec, &'a SpecSource, &'a ConditionIds);
+struct SpecOut<'a>(&'a Spec, &'a SpecSource, &'a ConditionIds<'a>);
 
 impl Serialize for SpecOut<'_> {
     fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
@@ -294,7 +293,7 @@ impl Serialize for SpecOut<'_> {
     }
 }
 
-struct RuleOut<'a>(&'a Rule, &'a RuleSource, &'a ConditionIds);
+struct RuleOut<'a>(&'a Rule, &'a RuleSource, &'a ConditionIds<'a>);
 
 impl Serialize for RuleOut<'_> {
     fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
@@ -354,7 +353,7 @@ impl Serialize for Percentage {
     }
 }
 
-struct ConditionMap<'a>(&'a [(String, Box<RawValue>)]);
+struct ConditionMap<'a>(&'a [(String, &'a WireCondition)]);
 
 impl Serialize for ConditionMap<'_> {
     fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {

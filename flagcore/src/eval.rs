@@ -157,8 +157,8 @@ impl<'r, 'u, 'e> Evaluator<'r, 'u, 'e> {
             Kind::DynamicConfig | Kind::Experiment => &self.rs.configs,
             Kind::Layer => &self.rs.layers,
         };
-        match specs.find(name) {
-            Some(i) => self.evaluate_spec(&specs.list[i], kind, rec),
+        match specs.find(name).and_then(|i| specs.list.get(i)) {
+            Some(spec) => self.evaluate_spec(spec, kind, rec),
             None => Ok(Found::Unrecognized),
         }
     }
@@ -334,6 +334,7 @@ impl<'r, 'u, 'e> Evaluator<'r, 'u, 'e> {
             CondKind::UserBucket(prefix, table) => {
                 let bucket = self.unit_hash(prefix, &c.id_type) % 1000;
                 if let Some(t) = table {
+                    // in bounds: `bucket` < 1000, so `bucket / 64` < 16 = `t.len()`.
                     rec.value = (t[(bucket / 64) as usize] >> (bucket % 64)) & 1 == 1;
                     return Ok(());
                 }
@@ -802,6 +803,7 @@ pub(crate) fn bucket_table(rs: &Ruleset, c: &Condition) -> crate::ruleset::Bucke
     let mut table = [0u64; 16];
     for bucket in 0..1000u64 {
         if ev.apply(c, UVal::Int(bucket as i64)) {
+            // in bounds: `bucket` < 1000, so `bucket / 64` < 16.
             table[(bucket / 64) as usize] |= 1 << (bucket % 64);
         }
     }
@@ -816,6 +818,7 @@ pub(crate) fn bucket_table_of_keys<'k>(
 ) -> crate::ruleset::BucketTable {
     let mut table = [0u64; 16];
     for b in keys.filter_map(canonical_bucket) {
+        // in bounds: `canonical_bucket` gives at most 999, so `b / 64` < 16.
         table[b / 64] |= 1 << (b % 64);
     }
     if op == Op::None {

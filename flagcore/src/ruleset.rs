@@ -88,6 +88,7 @@ pub(crate) struct Specs {
 impl Specs {
     #[inline]
     pub(crate) fn find(&self, name: &str) -> Option<usize> {
+        // in bounds: StrIndex over `list`.
         self.index.get(name, |i| &self.list[i].name)
     }
 }
@@ -382,6 +383,7 @@ pub(crate) struct ArrayEntry {
 
 impl ArrayTarget {
     pub(crate) fn contains_lower(&self, lower: &str) -> bool {
+        // in bounds: StrIndex over `entries` (here and below).
         self.by_lower
             .get(lower, |i| &self.entries[i].lower)
             .is_some()
@@ -400,6 +402,7 @@ pub(crate) struct ObjectTarget {
 
 impl ObjectTarget {
     pub(crate) fn get(&self, key: &str) -> Option<&str> {
+        // in bounds: StrIndex over `keys`.
         self.index
             .get(key, |i| &self.keys[i].0)
             .map(|i| &*self.keys[i].1)
@@ -748,7 +751,9 @@ impl<'l> Builder<'l> {
         if let Some(&id) = self.str_ids.get(s) {
             return id;
         }
-        let id = self.strs.len() as u32;
+        // Beyond `u32::MAX` strings (unreachable under any payload that fits in memory) the
+        // id saturates; `Ruleset::str` reads an unknown id as "".
+        let id = u32::try_from(self.strs.len()).unwrap_or(u32::MAX);
         self.strs.push(s.into());
         self.str_ids.insert(s.into(), id);
         id
@@ -873,6 +878,8 @@ impl<'l> Builder<'l> {
         }
         self.spec_count = parsed.iter().map(Vec::len).sum();
 
+        // in bounds (this function): `i` enumerates `sections`, and every per-section array
+        // has its 3 entries; each StrIndex is built over, and read with, the list named.
         let gate_names: Vec<&str> = parsed[0].iter().map(|(n, _)| n.as_str()).collect();
         let gate_index = StrIndex::build(gate_names.len(), |i| gate_names[i]);
         let config_names: Vec<String> = parsed[1].iter().map(|(n, _)| n.clone()).collect();
@@ -960,9 +967,11 @@ impl<'l> Builder<'l> {
                 .conditions
                 .iter()
                 .map(|id| {
+                    // in bounds: StrIndex over `cond_ids` (and over `config_names` below).
                     cond_index
                         .get(id, |i| &cond_ids[i])
-                        .map_or(MISSING_CONDITION, |i| i as u32)
+                        .and_then(|i| u32::try_from(i).ok())
+                        .unwrap_or(MISSING_CONDITION)
                 })
                 .collect();
             let rule_salt = r.salt.as_deref().unwrap_or(&r.id);
@@ -979,7 +988,9 @@ impl<'l> Builder<'l> {
                 }
             };
             let config_delegate = r.config_delegate.map(|d| {
-                let idx = config_index.get(&d, |i| &config_names[i]).map(|i| i as u32);
+                let idx = config_index
+                    .get(&d, |i| &config_names[i])
+                    .and_then(|i| u32::try_from(i).ok());
                 (d.into_boxed_str(), idx)
             });
             rules.push(Rule {
@@ -1032,9 +1043,12 @@ impl<'l> Builder<'l> {
                     Json::String(s) => s.as_str(),
                     _ => "",
                 };
+                // in bounds: StrIndex over `gate_names`.
                 CondKind::Gate(GateRef {
                     fail: w.kind == "fail_gate",
-                    index: gate_index.get(g, |i| gate_names[i]).map(|i| i as u32),
+                    index: gate_index
+                        .get(g, |i| gate_names[i])
+                        .and_then(|i| u32::try_from(i).ok()),
                     sid: self.intern(g),
                     is_segment: g.starts_with("segment:"),
                 })
@@ -1142,6 +1156,7 @@ impl<'l> Builder<'l> {
                     })
                     .collect();
                 // Last wins among elements with the same lower-cased text.
+                // in bounds: each StrIndex here is over the list its closure reads.
                 let by_lower_all = StrIndex::build(all.len(), |i| &all[i].lower);
                 let entries: Vec<ArrayEntry> = all
                     .iter()
@@ -1171,6 +1186,7 @@ impl<'l> Builder<'l> {
                     .iter()
                     .map(|(k, v)| (k.as_str().into(), json_text(v).into()))
                     .collect();
+                // in bounds: StrIndex over `keys`.
                 let index = StrIndex::build(keys.len(), |i| &keys[i].0);
                 Target::Object(ObjectTarget { keys, index })
             }
@@ -1206,17 +1222,15 @@ fn hoist_v1_conditions(
 fn dedupe_last_wins<T>(v: &mut Vec<(String, T)>) {
     let names: Vec<&str> = v.iter().map(|(n, _)| n.as_str()).collect();
     let index = StrIndex::build(names.len(), |i| names[i]);
-    let keep: Vec<bool> = (0..v.len())
-        .map(|i| index.get(names[i], |j| names[j]) == Some(i))
+    // in bounds: StrIndex over `names`.
+    let keep: Vec<bool> = (names.iter().enumerate())
+        .map(|(i, n)| index.get(n, |j| names[j]) == Some(i))
         .collect();
     if keep.iter().all(|k| *k) {
         return;
     }
-    let mut i = 0;
-    v.retain(|_| {
-        i += 1;
-        keep[i - 1]
-    });
+    let mut keep = keep.into_iter();
+    v.retain(|_| keep.next().unwrap_or(true));
 }
 
 fn missing(field: &'static str) -> LoadError {
