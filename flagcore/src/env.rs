@@ -142,7 +142,8 @@ pub(crate) fn hashed_id(id: &str) -> [u8; 8] {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let d = Sha256::digest(id.as_bytes());
     let mut out = [0u8; 8];
-    // 6 bytes encode to exactly 8 characters.
+    // 6 bytes encode to exactly 8 characters. in bounds: the digest has 32 bytes, chunks
+    // have 3, and an index masked with 63 is below 64 = `ALPHABET.len()`.
     for (chunk, o) in d[..6].chunks_exact(3).zip(out.chunks_exact_mut(4)) {
         let n = (u32::from(chunk[0]) << 16) | (u32::from(chunk[1]) << 8) | u32::from(chunk[2]);
         for (i, c) in o.iter_mut().enumerate() {

@@ -573,6 +573,7 @@ impl<'r, 'u, 'e> Evaluator<'r, 'u, 'e> {
             CondKind::UserBucket(prefix, table) => {
                 let bucket = self.unit_hash(prefix, &c.id_type) % 1000;
                 if let Some(t) = table {
+                    // in bounds: `bucket` < 1000, so `bucket / 64` < 16 = `t.len()`.
                     rec.value = (t[(bucket / 64) as usize] >> (bucket % 64)) & 1 == 1;
                     return Ok(());
                 }
@@ -1049,6 +1050,7 @@ pub(crate) fn bucket_table(rs: &Ruleset, c: &Condition) -> crate::ruleset::Bucke
     let ev = Evaluator::new(rs, &user, &env, &mut sec);
     let passes = |bucket: usize| ev.apply(c, UVal::Int(bucket as i64));
     let mut table = [0u64; 16];
+    // in bounds: `bucket` < 1000, so `bucket / 64` < 16.
     let mut set = |bucket: usize| table[bucket / 64] |= 1 << (bucket % 64);
     // A numeric comparison with one target passes a prefix (`lt`, `lte`) or a suffix (`gt`,
     // `gte`) of the buckets: find its end by bisection instead of trying all 1000.
@@ -1085,6 +1087,7 @@ pub(crate) fn bucket_table_of_keys<'k>(
 ) -> crate::ruleset::BucketTable {
     let mut table = [0u64; 16];
     for b in keys.filter_map(canonical_bucket) {
+        // in bounds: `canonical_bucket` gives at most 999, so `b / 64` < 16.
         table[b / 64] |= 1 << (b % 64);
     }
     if op == Op::None {

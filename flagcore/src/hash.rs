@@ -17,6 +17,7 @@ use sha2::{Digest, Sha256};
 pub fn sha256_u64(input: &[u8]) -> u64 {
     let digest = Sha256::digest(input);
     let mut first = [0u8; 8];
+    // in bounds: a SHA-256 digest has 32 bytes.
     first.copy_from_slice(&digest[..8]);
     u64::from_be_bytes(first)
 }
@@ -81,6 +82,7 @@ impl Prefix {
         }
         let rest = blocks.remainder();
         let mut tail = [0u8; 64];
+        // in bounds, and the cast is lossless: a `chunks_exact(64)` remainder is < 64 bytes.
         tail[..rest.len()].copy_from_slice(rest);
         Prefix {
             state,
@@ -104,8 +106,11 @@ impl Prefix {
         let mut state = self.state;
         let mut block = self.tail;
         let mut used = usize::from(self.tail_len);
+        // No overflow: inputs are far below 2^61 bytes.
         let total_bits = (self.absorbed + u64::from(self.tail_len) + rest.len() as u64) * 8;
         let mut input = rest;
+        // in bounds (this function): `used` < 64 at the top of the loop and after it (a full
+        // block is compressed and `used` reset), and `n` <= 64 - `used`.
         while !input.is_empty() {
             let n = input.len().min(64 - used);
             block[used..used + n].copy_from_slice(&input[..n]);

@@ -3,6 +3,10 @@
 //! Built once at load time; lookups hash the probe once with xxh3 and never allocate.
 //! The hash is seeded per index from the standard library's random keys, so a payload
 //! cannot be crafted to make names collide (and loading quadratic).
+//!
+//! Invariant the callers rely on: `get` returns only indexes below the `len` passed to
+//! `build` (and below `u32::MAX`), so a `key` closure that indexes the list the index was
+//! built over is in bounds (call sites say `// in bounds: StrIndex over …`).
 
 use std::hash::BuildHasher;
 
@@ -59,11 +63,15 @@ pub(crate) struct StrIndex {
 }
 
 impl StrIndex {
-    /// Indexes `items` (the string of item `i` is `key(i)`); a later duplicate replaces an earlier one.
+    /// Indexes `items` (the string of item `i` is `key(i)`); a later duplicate replaces an
+    /// earlier one. Only the first `u32::MAX - 1` items are indexed (the `Limits` on a ruleset
+    /// keep every list far shorter).
     pub(crate) fn build<'k>(len: usize, key: impl Fn(usize) -> &'k str) -> StrIndex {
+        let len = len.min(EMPTY as usize);
         if len == 0 {
             return StrIndex::default();
         }
+        // No overflow: `len` < 2^32.
         let cap = (len * 2).next_power_of_two().max(8);
         let mut slots = vec![(0u64, EMPTY); cap].into_boxed_slice();
         let mask = cap - 1;
@@ -72,14 +80,17 @@ impl StrIndex {
             let k = key(i);
             let h = xxh3_64_with_seed(k.as_bytes(), seed);
             let mut pos = (h as usize) & mask;
+            // Lossless: `i` < `len` <= `u32::MAX`, and never `EMPTY`.
+            let id = i as u32;
             loop {
+                // in bounds: `pos` is masked by `cap - 1`, `cap` = `slots.len()`, a power of two.
                 let (sh, si) = slots[pos];
                 if si == EMPTY {
-                    slots[pos] = (h, i as u32);
+                    slots[pos] = (h, id);
                     break;
                 }
                 if sh == h && key(si as usize) == k {
-                    slots[pos] = (h, i as u32);
+                    slots[pos] = (h, id);
                     break;
                 }
                 pos = (pos + 1) & mask;

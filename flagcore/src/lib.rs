@@ -62,7 +62,8 @@
 //! ## Concepts
 //!
 //! - [`Ruleset`]: one compiled payload (`dcs-v2`, or the legacy v1 shape, which evaluates
-//!   exactly like its v2 equivalent). Immutable.
+//!   exactly like its v2 equivalent). Immutable. [`Ruleset::to_json`] writes it back as a
+//!   canonical `dcs-v2` payload (v1 → v2 conversion, bootstrap files).
 //! - [`Store`]: the active ruleset plus ID lists ([`IdLists`]) and local overrides, swapped
 //!   atomically; configured once with [`Options`] (environment tier, IP-to-country lookup,
 //!   clock, [`ExposureSink`]).
@@ -91,6 +92,7 @@
 
 pub mod docs;
 
+mod canonical;
 mod env;
 mod error;
 mod eval;

@@ -1,9 +1,9 @@
 //! Loading: the wire model of `download_config_specs` and the compile step.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use crate::hash::Prefix;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value as Json};
 
@@ -54,6 +54,8 @@ pub struct Ruleset {
     pub(crate) format: Format,
     /// Config mapping (spec 4.10), when the payload has any.
     pub(crate) mappings: Option<Box<Mappings>>,
+    /// What `to_json` writes back beyond the compiled forms; evaluation never reads it.
+    pub(crate) source: crate::canonical::Source,
 }
 
 /// Compiled config mapping (spec 4.10): `overrides` with the rules they name.
@@ -64,9 +66,18 @@ pub(crate) struct Mappings {
     /// The `override_rules`, compiled (their own pass checks are unused: see
     /// [`MappingEntry::pass`]).
     pub(crate) rules: Vec<Rule>,
+    /// The names of `rules` (their keys in `override_rules`), and what `to_json` writes
+    /// back of each.
+    pub(crate) rule_names: Vec<Box<str>>,
+    pub(crate) rule_sources: Vec<crate::canonical::RuleSource>,
 }
 
 impl Mappings {
+    /// Every mapped name with its mappings, in payload order.
+    pub(crate) fn all(&self) -> impl Iterator<Item = (&str, &[Mapping])> {
+        self.names.iter().map(|(n, m)| (&**n, &m[..]))
+    }
+
     /// The mappings of the spec named `name`, tried in order.
     #[inline]
     pub(crate) fn find(&self, name: &str) -> Option<&[Mapping]> {
@@ -87,6 +98,8 @@ pub(crate) struct Mapping {
 /// One `{rule_name, start_time}` entry of a mapping.
 #[derive(Debug)]
 pub(crate) struct MappingEntry {
+    /// The `rule_name` as given (written back by `to_json`).
+    pub(crate) rule_name: Box<str>,
     /// Milliseconds since the epoch before which the entry is skipped.
     pub(crate) start_time: i64,
     /// The index of the named rule in [`Mappings::rules`]; `None` when there is no such rule.
@@ -128,6 +141,7 @@ pub(crate) struct Specs {
 impl Specs {
     #[inline]
     pub(crate) fn find(&self, name: &str) -> Option<usize> {
+        // in bounds: StrIndex over `list`.
         self.index.get(name, |i| &self.list[i].name)
     }
 }
@@ -440,6 +454,7 @@ pub(crate) struct ArrayEntry {
 
 impl ArrayTarget {
     pub(crate) fn contains_lower(&self, lower: &str) -> bool {
+        // in bounds: StrIndex over `entries` (here and below).
         self.by_lower
             .get(lower, |i| &self.entries[i].lower)
             .is_some()
@@ -458,6 +473,7 @@ pub(crate) struct ObjectTarget {
 
 impl ObjectTarget {
     pub(crate) fn get(&self, key: &str) -> Option<&str> {
+        // in bounds: StrIndex over `keys`.
         self.index
             .get(key, |i| &self.keys[i].0)
             .map(|i| &*self.keys[i].1)
@@ -547,6 +563,28 @@ struct Refs<'x> {
     cond_ids: &'x [String],
     config_index: &'x StrIndex,
     config_names: &'x [String],
+}
+
+impl WireRule {
+    /// Moves out what compiling drops (the name) and copies what it transforms, for
+    /// `Ruleset::to_json`.
+    fn take_source(&mut self) -> crate::canonical::RuleSource {
+        crate::canonical::RuleSource {
+            name: std::mem::take(&mut self.name).into(),
+            salt: self.salt.as_deref().map(Into::into),
+            pass_percentage: self.pass_percentage,
+        }
+    }
+}
+
+impl WireSpec {
+    /// Moves out what compiling drops but `Ruleset::to_json` writes back.
+    fn take_source(&mut self) -> crate::canonical::SpecSource {
+        crate::canonical::SpecSource {
+            kind: std::mem::take(&mut self.kind).into(),
+            rules: self.rules.iter_mut().map(WireRule::take_source).collect(),
+        }
+    }
 }
 
 /// The top-level fields of a payload, sections kept as raw text.
@@ -642,18 +680,22 @@ fn entries(raw: &RawValue) -> Option<Vec<(String, Src<'_>)>> {
         .map(|e| e.0)
 }
 
-#[derive(Deserialize)]
-struct WireCondition {
+/// A condition as parsed; kept after compiling for `Ruleset::to_json`, which writes it with
+/// this derived `Serialize` (fields in the order of the spec's table, absent ones omitted).
+#[derive(Debug, Deserialize, Serialize)]
+pub(crate) struct WireCondition {
     #[serde(rename = "type")]
     kind: String,
     #[serde(rename = "idType")]
     id_type: String,
-    #[serde(rename = "targetValue", default)]
+    #[serde(rename = "targetValue", default, skip_serializing_if = "Json::is_null")]
     target_value: Json,
+    #[serde(skip_serializing_if = "Option::is_none")]
     operator: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     field: Option<String>,
-    #[serde(rename = "additionalValues")]
-    additional_values: Option<HashMap<String, String>>,
+    #[serde(rename = "additionalValues", skip_serializing_if = "Option::is_none")]
+    additional_values: Option<BTreeMap<String, String>>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -691,6 +733,9 @@ impl Ruleset {
             Err(e) => return Err(LoadError::Json(e)),
         };
         let mut rs = Builder::new(limits).build(top)?;
+        if rs.format == Format::V1 {
+            rs.source.layer_membership = crate::canonical::v1_layers(text);
+        }
         rs.tabulate_user_buckets();
         rs.mark_public_rules();
         Ok(rs)
@@ -786,6 +831,7 @@ struct Builder<'l> {
     str_ids: HashMap<Box<str>, u32, SeededXxh3>,
     dropped: Vec<DroppedSpec>,
     spec_count: usize,
+    source: crate::canonical::Source,
 }
 
 impl<'l> Builder<'l> {
@@ -796,6 +842,7 @@ impl<'l> Builder<'l> {
             str_ids: HashMap::with_hasher(SeededXxh3::new()),
             dropped: Vec::new(),
             spec_count: 0,
+            source: Default::default(),
         };
         for s in ["default", "disabled", ""] {
             b.intern(s);
@@ -807,7 +854,9 @@ impl<'l> Builder<'l> {
         if let Some(&id) = self.str_ids.get(s) {
             return id;
         }
-        let id = self.strs.len() as u32;
+        // Beyond `u32::MAX` strings (unreachable under any payload that fits in memory) the
+        // id saturates; `Ruleset::str` reads an unknown id as "".
+        let id = u32::try_from(self.strs.len()).unwrap_or(u32::MAX);
         self.strs.push(s.into());
         self.str_ids.insert(s.into(), id);
         id
@@ -844,6 +893,9 @@ impl<'l> Builder<'l> {
             Some(_) => return Err(type_error("default_environment", "must be a string")),
         };
         let app_id = top.app_id.clone().filter(|v| !v.is_null());
+        if format == Format::V2 {
+            self.source.layer_membership = top.experiment_to_layer.map(|r| r.get().into());
+        }
 
         // Collect specs as (name, source) and conditions as (id, source).
         let mut wire_conditions: Vec<(String, Src<'_>)> = Vec::new();
@@ -965,6 +1017,8 @@ impl<'l> Builder<'l> {
         }
         self.spec_count = parsed.iter().map(Vec::len).sum();
 
+        // in bounds (this function): `i` enumerates `sections`, and every per-section array
+        // has its 3 entries; each StrIndex is built over, and read with, the list named.
         let gate_names: Vec<&str> = parsed[0].iter().map(|(n, _)| n.as_str()).collect();
         let gate_index = StrIndex::build(gate_names.len(), |i| gate_names[i]);
         let config_names: Vec<String> = parsed[1].iter().map(|(n, _)| n.clone()).collect();
@@ -980,8 +1034,9 @@ impl<'l> Builder<'l> {
                         id: id.clone(),
                         source,
                     })?;
-            let c = self.compile_condition(&id, wire, &gate_index, &gate_names)?;
+            let c = self.compile_condition(&id, &wire, &gate_index, &gate_names)?;
             conditions.push(c);
+            self.source.conditions.push(wire);
             cond_ids.push(id);
         }
         let cond_index = StrIndex::build(cond_ids.len(), |i| &cond_ids[i]);
@@ -995,7 +1050,8 @@ impl<'l> Builder<'l> {
         let mut specs: [Specs; 3] = Default::default();
         for (i, section) in sections.iter().enumerate() {
             let mut list = Vec::with_capacity(parsed[i].len());
-            for (name, wire) in parsed[i].drain(..) {
+            for (name, mut wire) in parsed[i].drain(..) {
+                self.source.specs[i].push(wire.take_source());
                 list.push(self.compile_spec(section, name, wire, &refs)?);
             }
             let index = StrIndex::build(list.len(), |j| &list[j].name);
@@ -1027,6 +1083,7 @@ impl<'l> Builder<'l> {
             empty: Map::new(),
             format,
             mappings,
+            source: self.source,
         })
     }
 
@@ -1092,9 +1149,11 @@ impl<'l> Builder<'l> {
             .conditions
             .iter()
             .map(|id| {
+                // in bounds: StrIndex over `cond_ids` (and over `config_names` below).
                 refs.cond_index
                     .get(id, |i| &refs.cond_ids[i])
-                    .map_or(MISSING_CONDITION, |i| i as u32)
+                    .and_then(|i| u32::try_from(i).ok())
+                    .unwrap_or(MISSING_CONDITION)
             })
             .collect();
         let pass = self.compile_pass(spec_salt, &r);
@@ -1102,7 +1161,7 @@ impl<'l> Builder<'l> {
             let idx = refs
                 .config_index
                 .get(&d, |i| &refs.config_names[i])
-                .map(|i| i as u32);
+                .and_then(|i| u32::try_from(i).ok());
             (d.into_boxed_str(), idx)
         });
         Ok(Rule {
@@ -1198,6 +1257,7 @@ impl<'l> Builder<'l> {
                         None => Pass::Never,
                     });
                     entries.push(MappingEntry {
+                        rule_name: e.rule_name.into(),
                         start_time: e.start_time.unwrap_or(0),
                         rule: rule.map(|r| r as u32),
                         pass,
@@ -1214,21 +1274,27 @@ impl<'l> Builder<'l> {
         let index = StrIndex::build(names.len(), |i| &names[i].0);
 
         let mut rules = Vec::with_capacity(wire_rules.len());
-        for (name, r) in wire_rules {
+        let mut rule_names = Vec::with_capacity(wire_rules.len());
+        let mut rule_sources = Vec::with_capacity(wire_rules.len());
+        for (name, mut r) in wire_rules {
             let what = || format!("conditions of override rule `{name}`");
+            rule_sources.push(r.take_source());
             rules.push(self.compile_rule(what, "", r, refs)?);
+            rule_names.push(name.into_boxed_str());
         }
         Ok(Mappings {
             names,
             index,
             rules,
+            rule_names,
+            rule_sources,
         })
     }
 
     fn compile_condition(
         &mut self,
         id: &str,
-        w: WireCondition,
+        w: &WireCondition,
         gate_index: &StrIndex,
         gate_names: &[&str],
     ) -> Result<Condition, LoadError> {
@@ -1241,9 +1307,12 @@ impl<'l> Builder<'l> {
                     Json::String(s) => s.as_str(),
                     _ => "",
                 };
+                // in bounds: StrIndex over `gate_names`.
                 CondKind::Gate(GateRef {
                     fail: w.kind == "fail_gate",
-                    index: gate_index.get(g, |i| gate_names[i]).map(|i| i as u32),
+                    index: gate_index
+                        .get(g, |i| gate_names[i])
+                        .and_then(|i| u32::try_from(i).ok()),
                     sid: self.intern(g),
                     is_segment: g.starts_with("segment:"),
                 })
@@ -1274,11 +1343,11 @@ impl<'l> Builder<'l> {
                 CondKind::IpBased(field, is_country)
             }
             "target_app" => CondKind::TargetApp,
-            "experiment_group" => CondKind::ExperimentGroup(w.field.map(String::into_boxed_str)),
+            "experiment_group" => CondKind::ExperimentGroup(w.field.as_deref().map(Into::into)),
             _ => CondKind::Unsupported,
         };
         let mut kind = kind;
-        let target = match (&mut kind, op, w.target_value) {
+        let target = match (&mut kind, op, &w.target_value) {
             // A layer allocation (`user_bucket any/none {"500": true, …}`): tabulate the
             // buckets straight from the keys; the target itself is then never read.
             (CondKind::UserBucket(_, table), Op::Any | Op::None, Json::Object(o)) => {
@@ -1303,11 +1372,11 @@ impl<'l> Builder<'l> {
         })
     }
 
-    fn compile_target(&mut self, id: &str, v: Json, op: Op) -> Result<Target, LoadError> {
+    fn compile_target(&mut self, id: &str, v: &Json, op: Op) -> Result<Target, LoadError> {
         let limits = self.limits;
         Ok(match v {
             Json::Null => Target::Null,
-            Json::Bool(b) => Target::Bool(b),
+            Json::Bool(b) => Target::Bool(*b),
             Json::Number(n) => Target::Number(n.as_f64().unwrap_or(f64::NAN)),
             Json::String(s) => {
                 let regex = if op == Op::StrMatches {
@@ -1316,7 +1385,7 @@ impl<'l> Builder<'l> {
                         limits.max_regex_bytes,
                         s.len(),
                     )?;
-                    fancy_regex::RegexBuilder::new(&s)
+                    fancy_regex::RegexBuilder::new(s)
                         .delegate_size_limit(limits.max_regex_compiled_bytes)
                         .build()
                         .ok()
@@ -1325,10 +1394,10 @@ impl<'l> Builder<'l> {
                 };
                 Target::Str(StrTarget {
                     number: s.parse::<f64>().ok(),
-                    timestamp: target_timestamp(&s),
-                    version: version_parts(&s).collect(),
+                    timestamp: target_timestamp(s),
+                    version: version_parts(s).collect(),
                     regex,
-                    text: s.into(),
+                    text: s.as_str().into(),
                 })
             }
             Json::Array(a) => {
@@ -1351,6 +1420,7 @@ impl<'l> Builder<'l> {
                     })
                     .collect();
                 // Last wins among elements with the same lower-cased text.
+                // in bounds: each StrIndex here is over the list its closure reads.
                 let by_lower_all = StrIndex::build(all.len(), |i| &all[i].lower);
                 let entries: Vec<ArrayEntry> = all
                     .iter()
@@ -1380,6 +1450,7 @@ impl<'l> Builder<'l> {
                     .iter()
                     .map(|(k, v)| (k.as_str().into(), json_text(v).into()))
                     .collect();
+                // in bounds: StrIndex over `keys`.
                 let index = StrIndex::build(keys.len(), |i| &keys[i].0);
                 Target::Object(ObjectTarget { keys, index })
             }
@@ -1421,17 +1492,15 @@ fn hoist_rule_conditions(prefix: &str, rule: &mut Json, out: &mut Vec<(String, S
 fn dedupe_last_wins<T>(v: &mut Vec<(String, T)>) {
     let names: Vec<&str> = v.iter().map(|(n, _)| n.as_str()).collect();
     let index = StrIndex::build(names.len(), |i| names[i]);
-    let keep: Vec<bool> = (0..v.len())
-        .map(|i| index.get(names[i], |j| names[j]) == Some(i))
+    // in bounds: StrIndex over `names`.
+    let keep: Vec<bool> = (names.iter().enumerate())
+        .map(|(i, n)| index.get(n, |j| names[j]) == Some(i))
         .collect();
     if keep.iter().all(|k| *k) {
         return;
     }
-    let mut i = 0;
-    v.retain(|_| {
-        i += 1;
-        keep[i - 1]
-    });
+    let mut keep = keep.into_iter();
+    v.retain(|_| keep.next().unwrap_or(true));
 }
 
 fn missing(field: &'static str) -> LoadError {

@@ -171,6 +171,7 @@ impl<'a> Window<'a> {
 
     /// Word `i` (0..4) of the window.
     fn get(&self, i: usize) -> Option<&'a str> {
+        // in bounds: an index taken `% 4` into the 4-slot ring (`head` is kept `% 4` too).
         self.ring[(self.head + i) % 4]
     }
 

@@ -118,6 +118,7 @@ impl<'a> UVal<'a> {
 
 /// The decimal text of `i` in `buf`.
 fn int_text(i: i64, buf: &mut [u8; 20]) -> &str {
+    // in bounds: |i64::MIN| has 19 digits; with the sign that is 20 = `buf.len()`.
     let mut n = i.unsigned_abs();
     let mut pos = buf.len();
     loop {
@@ -249,7 +250,8 @@ impl<const N: usize> StackStr<N> {
     pub(crate) fn as_str(&self) -> &str {
         match &self.spill {
             Some(s) => s,
-            // Only whole UTF-8 strings are ever copied in, so this never fails.
+            // Only whole UTF-8 strings are ever copied in, so this never fails. in bounds:
+            // `len` <= N (`write_str` spills to the heap rather than go past N).
             None => core::str::from_utf8(&self.buf[..self.len]).unwrap_or(""),
         }
     }

@@ -10,6 +10,7 @@ mod api {
     mod concurrency;
     mod layers_and_mapping;
     mod properties;
+    mod roundtrip;
     mod rule_ids;
     mod shortcuts;
     mod soak;

@@ -1,5 +1,5 @@
 //! Loading arbitrary bytes returns a ruleset or an error, never panics; whatever loads
-//! evaluates without panicking.
+//! evaluates without panicking, and its canonical form (`to_json`) loads and is a fixed point.
 #![no_main]
 
 use flagcore::{Exposures, Kind, Ruleset, Scratch, Store, User};
@@ -9,6 +9,12 @@ fuzz_target!(|data: &[u8]| {
     let Ok(rs) = Ruleset::from_json(data) else {
         return;
     };
+    let canonical = rs.to_json();
+    let reloaded = Ruleset::from_json(&canonical).expect("to_json output loads");
+    assert!(
+        reloaded.to_json() == canonical,
+        "to_json is not a fixed point"
+    );
     let store = Store::new();
     store.install(rs);
     let snapshot = store.snapshot();
