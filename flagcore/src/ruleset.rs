@@ -185,7 +185,6 @@ impl Spec {
 
 #[derive(Debug)]
 pub(crate) struct Rule {
-    #[allow(dead_code)] // For diagnostics; evaluation uses the interned `sid`.
     pub(crate) id: Box<str>,
     pub(crate) sid: u32,
     pub(crate) pass: Pass,
@@ -522,7 +521,6 @@ struct WireSpec {
 }
 
 #[derive(Deserialize)]
-#[allow(dead_code)] // `name` is validated but never used by evaluation.
 struct WireRule {
     id: String,
     name: String,
