@@ -302,7 +302,7 @@ impl ExposureLogger {
     /// `layer` (evaluated for `user`). Nothing is logged when the layer has no such
     /// parameter.
     ///
-    /// Evaluate the layer with [`flagcore::Snapshot::evaluate`] and a [`flagcore::Scratch`],
+    /// Evaluate the layer with [`flagcore::View::evaluate`] and a [`flagcore::Scratch`],
     /// so that the result carries the secondary exposures the event reports, and with
     /// [`flagcore::Exposures::Suppress`] (layers are not logged when evaluated anyway).
     pub fn log_layer_parameter(

@@ -67,12 +67,15 @@
 //! - [`Store`]: the active ruleset plus ID lists ([`IdLists`]) and local overrides, swapped
 //!   atomically; configured once with [`Options`] (environment tier, IP-to-country lookup,
 //!   clock, [`ExposureSink`]).
+//! - [`Snapshot`] ([`Store::snapshot`]): one consistent state, borrowed, the cheapest; an
+//!   [`OwnedSnapshot`] ([`Store::snapshot_owned`]) is `'static` and `Send`, to hold across
+//!   `.await`. Both dereference to [`View`], which has the evaluation methods.
 //! - [`User`]: a borrowed view of a user, built without allocating; [`UserData`] is the owned
 //!   form deserialised from Statsig's user JSON.
 //! - [`Evaluation`]: a result borrowed from the snapshot: value, JSON object, rule id, group,
-//!   secondary exposures, [`Reason`]. [`Snapshot::evaluate`] with a reusable [`Scratch`]
+//!   secondary exposures, [`Reason`]. [`View::evaluate`] with a reusable [`Scratch`]
 //!   also returns the secondary exposures; the convenience methods
-//!   ([`Snapshot::check_gate`], [`Snapshot::experiment`], …) report them only to the sink.
+//!   ([`View::check_gate`], [`View::experiment`], …) report them only to the sink.
 //!
 //! ## Semantics
 //!
@@ -110,5 +113,5 @@ pub use error::{Limits, LoadError};
 pub use eval::Kind;
 pub use result::{Evaluation, JsonObject, Reason, SecondaryExposure, SecondaryExposures};
 pub use ruleset::{DroppedSpec, Format, Ruleset};
-pub use store::{Exposure, ExposureSink, Exposures, Scratch, Snapshot, Store};
+pub use store::{Exposure, ExposureSink, Exposures, OwnedSnapshot, Scratch, Snapshot, Store, View};
 pub use user::{Attributes, User, UserData, Value};

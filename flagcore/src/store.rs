@@ -3,6 +3,7 @@
 
 use std::cell::Cell;
 use std::collections::HashMap;
+use std::marker::PhantomData;
 use std::sync::{Arc, OnceLock};
 
 use arc_swap::{ArcSwap, Guard};
@@ -119,12 +120,48 @@ impl Overrides {
     }
 }
 
-/// One consistent state: the ruleset and everything evaluated with it.
-#[derive(Debug, Default)]
-struct State {
+/// One consistent state of a [`Store`]: the ruleset and everything evaluated with it (ID
+/// lists, local overrides, options). It carries every evaluation method; reach it through
+/// a [`Snapshot`] (borrowed from the store, cheapest) or an [`OwnedSnapshot`] (`'static`
+/// and `Send`, to hold across `.await`), which both dereference to it. A function that
+/// evaluates can take `&View` and accept either.
+///
+/// ```
+/// use flagcore::{Store, User, View};
+///
+/// fn banner(flags: &View, user: &User<'_>) -> &'static str {
+///     if flags.check_gate(user, "new_banner") { "new" } else { "old" }
+/// }
+///
+/// let store = Store::new();
+/// let user = User::with_user_id("u1");
+/// assert_eq!(banner(&store.snapshot(), &user), "old");
+/// assert_eq!(banner(&store.snapshot_owned(), &user), "old");
+/// ```
+pub struct View {
     ruleset: Option<Arc<Ruleset>>,
     id_lists: Arc<IdLists>,
     overrides: Arc<Overrides>,
+    options: Arc<Options>,
+}
+
+impl View {
+    fn empty(options: Arc<Options>) -> View {
+        View {
+            ruleset: None,
+            id_lists: Arc::default(),
+            overrides: Arc::default(),
+            options,
+        }
+    }
+}
+
+impl core::fmt::Debug for View {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("View")
+            .field("ruleset_time", &self.ruleset().map(Ruleset::time))
+            .finish()
+    }
 }
 
 /// The evaluation engine's entry point: holds the active [`Ruleset`] (with ID lists and
@@ -151,8 +188,8 @@ struct State {
 /// # Ok::<(), flagcore::LoadError>(())
 /// ```
 pub struct Store {
-    state: ArcSwap<State>,
-    options: Options,
+    state: ArcSwap<View>,
+    options: Arc<Options>,
 }
 
 impl Default for Store {
@@ -180,8 +217,9 @@ impl Store {
 
     /// An empty store with the given options.
     pub fn with_options(options: Options) -> Store {
+        let options = Arc::new(options);
         Store {
-            state: ArcSwap::from_pointee(State::default()),
+            state: ArcSwap::from_pointee(View::empty(options.clone())),
             options,
         }
     }
@@ -212,10 +250,11 @@ impl Store {
     /// new snapshots see this one. Never blocks readers.
     pub fn install(&self, ruleset: impl Into<Arc<Ruleset>>) {
         let ruleset = ruleset.into();
-        self.state.rcu(|s| State {
+        self.state.rcu(|s| View {
             ruleset: Some(ruleset.clone()),
             id_lists: s.id_lists.clone(),
             overrides: s.overrides.clone(),
+            options: s.options.clone(),
         });
     }
 
@@ -227,10 +266,11 @@ impl Store {
     /// Replaces all ID lists (for `in_segment_list` conditions).
     pub fn set_id_lists(&self, lists: IdLists) {
         let lists = Arc::new(lists);
-        self.state.rcu(|s| State {
+        self.state.rcu(|s| View {
             ruleset: s.ruleset.clone(),
             id_lists: lists.clone(),
             overrides: s.overrides.clone(),
+            options: s.options.clone(),
         });
     }
 
@@ -240,10 +280,11 @@ impl Store {
         self.state.rcu(|s| {
             let mut lists = (*s.id_lists).clone();
             edit(&mut lists);
-            State {
+            View {
                 ruleset: s.ruleset.clone(),
                 id_lists: Arc::new(lists),
                 overrides: s.overrides.clone(),
+                options: s.options.clone(),
             }
         });
     }
@@ -257,10 +298,11 @@ impl Store {
         self.state.rcu(|s| {
             let mut o = (*s.overrides).clone();
             edit(&mut o);
-            State {
+            View {
                 ruleset: s.ruleset.clone(),
                 id_lists: s.id_lists.clone(),
                 overrides: Arc::new(o),
+                options: s.options.clone(),
             }
         });
     }
@@ -318,7 +360,29 @@ impl Store {
     pub fn snapshot(&self) -> Snapshot<'_> {
         Snapshot {
             state: self.state.load(),
-            options: &self.options,
+            store: PhantomData,
+        }
+    }
+
+    /// A consistent view of the current state that owns its reference: `'static`, `Send`
+    /// and `Sync`, so it can be held across `.await` or moved to another thread. It costs
+    /// one reference-count increment (and decrement when dropped) on a count shared by all
+    /// threads; prefer [`Store::snapshot`] where a borrow will do.
+    ///
+    /// ```
+    /// use flagcore::{OwnedSnapshot, Store, User};
+    ///
+    /// fn assert_send<T: Send + Sync + 'static>(_: &T) {}
+    ///
+    /// let store = Store::new();
+    /// let snapshot: OwnedSnapshot = store.snapshot_owned();
+    /// assert_send(&snapshot);
+    /// let handle = std::thread::spawn(move || snapshot.check_gate(&User::with_user_id("u1"), "g"));
+    /// assert!(!handle.join().unwrap());
+    /// ```
+    pub fn snapshot_owned(&self) -> OwnedSnapshot {
+        OwnedSnapshot {
+            state: self.state.load_full(),
         }
     }
 
@@ -338,10 +402,23 @@ fn remove_entry<T>(map: &mut HashMap<String, Override<T>>, name: &str, user_id: 
 }
 
 /// One consistent view of a [`Store`]: evaluations through the same snapshot all see the same
-/// ruleset, ID lists and overrides, whatever is installed meanwhile.
+/// ruleset, ID lists and overrides, whatever is installed meanwhile. Its evaluation methods
+/// are those of [`View`], which it dereferences to.
+///
+/// It borrows the store and is not `Send` (it uses `arc-swap`'s per-thread debt slots
+/// instead of the shared reference count); to hold one across `.await`, use
+/// [`Store::snapshot_owned`].
 pub struct Snapshot<'s> {
-    state: Guard<Arc<State>>,
-    options: &'s Options,
+    state: Guard<Arc<View>>,
+    store: PhantomData<&'s Store>,
+}
+
+impl core::ops::Deref for Snapshot<'_> {
+    type Target = View;
+    #[inline]
+    fn deref(&self) -> &View {
+        &self.state
+    }
 }
 
 impl core::fmt::Debug for Snapshot<'_> {
@@ -352,24 +429,47 @@ impl core::fmt::Debug for Snapshot<'_> {
     }
 }
 
+/// A [`Snapshot`] that owns its reference to the state ([`Store::snapshot_owned`]):
+/// `'static`, `Send`, `Sync` and cheap to clone. Dereferences to [`View`].
+#[derive(Clone)]
+pub struct OwnedSnapshot {
+    state: Arc<View>,
+}
+
+impl core::ops::Deref for OwnedSnapshot {
+    type Target = View;
+    #[inline]
+    fn deref(&self) -> &View {
+        &self.state
+    }
+}
+
+impl core::fmt::Debug for OwnedSnapshot {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("OwnedSnapshot")
+            .field("ruleset_time", &self.ruleset().map(Ruleset::time))
+            .finish()
+    }
+}
+
 thread_local! {
     /// Each thread's exposure buffer for the convenience methods.
     static SCRATCH: Cell<Vec<RawExposure>> = const { Cell::new(Vec::new()) };
 }
 
-impl Snapshot<'_> {
+impl View {
     /// The ruleset of this snapshot, if one was installed.
     pub fn ruleset(&self) -> Option<&Ruleset> {
-        self.state.ruleset.as_deref()
+        self.ruleset.as_deref()
     }
 
     fn env(&self) -> Env<'_> {
-        let o = self.options;
+        let o = &*self.options;
         Env {
             tier: o.environment.as_deref(),
             country: o.country_lookup.as_deref(),
             clock: o.clock.as_deref().unwrap_or(&SystemClock),
-            id_lists: Some(&self.state.id_lists),
+            id_lists: Some(&self.id_lists),
         }
     }
 
@@ -412,7 +512,7 @@ impl Snapshot<'_> {
         exposures: Exposures,
     ) -> Shaped<'a> {
         let env = self.env();
-        let overrides = Some(&*self.state.overrides).filter(|o| !o.is_empty());
+        let overrides = Some(&*self.overrides).filter(|o| !o.is_empty());
         let shaped = evaluate(self.ruleset(), &env, overrides, sec, user, kind, name, true);
         if exposures == Exposures::Log {
             if let Some(sink) = &self.options.exposure_sink {
@@ -426,13 +526,13 @@ impl Snapshot<'_> {
     }
 
     /// Evaluates with the thread's own scratch buffer; the result carries no secondary
-    /// exposures (they reach the sink, and [`Snapshot::evaluate`] returns them).
+    /// exposures (they reach the sink, and [`View::evaluate`] returns them).
     #[inline]
     fn evaluate_tls<'a>(&'a self, user: &User<'_>, kind: Kind, name: &'a str) -> Evaluation<'a> {
         if self.options.exposure_sink.is_none() {
             // Nobody reads the exposures: none are collected, and an empty buffer never
             // allocates.
-            let overrides = Some(&*self.state.overrides).filter(|o| !o.is_empty());
+            let overrides = Some(&*self.overrides).filter(|o| !o.is_empty());
             let mut sec = Vec::new();
             let env = self.env();
             let shaped = evaluate(
@@ -454,7 +554,7 @@ impl Snapshot<'_> {
     pub fn check_gate(&self, user: &User<'_>, name: &str) -> bool {
         match self.ruleset() {
             // The common case: only the boolean is needed, so no result record is built.
-            Some(rs) if self.options.exposure_sink.is_none() && self.state.overrides.is_empty() => {
+            Some(rs) if self.options.exposure_sink.is_none() && self.overrides.is_empty() => {
                 gate_value(rs, || self.env(), user, name)
             }
             _ => self.evaluate_tls(user, Kind::Gate, name).value(),
@@ -462,7 +562,7 @@ impl Snapshot<'_> {
     }
 
     /// Evaluates a feature gate (logs the exposure). The result omits secondary exposures;
-    /// use [`Snapshot::evaluate`] to read them.
+    /// use [`View::evaluate`] to read them.
     pub fn gate<'a>(&'a self, user: &User<'_>, name: &'a str) -> Evaluation<'a> {
         self.evaluate_tls(user, Kind::Gate, name)
     }

@@ -17,7 +17,7 @@
 //! - `check_gate` computes the boolean only, without the result record; the convenience
 //!   methods (`gate`, `dynamic_config`, `experiment`, `layer`) collect secondary exposures
 //!   only when an exposure sink will read them. The `shortcuts` test holds each of these
-//!   paths to the general [`crate::Snapshot::evaluate`] on every fixture.
+//!   paths to the general [`crate::View::evaluate`] on every fixture.
 //!
 //! Evaluation allocates nothing once a thread has warmed up: users are borrowed views,
 //! results borrow from the snapshot, and secondary exposures go to a caller-owned

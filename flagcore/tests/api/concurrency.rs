@@ -86,6 +86,42 @@ fn a_snapshot_keeps_its_ruleset_after_the_store_moves_on() {
 }
 
 #[test]
+fn an_owned_snapshot_moves_across_threads_and_keeps_its_state() {
+    fn send_sync_static<T: Send + Sync + 'static>(t: T) -> T {
+        t
+    }
+    let store = Store::new();
+    store.install(ruleset(1, true, "A"));
+    store.override_gate("forced", true, Some("u"));
+    let owned = send_sync_static(store.snapshot_owned());
+    store.install(ruleset(2, false, "B"));
+    store.clear_overrides();
+    let user = User::with_user_id("u");
+    // The store moved on; the owned snapshot did not, even on another thread.
+    let copy = owned.clone();
+    let (gate, forced, time) = std::thread::spawn(move || {
+        let user = User::with_user_id("u");
+        (
+            copy.check_gate(&user, "g"),
+            copy.check_gate(&user, "forced"),
+            copy.ruleset().map(Ruleset::time),
+        )
+    })
+    .join()
+    .expect("thread");
+    assert!(gate && forced);
+    assert_eq!(time, Some(1));
+    // Both kinds of snapshot evaluate through the same `View`.
+    let borrowed = store.snapshot();
+    let views: [&flagcore::View; 2] = [&owned, &borrowed];
+    assert_eq!(views.map(|v| v.check_gate(&user, "g")), [true, false]);
+    assert_eq!(
+        views.map(|v| v.dynamic_config(&user, "c").get("version").cloned()),
+        [Some(json!("A")), Some(json!("B"))]
+    );
+}
+
+#[test]
 fn a_bad_payload_leaves_the_last_good_ruleset_serving() {
     let store = Store::new();
     store.install(ruleset(1, true, "A"));
