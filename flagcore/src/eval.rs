@@ -17,6 +17,14 @@ use crate::value::{with_lower, UVal};
 const MAX_NESTED_DEPTH: u32 = 64;
 /// Most layer delegations in one call (spec 4.8).
 const MAX_DELEGATION_DEPTH: u32 = 300;
+/// Most config-mapping hops (spec 4.10) in a row, with no nested gate evaluation between
+/// them. Statsig does not limit them: a mapping cycle overflows its stack. Here it ends the
+/// whole evaluation.
+const MAX_MAPPING_DEPTH: u32 = 64;
+/// Most `experiment_group` conditions resolved inside one another. Statsig evaluates each
+/// as a fresh top-level call without limit: a cycle (or a very long chain) overflows its
+/// stack. Here a cycle, or a chain longer than this, ends the whole evaluation.
+const MAX_EXPERIMENT_GROUP_DEPTH: usize = 8;
 /// User agents longer than this are not parsed.
 const MAX_UA_BYTES: usize = 1000;
 
@@ -114,6 +122,13 @@ pub(crate) struct Evaluator<'r, 'u, 'e> {
     pub(crate) sec: &'e mut Vec<RawExposure>,
     nested_depth: u32,
     delegation_depth: u32,
+    mapping_depth: u32,
+    experiment_group_depth: u32,
+    /// The experiments whose group is being resolved, outermost first.
+    experiment_group_path: [&'r str; MAX_EXPERIMENT_GROUP_DEPTH],
+    /// A guard that stands for Statsig overflowing its stack was hit: unlike its depth
+    /// errors, this [`Abort`] is never caught.
+    overflow: bool,
     now: Option<i64>,
     pub(crate) id_list_used: Cell<bool>,
     pub(crate) country_not_loaded: Cell<bool>,
@@ -171,6 +186,10 @@ impl<'r, 'u, 'e> Evaluator<'r, 'u, 'e> {
             sec,
             nested_depth: 0,
             delegation_depth: 0,
+            mapping_depth: 0,
+            experiment_group_depth: 0,
+            experiment_group_path: [""; MAX_EXPERIMENT_GROUP_DEPTH],
+            overflow: false,
             now: None,
             id_list_used: Cell::new(false),
             country_not_loaded: Cell::new(false),
@@ -213,8 +232,9 @@ impl<'r, 'u, 'e> Evaluator<'r, 'u, 'e> {
     }
 
     /// Config mapping (spec 4.10): the first mapping of `name` with an entry whose rule
-    /// passes, and whose target is recognized, answers instead (`true`). Each mapping
-    /// recursion counts as a nested evaluation, so cycles end in [`Abort`].
+    /// passes, and whose target is recognized, answers instead (`true`). As in Statsig, an
+    /// evaluation error (nesting too deep) in an entry's rule skips the entry, and one in
+    /// the target abandons the mapping; mapping hops are not nested evaluations.
     fn try_mapping(&mut self, name: &str, kind: Kind, rec: &mut Record<'r>) -> Result<bool, Abort> {
         let rs = self.rs;
         let Some(mappings) = rs.mappings.as_deref() else {
@@ -236,27 +256,56 @@ impl<'r, 'u, 'e> Evaluator<'r, 'u, 'e> {
                 let Some(rule) = entry.rule.and_then(|r| mappings.rules.get(r as usize)) else {
                     continue;
                 };
-                self.eval_conditions(rule, rec)?;
-                let matched = rec.value && !rec.unsupported;
+                let depths = self.depths();
+                let matched = match self.eval_conditions(rule, rec) {
+                    Ok(()) => rec.value && !rec.unsupported,
+                    Err(Abort) if self.overflow => return Err(Abort),
+                    Err(Abort) => {
+                        self.set_depths(depths);
+                        false
+                    }
+                };
                 self.reset(rec);
                 if !matched || !self.passes(&entry.pass[section], &rule.id_type) {
                     continue;
                 }
                 rec.override_config_name = Some(&mapping.new_config_name);
-                if self.nested_depth >= MAX_NESTED_DEPTH {
+                if self.mapping_depth >= MAX_MAPPING_DEPTH {
+                    self.overflow = true;
                     return Err(Abort);
                 }
-                self.nested_depth += 1;
-                let found = self.evaluate(&mapping.new_config_name, kind, rec)?;
-                self.nested_depth -= 1;
-                if found == Found::Recognized {
-                    return Ok(true);
+                self.mapping_depth += 1;
+                let found = self.evaluate(&mapping.new_config_name, kind, rec);
+                self.set_depths(depths);
+                match found {
+                    Ok(Found::Recognized) => return Ok(true),
+                    Err(Abort) if self.overflow => return Err(Abort),
+                    Ok(Found::Unrecognized) | Err(Abort) => {}
                 }
                 self.reset(rec);
                 break;
             }
         }
         Ok(false)
+    }
+
+    /// The nesting counters, to restore them where an evaluation error is caught.
+    fn depths(&self) -> [u32; 4] {
+        [
+            self.nested_depth,
+            self.delegation_depth,
+            self.mapping_depth,
+            self.experiment_group_depth,
+        ]
+    }
+
+    fn set_depths(&mut self, d: [u32; 4]) {
+        [
+            self.nested_depth,
+            self.delegation_depth,
+            self.mapping_depth,
+            self.experiment_group_depth,
+        ] = d;
     }
 
     /// Empties the record and drops its exposures (Statsig's `reset_result`).
@@ -421,7 +470,13 @@ impl<'r, 'u, 'e> Evaluator<'r, 'u, 'e> {
             if !rec.value || !self.pass_percentage(rule) {
                 continue;
             }
-            if self.delegate(rule, rec)? {
+            // Statsig moves the layer's exposures out of the record before each delegation,
+            // so a config mapping resetting the delegate's record does not drop them.
+            let base = rec.base;
+            rec.base = self.sec.len();
+            let delegated = self.delegate(rule, rec);
+            rec.base = base;
+            if delegated? {
                 // Statsig also skips a delegate whose value reuses a parameter already set,
                 // but before any rule has passed no parameter is set.
                 if has_passed {
@@ -629,10 +684,14 @@ impl<'r, 'u, 'e> Evaluator<'r, 'u, 'e> {
         let mut child = Record::at(self.sec.len());
         let rs = self.rs;
         if rs.mappings.is_some() {
-            // Config mapping may answer for any name, even one that is not a gate.
+            // Config mapping may answer for any name, even one that is not a gate. Mapping
+            // hops are only limited between two nested evaluations (those are limited).
+            let hops = self.mapping_depth;
+            self.mapping_depth = 0;
             self.nested_depth += 1;
             self.evaluate(rs.str(g.sid), Kind::Gate, &mut child)?;
             self.nested_depth -= 1;
+            self.mapping_depth = hops;
         } else if let Some(i) = g.index {
             let Some(spec) = self.rs.gates.list.get(i as usize) else {
                 return Err(Abort);
@@ -665,22 +724,32 @@ impl<'r, 'u, 'e> Evaluator<'r, 'u, 'e> {
         Ok(())
     }
 
-    /// The group of an experiment for this user (`experiment_group` conditions).
-    fn experiment_group(&mut self, name: &str) -> Result<Option<&'r str>, Abort> {
-        if self.nested_depth >= MAX_NESTED_DEPTH {
+    /// The group of an experiment for this user (`experiment_group` conditions). Statsig
+    /// gets it from a separate top-level evaluation: its nesting starts afresh, and an
+    /// evaluation error there only means "no group".
+    fn experiment_group(&mut self, name: &'r str) -> Result<Option<&'r str>, Abort> {
+        let path = &self.experiment_group_path;
+        let depth = self.experiment_group_depth as usize;
+        if depth >= path.len() || path[..depth].contains(&name) {
+            self.overflow = true;
             return Err(Abort);
         }
+        self.experiment_group_path[depth] = name;
+        let depths = self.depths();
+        self.nested_depth = 0;
+        self.delegation_depth = 0;
+        self.experiment_group_depth += 1;
         let mark = self.sec.len();
         let mut rec = Record::at(mark);
-        self.nested_depth += 1;
-        let found = self.evaluate(name, Kind::Experiment, &mut rec)?;
-        self.nested_depth -= 1;
+        let found = self.evaluate(name, Kind::Experiment, &mut rec);
+        self.set_depths(depths);
         // The experiment's own exposures are not secondary exposures of this evaluation.
         self.sec.truncate(mark);
-        Ok(match found {
-            Found::Recognized => rec.group_name,
-            Found::Unrecognized => None,
-        })
+        match found {
+            Ok(Found::Recognized) => Ok(rec.group_name),
+            Err(Abort) if self.overflow => Err(Abort),
+            Ok(Found::Unrecognized) | Err(Abort) => Ok(None),
+        }
     }
 
     fn now(&mut self) -> i64 {

@@ -10,64 +10,11 @@
 The `*_v1` cases are the same payloads in the legacy v1 shape; they reuse the users and the
 official answers of their v2 twin (the official core itself rejects v1 payloads).
 """
-import json, os, sys, copy
+import json, os, sys
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 out = sys.argv[1]
 
-def cond(type_, op=None, target=None, field=None, id_type="userID", salt=None):
-    c = {"type": type_, "idType": id_type}
-    if op is not None: c["operator"] = op
-    if target is not None: c["targetValue"] = target
-    if field is not None: c["field"] = field
-    if salt is not None: c["additionalValues"] = {"salt": salt}
-    return c
-
-def rule(id_, conds, pct=100, ret=True, id_type="userID", **kw):
-    r = {"id": id_, "name": id_, "passPercentage": pct, "conditions": conds, "returnValue": ret, "idType": id_type}
-    r.update(kw)
-    return r
-
-def spec(entity, salt, rules, default=False, enabled=True, id_type="userID", **kw):
-    s = {"type": "feature_gate" if entity in ("feature_gate", "segment", "holdout") else "dynamic_config",
-         "entity": entity, "salt": salt, "enabled": enabled, "defaultValue": default, "idType": id_type, "rules": rules}
-    s.update(kw)
-    return s
-
-class P:
-    def __init__(self):
-        self.gates, self.configs, self.layers, self.cm = {}, {}, {}, {}
-        self.n = 0
-    def c(self, **kw):
-        self.n += 1
-        cid = f"c{self.n}"
-        self.cm[cid] = cond(**kw)
-        return cid
-    def gate1(self, name, **kw):
-        """a gate with one rule holding one condition"""
-        self.gates[name] = spec("feature_gate", name + "-salt", [rule(name + "-r", [self.c(**kw)])])
-    def v2(self):
-        return {"feature_gates": self.gates, "dynamic_configs": self.configs, "layer_configs": self.layers,
-                "condition_map": self.cm, "experiment_to_layer": {}, "has_updates": True, "time": 1764000000000}
-
-def v1(p2):
-    """The same payload in the legacy v1 shape: arrays of named specs, inline conditions."""
-    cm = p2["condition_map"]
-    def conv(section):
-        out = []
-        for name, s in p2[section].items():
-            s = copy.deepcopy(s); s["name"] = name
-            for r in s["rules"]:
-                r["conditions"] = [cm[c] for c in r["conditions"] if c in cm]
-            out.append(s)
-        return out
-    out = {"feature_gates": conv("feature_gates"), "dynamic_configs": conv("dynamic_configs"),
-           "layer_configs": conv("layer_configs"), "layers": {}, "has_updates": True, "time": p2["time"]}
-    if "override_rules" in p2:
-        rules = copy.deepcopy(p2["override_rules"])
-        for r in rules.values():
-            r["conditions"] = [cm[c] for c in r["conditions"] if c in cm]
-        out["override_rules"] = rules
-        out["overrides"] = copy.deepcopy(p2["overrides"])
-    return out
+from dcs_helpers import cond, rule, spec, P, v1  # noqa: E402,F401
 
 # ---- case 1: operators ----
 p = P()
