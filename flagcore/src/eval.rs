@@ -124,8 +124,9 @@ pub(crate) struct Evaluator<'r, 'u, 'e> {
     delegation_depth: u32,
     mapping_depth: u32,
     experiment_group_depth: u32,
-    /// The experiments whose group is being resolved, outermost first.
-    experiment_group_path: [&'r str; MAX_EXPERIMENT_GROUP_DEPTH],
+    /// The experiments whose group is being resolved, outermost first (`None` until the
+    /// first `experiment_group` condition, so that starting an evaluation stays cheap).
+    experiment_group_path: Option<[&'r str; MAX_EXPERIMENT_GROUP_DEPTH]>,
     /// A guard that stands for Statsig overflowing its stack was hit: unlike its depth
     /// errors, this [`Abort`] is never caught.
     overflow: bool,
@@ -188,7 +189,7 @@ impl<'r, 'u, 'e> Evaluator<'r, 'u, 'e> {
             delegation_depth: 0,
             mapping_depth: 0,
             experiment_group_depth: 0,
-            experiment_group_path: [""; MAX_EXPERIMENT_GROUP_DEPTH],
+            experiment_group_path: None,
             overflow: false,
             now: None,
             id_list_used: Cell::new(false),
@@ -728,13 +729,17 @@ impl<'r, 'u, 'e> Evaluator<'r, 'u, 'e> {
     /// gets it from a separate top-level evaluation: its nesting starts afresh, and an
     /// evaluation error there only means "no group".
     fn experiment_group(&mut self, name: &'r str) -> Result<Option<&'r str>, Abort> {
-        let path = &self.experiment_group_path;
         let depth = self.experiment_group_depth as usize;
-        if depth >= path.len() || path[..depth].contains(&name) {
-            self.overflow = true;
-            return Err(Abort);
+        let path = self
+            .experiment_group_path
+            .get_or_insert([""; MAX_EXPERIMENT_GROUP_DEPTH]);
+        match path.get_mut(..=depth) {
+            Some([outer @ .., slot]) if !outer.contains(&name) => *slot = name,
+            _ => {
+                self.overflow = true;
+                return Err(Abort);
+            }
         }
-        self.experiment_group_path[depth] = name;
         let depths = self.depths();
         self.nested_depth = 0;
         self.delegation_depth = 0;
