@@ -29,10 +29,17 @@
 //!   clock) and whose rule passes (conditions, then the percentage salted with the
 //!   *requested* spec's salt) makes the mapped spec, of the same kind, answer instead, with
 //!   [`crate::Evaluation::override_config_name`] set. A mapped spec that does not exist
-//!   abandons that mapping. Mapping applies to nested gates and layer delegates too. Each
-//!   mapping hop counts as a nested evaluation, so a mapping cycle ends with
-//!   [`crate::Reason::DepthExceeded`] (Statsig's core has no bound there), and an evaluation
-//!   error inside a mapping aborts the evaluation (Statsig's core skips the entry).
+//!   abandons that mapping. Mapping applies to nested gates and layer delegates too. As in
+//!   Statsig's core, an evaluation error (nesting too deep) in an entry's rule skips the
+//!   entry, and one in the mapped spec abandons the mapping; mapping hops are not nested
+//!   evaluations. Where Statsig's core has no bound and overflows its stack (a mapping
+//!   cycle: more than 64 hops in a row), the evaluation ends with
+//!   [`crate::Reason::DepthExceeded`].
+//! - **`experiment_group` conditions** resolve the experiment's group in a fresh
+//!   evaluation, as Statsig's core does with a separate top-level call: nesting starts
+//!   again, and an error there means "no group". A cycle of such conditions (or a chain
+//!   deeper than 8), where Statsig's core overflows its stack, ends the evaluation with
+//!   [`crate::Reason::DepthExceeded`].
 //! - **Unsupported** condition types or operators end the spec right after the rule with
 //!   whatever the record holds, reported with [`crate::Reason::Unsupported`] exactly as Statsig
 //!   shapes such results.
