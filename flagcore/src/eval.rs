@@ -533,8 +533,8 @@ impl<'r, 'u, 'e> Evaluator<'r, 'u, 'e> {
         rec.undelegated = Some(match hole {
             None => (rec.base, end),
             Some((from, to)) => {
-                self.sec.extend_from_within(rec.base..from);
-                self.sec.extend_from_within(to..end);
+                copy_to_end(self.sec, rec.base..from);
+                copy_to_end(self.sec, to..end);
                 (end, self.sec.len())
             }
         });
@@ -1187,6 +1187,17 @@ fn canonical_bucket(s: &str) -> Option<usize> {
         s.parse().ok()
     } else {
         None
+    }
+}
+
+/// Appends `sec[range]` to `sec`. The ranges come from the evaluator's own bookkeeping;
+/// should that ever be wrong, the copy is skipped (a wrong exposure list, found by the
+/// debug assertion in tests) rather than a panic in the host process.
+fn copy_to_end(sec: &mut Vec<RawExposure>, range: core::ops::Range<usize>) {
+    let valid = range.start <= range.end && range.end <= sec.len();
+    debug_assert!(valid, "exposure range {range:?} of {}", sec.len());
+    if valid {
+        sec.extend_from_within(range);
     }
 }
 
