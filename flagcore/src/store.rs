@@ -836,9 +836,12 @@ pub(crate) fn evaluate<'a>(
     let n = rec.secondary_end.unwrap_or(sec.len());
     let undelegated = match kind {
         Kind::Gate | Kind::DynamicConfig => None,
+        // The delegation snapshot when the experiment delegated (even an empty one, even
+        // when the delegate ended Unsupported); otherwise null when Unsupported or when
+        // there are no exposures, else the exposures.
         Kind::Experiment => match rec.undelegated {
-            _ if rec.unsupported || n == 0 => None,
             Some(r) => Some(r),
+            None if rec.unsupported || n == 0 => None,
             None => Some((0, n)),
         },
         Kind::Layer => Some(match rec.undelegated {
