@@ -25,6 +25,12 @@ const MAX_MAPPING_DEPTH: u32 = 64;
 /// as a fresh top-level call without limit: a cycle (or a very long chain) overflows its
 /// stack. Here a cycle, or a chain longer than this, ends the whole evaluation.
 const MAX_EXPERIMENT_GROUP_DEPTH: usize = 8;
+/// Most spec evaluations (nested gates, delegates, mapped specs, experiment groups) in one
+/// top-level evaluation. Depth limits alone do not bound the work: where errors are caught
+/// and the next mapping entry is tried, a payload with cycles can branch at every level
+/// (Statsig's core then runs for minutes). Real payloads need a few dozen; past this the
+/// evaluation ends with [`crate::Reason::DepthExceeded`].
+const MAX_SPEC_EVALUATIONS: u32 = 10_000;
 /// User agents longer than this are not parsed.
 const MAX_UA_BYTES: usize = 1000;
 
@@ -130,6 +136,8 @@ pub(crate) struct Evaluator<'r, 'u, 'e> {
     /// A guard that stands for Statsig overflowing its stack was hit: unlike its depth
     /// errors, this [`Abort`] is never caught.
     overflow: bool,
+    /// Spec evaluations so far (bounded by [`MAX_SPEC_EVALUATIONS`]).
+    evaluations: u32,
     now: Option<i64>,
     pub(crate) id_list_used: Cell<bool>,
     pub(crate) country_not_loaded: Cell<bool>,
@@ -191,6 +199,7 @@ impl<'r, 'u, 'e> Evaluator<'r, 'u, 'e> {
             experiment_group_depth: 0,
             experiment_group_path: None,
             overflow: false,
+            evaluations: 0,
             now: None,
             id_list_used: Cell::new(false),
             country_not_loaded: Cell::new(false),
@@ -321,6 +330,12 @@ impl<'r, 'u, 'e> Evaluator<'r, 'u, 'e> {
         kind: Kind,
         rec: &mut Record<'r>,
     ) -> Result<Found, Abort> {
+        self.evaluations += 1;
+        if self.evaluations > MAX_SPEC_EVALUATIONS {
+            // Like a stack overflow in Statsig's core: never caught, ends the evaluation.
+            self.overflow = true;
+            return Err(Abort);
+        }
         if !rec.meta_set {
             rec.meta_set = true;
             rec.id_type = Some(&spec.id_type);

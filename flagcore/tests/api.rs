@@ -12,6 +12,7 @@ mod api {
     mod properties;
     mod roundtrip;
     mod rule_ids;
+    mod runaway;
     mod shortcuts;
     mod soak;
     mod stress;

@@ -319,8 +319,17 @@ class Gen:
                                 enabled=r.random() < 0.85, id_type=id_type, **extra)
         for i in range(r.randrange(1, 6)):
             n = f"cfg{i}"
-            p.configs[n] = spec("dynamic_config", f"{n}-salt", self.rules(r.randrange(0, 4)), default=self.ret(), enabled=r.random() < 0.85,
+            rules = self.rules(r.randrange(0, 4))
+            # delegation outside layers: configs (and, below, experiments) handing off
+            if r.random() < 0.25:
+                rules.insert(r.randrange(len(rules) + 1), rule(f"{n}-deleg", self.conds(0, 2), pct=choice(r, PCTS), ret={"d": 1},
+                                                               configDelegate=choice(r, exps + list(p.configs) + ["no_such_exp"])))
+            p.configs[n] = spec("dynamic_config", f"{n}-salt", rules, default=self.ret(), enabled=r.random() < 0.85,
                                 id_type=choice(r, ["userID", "stableID"]))
+        for e in exps:
+            if r.random() < 0.15:
+                p.configs[e]["rules"].insert(0, rule(f"{e}-deleg", self.conds(0, 2), pct=choice(r, PCTS), ret={"d": 2},
+                                                     configDelegate=choice(r, exps + ["no_such_exp"])))
         for ln in layer_names:
             rules = []
             hs = [g for g in self.gate_names if g.startswith("holdout")]
