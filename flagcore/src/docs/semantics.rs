@@ -40,6 +40,11 @@
 //!   again, and an error there means "no group". A cycle of such conditions (or a chain
 //!   deeper than 8), where Statsig's core overflows its stack, ends the evaluation with
 //!   [`crate::Reason::DepthExceeded`].
+//! - **Bounded work**: one evaluation performs at most 10,000 spec evaluations (nested
+//!   gates, delegates, mapped specs, experiment groups). Real payloads need a few dozen;
+//!   payloads with mapping and gate cycles can otherwise branch at every nesting level
+//!   (Statsig's core runs for minutes on them). Past the bound the result is
+//!   [`crate::Reason::DepthExceeded`].
 //! - **Unsupported** condition types or operators end the spec right after the rule with
 //!   whatever the record holds, reported with [`crate::Reason::Unsupported`] exactly as Statsig
 //!   shapes such results.
