@@ -496,12 +496,13 @@ impl View {
         name: &'a str,
         exposures: Exposures,
     ) -> Evaluation<'a> {
-        let shaped = self.run(&mut scratch.sec, user, kind, name, exposures);
+        let shaped = self.run(&mut scratch.sec, user, kind, name, exposures, true);
         shaped.attach(&scratch.sec)
     }
 
-    /// Evaluates into `sec` and hands the exposure to the sink (unless suppressed).
-    /// Inlined so that the result is built in place, not copied out through the callers.
+    /// Evaluates into `sec` (collecting secondary exposures only when `keep_exposures`) and
+    /// hands the exposure to the sink (unless suppressed). Inlined so that the result is
+    /// built in place, not copied out through the callers.
     #[inline(always)]
     fn run<'a>(
         &'a self,
@@ -510,10 +511,20 @@ impl View {
         kind: Kind,
         name: &'a str,
         exposures: Exposures,
+        keep_exposures: bool,
     ) -> Shaped<'a> {
         let env = self.env();
         let overrides = Some(&*self.overrides).filter(|o| !o.is_empty());
-        let shaped = evaluate(self.ruleset(), &env, overrides, sec, user, kind, name, true);
+        let shaped = evaluate(
+            self.ruleset(),
+            &env,
+            overrides,
+            sec,
+            user,
+            kind,
+            name,
+            keep_exposures,
+        );
         if exposures == Exposures::Log {
             if let Some(sink) = &self.options.exposure_sink {
                 sink.log(&Exposure {
@@ -532,22 +543,12 @@ impl View {
         if self.options.exposure_sink.is_none() {
             // Nobody reads the exposures: none are collected, and an empty buffer never
             // allocates.
-            let overrides = Some(&*self.overrides).filter(|o| !o.is_empty());
             let mut sec = Vec::new();
-            let env = self.env();
-            let shaped = evaluate(
-                self.ruleset(),
-                &env,
-                overrides,
-                &mut sec,
-                user,
-                kind,
-                name,
-                false,
-            );
-            return shaped.bare();
+            return self
+                .run(&mut sec, user, kind, name, Exposures::Suppress, false)
+                .bare();
         }
-        with_thread_buffer(|sec| self.run(sec, user, kind, name, Exposures::Log).bare())
+        with_thread_buffer(|sec| self.run(sec, user, kind, name, Exposures::Log, true).bare())
     }
 
     /// Whether the gate passes for `user` (logs the exposure).
@@ -644,12 +645,11 @@ fn gate_value<'e>(
     user: &User<'_>,
     name: &str,
 ) -> bool {
-    let spec = rs.gates.find(name).and_then(|i| rs.gates.list.get(i));
     if rs.mappings.is_some() {
         // Config mapping may answer for the name (spec 4.10).
         return gate_value_mapped(rs, &env(), user, name);
     }
-    let Some(spec) = spec else {
+    let Some(spec) = rs.gates.find(name).and_then(|i| rs.gates.list.get(i)) else {
         return false;
     };
     match spec.constant_value {
