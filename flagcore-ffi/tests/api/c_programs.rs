@@ -1,7 +1,7 @@
 //! C programs in `tests/c/`, compiled with `-Wall -Wextra -Werror
 //! -fsanitize=address,undefined` against the static library and run: the API end to end
-//! and under misuse, a multi-threaded stress run with a forked child, a file source, and
-//! conformance through the C ABI on the `demo_proj` fixture.
+//! and under misuse, a multi-threaded stress run with a forked child, a source across a
+//! fork, and conformance through the C ABI on the `demo_proj` fixture.
 //!
 //! They need gcc with its sanitizer runtimes (libasan, libubsan) and python3: a test fails,
 //! saying so, when one is missing; none is skipped.
@@ -247,7 +247,9 @@ fn zero_allocations_per_check_through_the_c_abi() {
     );
 }
 
-/// A file source started from C (feature `sync`) flips a gate when the file changes.
+/// A file source started from C (feature `sync`) flips a gate when the file changes; across
+/// a real `fork()` the child's status says FORKED, and a restart makes the child's store
+/// follow the file again (statsig-server-core#52).
 #[test]
 fn a_file_source_started_from_c() {
     let exe = compile("source");
@@ -257,4 +259,19 @@ fn a_file_source_started_from_c() {
     let _ = std::fs::remove_file(&path);
     let _ = std::fs::remove_file(exe);
     assert!(out.status.success(), "source.c failed");
+}
+
+/// Freed handles are refused and double frees ignored (while the allocator has not reused
+/// the memory). Without AddressSanitizer, which reports these reads of freed memory; with
+/// UBSan.
+#[test]
+fn freed_handles_are_refused() {
+    let exe = compile_with(
+        "handles",
+        &["-fsanitize=undefined", "-fno-sanitize-recover=undefined"],
+    );
+    let out = run(&exe, &[]);
+    println!("{}", String::from_utf8_lossy(&out.stdout));
+    let _ = std::fs::remove_file(exe);
+    assert!(out.status.success(), "handles.c failed");
 }
