@@ -136,6 +136,17 @@ pub enum SyncError {
         /// The delay the server asked for.
         retry_after: Option<Duration>,
     },
+    /// The source refused the server secret (HTTP 401 or 403): the key is wrong, revoked,
+    /// not a server secret (`secret-…`; a client key is refused), or lacks permission for
+    /// this endpoint. Check the key given to the source (and the proxy's, if there is one):
+    /// nothing will work until it is fixed. Sources keep trying, but only after a long delay
+    /// ([`StatsigOptions::unauthorized_retry`]); the exposure logger drops such batches
+    /// ([`LoggerStats::dropped_unauthorized`]).
+    #[error("the server secret was refused (HTTP {status}): it is wrong, revoked or lacks permission; check the key")]
+    Unauthorized {
+        /// 401 or 403.
+        status: u16,
+    },
     /// The body was larger than the loader's `max_payload_bytes`; it was not read further.
     /// Raise the limit in the source's options if the payload really is that large.
     #[error("the payload is larger than {limit} bytes")]

@@ -333,6 +333,47 @@ async fn failed_batches_are_retried_with_backoff_and_refused_ones_dropped() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn batches_refused_for_the_secret_are_dropped_not_retried() {
+    let _clock = freeze();
+    let server = Server::start();
+    let logger = logger(&server, |o| o.batch_size = 5);
+    let store = store_with(&logger);
+    let mut users = ids(11).into_iter();
+    for (n, status) in [(1, 401), (2, 403)] {
+        server.set_log(Reply::Status(status, None));
+        for id in users.by_ref().take(5) {
+            store.check_gate(&User::with_user_id(&id), "g");
+        }
+        until("the refusal", || {
+            logger.stats().dropped_unauthorized == 5 * n
+        })
+        .await;
+        // No retry, however long we wait.
+        advance(Duration::from_secs(600)).await;
+        settle().await;
+        assert_eq!(server.count(LOG), n as usize, "a refused batch was retried");
+    }
+    // The flush at shutdown counts a refusal the same way.
+    for id in users {
+        store.check_gate(&User::with_user_id(&id), "g");
+    }
+    logger.shutdown(Duration::from_secs(1)).await;
+    assert_eq!(server.count(LOG), 3);
+    let stats = logger.stats();
+    assert_eq!(
+        (
+            stats.received,
+            stats.dropped_unauthorized,
+            stats.dropped_failed,
+            stats.failed_attempts,
+            stats.sent
+        ),
+        (11, 11, 0, 3, 0),
+        "{stats:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_stalled_server_never_blocks_evaluation() {
     let _clock = freeze();
     let server = Server::start();

@@ -472,3 +472,54 @@ async fn initialisation_reports_its_source_error_and_time() {
     assert_eq!(report.duration, Duration::ZERO, "no virtual time passed");
     poller.shutdown().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_refused_secret_says_so_and_waits_long_before_trying_again() {
+    let _clock = freeze();
+    let server = Server::start();
+    server.set_specs(Reply::Status(401, None));
+    let store = Arc::new(Store::new());
+    let options = options(&server);
+    assert_eq!(options.unauthorized_retry, Duration::from_secs(300));
+    let poller = StatsigPoller::start(store.clone(), options).expect("client");
+    let first = poller.wait_for_first_sync(TIMEOUT).await;
+    let message = first.last_error.as_ref().expect("an error").1.clone();
+    assert!(
+        message.contains("server secret was refused (HTTP 401)")
+            && message.contains("lacks permission"),
+        "{message}"
+    );
+    assert!(
+        !message.contains("secret-test"),
+        "the key leaked: {message}"
+    );
+
+    // Not the short backoff (500 ms, doubling up to the interval): five minutes, each time.
+    for status in [403, 401] {
+        server.set_specs(Reply::Status(status, None));
+        let attempts = poller.status().attempts;
+        advance(Duration::from_secs(300) - Duration::from_millis(1)).await;
+        settle().await;
+        assert_eq!(
+            poller.status().attempts,
+            attempts,
+            "retried before unauthorized_retry"
+        );
+        advance(Duration::from_millis(1)).await;
+        until("the retry", || poller.status().attempts > attempts).await;
+        let status_now = poller.status();
+        let message = &status_now.last_error.as_ref().expect("an error").1;
+        assert!(
+            message.contains(&format!("server secret was refused (HTTP {status})")),
+            "{message}"
+        );
+    }
+    assert_eq!(server.count(SPECS), 3);
+
+    // A key whose permission comes back is picked up at the next try.
+    server.set_specs(Reply::Serve(payload(1, true)));
+    advance(Duration::from_secs(300)).await;
+    until("the ruleset", || time(&store) == Some(1)).await;
+    assert_eq!(poller.status().consecutive_failures, 0);
+    poller.shutdown().await;
+}
