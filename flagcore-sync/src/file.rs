@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use flagcore::{Limits, Store};
 
-use crate::status::StatusCell;
+use crate::status::{Installed, StatusCell};
 use crate::task::{Stopped, Task};
 use crate::{Status, SyncError};
 
@@ -58,7 +58,8 @@ impl FileOptions {
 /// A file that does not load (half written, malformed, larger than the limits, empty while
 /// the current ruleset is not) is not installed: the last good ruleset keeps serving, the
 /// error is recorded in the [`Status`], and the file is tried again when it changes. A file
-/// that disappears keeps the last ruleset too. Write files atomically (write a temporary
+/// that disappears keeps the last ruleset too. A spec the loader drops (Statsig's semantics
+/// drop a malformed spec silently) is named in [`Status::dropped_specs`]. Write files atomically (write a temporary
 /// file, then rename it) to spare the watcher the half-written versions.
 ///
 /// ```no_run
@@ -185,19 +186,19 @@ async fn run(
         };
         match result {
             Ok(None) => {}
-            Ok(Some(time)) => status.success(Some(Some(time))),
+            Ok(Some(installed)) => status.success(Some(installed)),
             Err(e) => status.failure(&e),
         }
     }
 }
 
-/// One check: `Ok(None)` when nothing changed, the installed ruleset's time otherwise.
+/// One check: `Ok(None)` when nothing changed, what was installed otherwise.
 async fn check(
     store: &Store,
     options: &FileOptions,
     hasher: &RandomState,
     seen: &mut Option<Seen>,
-) -> Result<Option<u64>, SyncError> {
+) -> Result<Option<Installed>, SyncError> {
     let path = &options.path;
     let before = tokio::fs::metadata(path).await.map_err(SyncError::Io)?;
     let version = Version::of(&before);

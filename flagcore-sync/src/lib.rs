@@ -17,7 +17,8 @@
 //! - [`IdListSync`] keeps the store's ID lists (members of large segments) in sync,
 //!   downloading only what was appended since the last sync.
 //! - Each source reports a [`Status`]: last success, last error, ruleset time and age,
-//!   consecutive failures.
+//!   consecutive failures, and the specs the payload lost (Statsig drops a malformed spec
+//!   silently; [`Status::dropped_specs`] names them and says why).
 //! - [`ExposureLogger`] is the store's [`flagcore::ExposureSink`]: it copies each exposure
 //!   into a Statsig event and queues it without waiting (a full queue drops and counts),
 //!   deduplicates, batches, and posts gzipped batches to Statsig's `log_event` endpoint (or
@@ -216,13 +217,19 @@ fn is_empty(rs: &flagcore::Ruleset) -> bool {
 }
 
 /// Installs `rs` unless it would replace a non-empty ruleset by an empty one; returns its
-/// time.
-pub(crate) fn install(store: &flagcore::Store, rs: flagcore::Ruleset) -> Result<u64, SyncError> {
+/// time and the specs it dropped.
+pub(crate) fn install(
+    store: &flagcore::Store,
+    rs: flagcore::Ruleset,
+) -> Result<status::Installed, SyncError> {
     let current_has_specs = store.ruleset().is_some_and(|c| !is_empty(&c));
     if current_has_specs && is_empty(&rs) {
         return Err(SyncError::EmptyPayload);
     }
-    let time = rs.time();
+    let installed = status::Installed::Ruleset {
+        time: rs.time(),
+        dropped: rs.dropped_specs().to_vec(),
+    };
     store.install(rs);
-    Ok(time)
+    Ok(installed)
 }

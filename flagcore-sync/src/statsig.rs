@@ -6,7 +6,7 @@ use std::time::Duration;
 use flagcore::{Limits, Ruleset, Store};
 
 use crate::http::{self, Backoff};
-use crate::status::StatusCell;
+use crate::status::{Installed, StatusCell};
 use crate::task::{Stopped, Task};
 use crate::{Status, SyncError};
 
@@ -154,7 +154,7 @@ pub struct StatsigPoller {
 
 /// What one successful sync did.
 enum Synced {
-    Installed(u64),
+    Installed(Installed),
     NoUpdates,
 }
 
@@ -216,7 +216,7 @@ async fn run(
         delay = match result {
             Ok(synced) => {
                 let installed = match synced {
-                    Synced::Installed(time) => Some(Some(time)),
+                    Synced::Installed(installed) => Some(installed),
                     Synced::NoUpdates => None,
                 };
                 status.success(installed);
@@ -344,6 +344,10 @@ pub struct InitReport {
     pub duration: Duration,
     /// The `time` of the ruleset serving afterwards.
     pub ruleset_time: Option<u64>,
+    /// The specs that the ruleset serving afterwards dropped, with why (see
+    /// [`Status::dropped_specs`]): names that evaluate as unrecognized although the payload
+    /// has them. Empty when nothing was dropped.
+    pub dropped_specs: Vec<flagcore::DroppedSpec>,
 }
 
 impl InitReport {
@@ -408,6 +412,9 @@ pub async fn initialize(
         bootstrap_error,
         duration: started.elapsed(),
         ruleset_time: store.ruleset().map(|r| r.time()),
+        dropped_specs: store
+            .ruleset()
+            .map_or_else(Vec::new, |r| r.dropped_specs().to_vec()),
     };
     Ok((poller, report))
 }

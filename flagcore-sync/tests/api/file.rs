@@ -8,7 +8,10 @@ use std::time::Duration;
 use flagcore::{Limits, Store, User};
 use flagcore_sync::{FileOptions, FileWatcher};
 
-use super::server::{advance, empty_payload, freeze, payload, until};
+use super::server::{
+    advance, assert_broken_is_named, empty_payload, freeze, payload, payload_with_a_dropped_spec,
+    until,
+};
 
 const INTERVAL: Duration = Duration::from_secs(1);
 
@@ -136,6 +139,34 @@ async fn an_oversized_file_is_not_read() {
         "{status:?}"
     );
     assert!(store.ruleset().is_none());
+    watcher.shutdown().await;
+    let _ = std::fs::remove_dir_all(path.parent().unwrap());
+}
+
+#[tokio::test(start_paused = true)]
+async fn specs_the_payload_lost_are_named_in_the_status() {
+    let _clock = freeze();
+    let path = temp_file("dropped");
+    std::fs::write(&path, payload_with_a_dropped_spec(1)).unwrap();
+    let store = Arc::new(Store::new());
+    let watcher = FileWatcher::start(store.clone(), &path, INTERVAL);
+    let first = watcher.wait_for_first_sync(INTERVAL).await;
+    assert_eq!(first.ruleset_time, Some(1), "{first:?}");
+    // The Statsig behaviour is kept: the rest serves, the dropped gate is unrecognized…
+    let user = User::with_user_id("u");
+    assert!(store.check_gate(&user, "g"));
+    assert!(!store.check_gate(&user, "broken"));
+    assert_eq!(
+        store.snapshot().gate(&user, "broken").reason(),
+        flagcore::Reason::Unrecognized
+    );
+    // …and the status says which spec was lost and why.
+    assert_broken_is_named(&first.dropped_specs);
+    // A fixed file clears it.
+    std::fs::write(&path, payload(2, true)).unwrap();
+    advance(INTERVAL).await;
+    until("the fixed file", || time(&store) == Some(2)).await;
+    assert_eq!(watcher.status().dropped_specs, []);
     watcher.shutdown().await;
     let _ = std::fs::remove_dir_all(path.parent().unwrap());
 }

@@ -412,6 +412,27 @@ pub(crate) fn payload(time: u64, on: bool) -> Vec<u8> {
     .unwrap()
 }
 
+/// [`payload`] plus a gate `broken` whose rule has `"passPercentage": "50%"`: Statsig's
+/// semantics drop that spec silently (its name evaluates as unrecognized, `false`).
+pub(crate) fn payload_with_a_dropped_spec(time: u64) -> Vec<u8> {
+    let mut v: serde_json::Value = serde_json::from_slice(&payload(time, true)).unwrap();
+    let mut broken = v["feature_gates"]["g"].clone();
+    broken["rules"][0]["passPercentage"] = json!("50%");
+    v["feature_gates"]["broken"] = broken;
+    serde_json::to_vec(&v).unwrap()
+}
+
+/// Checks that `dropped` names exactly gate `broken` of [`payload_with_a_dropped_spec`],
+/// with a reason that quotes the offending value.
+pub(crate) fn assert_broken_is_named(dropped: &[flagcore::DroppedSpec]) {
+    let names: Vec<(&str, &str)> = dropped.iter().map(|d| (d.section, &*d.name)).collect();
+    assert_eq!(names, [("feature_gates", "broken")], "{dropped:?}");
+    assert!(
+        dropped[0].reason.contains("\"50%\""),
+        "the reason does not name the value: {dropped:?}"
+    );
+}
+
 /// A well-formed payload without any spec.
 pub(crate) fn empty_payload(time: u64) -> Vec<u8> {
     serde_json::to_vec(&json!({

@@ -9,7 +9,8 @@ use flagcore_sync::{initialize, InitSource, StatsigOptions, StatsigPoller};
 use serde_json::Value as Json;
 
 use super::server::{
-    advance, conformance, empty_payload, freeze, payload, settle, until, Reply, Server, SPECS,
+    advance, assert_broken_is_named, conformance, empty_payload, freeze, payload,
+    payload_with_a_dropped_spec, settle, until, Reply, Server, SPECS,
 };
 
 const INTERVAL: Duration = Duration::from_secs(10);
@@ -521,5 +522,43 @@ async fn a_refused_secret_says_so_and_waits_long_before_trying_again() {
     advance(Duration::from_secs(300)).await;
     until("the ruleset", || time(&store) == Some(1)).await;
     assert_eq!(poller.status().consecutive_failures, 0);
+    poller.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn specs_the_payload_lost_are_named_in_the_status_and_the_report() {
+    let _clock = freeze();
+    let server = Server::start();
+    // From the bootstrap…
+    server.set_specs(Reply::Status(500, None));
+    let store = Arc::new(Store::new());
+    let bootstrap = payload_with_a_dropped_spec(1);
+    let (poller, report) = initialize(store.clone(), Some(&bootstrap), options(&server), TIMEOUT)
+        .await
+        .expect("client");
+    assert_eq!(report.source, InitSource::Bootstrap, "{report:?}");
+    assert_broken_is_named(&report.dropped_specs);
+    assert!(!store.check_gate(&User::with_user_id("u"), "broken"));
+    // …then from the network: the poller's status names them too.
+    server.set_specs(Reply::Serve(payload_with_a_dropped_spec(2)));
+    advance(INTERVAL).await;
+    until("the network's ruleset", || time(&store) == Some(2)).await;
+    assert_broken_is_named(&poller.status().dropped_specs);
+    // A fixed payload clears the list.
+    server.set_specs(Reply::Serve(payload(3, true)));
+    advance(INTERVAL).await;
+    until("the fixed ruleset", || time(&store) == Some(3)).await;
+    assert_eq!(poller.status().dropped_specs, []);
+    poller.shutdown().await;
+
+    // From the network at once.
+    server.set_specs(Reply::Serve(payload_with_a_dropped_spec(4)));
+    let store = Arc::new(Store::new());
+    let (poller, report) = initialize(store.clone(), None, options(&server), TIMEOUT)
+        .await
+        .expect("client");
+    assert_eq!(report.source, InitSource::Network, "{report:?}");
+    assert_broken_is_named(&report.dropped_specs);
+    assert_broken_is_named(&poller.status().dropped_specs);
     poller.shutdown().await;
 }
