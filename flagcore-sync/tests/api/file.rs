@@ -13,6 +13,12 @@ use super::server::{
     until,
 };
 
+/// The example `file_kill_switch`, whose kill switch the tests run.
+#[path = "../../examples/file_kill_switch.rs"]
+// Its `main` runs only as the example.
+#[allow(dead_code)]
+mod example;
+
 const INTERVAL: Duration = Duration::from_secs(1);
 
 fn temp_file(name: &str) -> PathBuf {
@@ -167,6 +173,63 @@ async fn specs_the_payload_lost_are_named_in_the_status() {
     advance(INTERVAL).await;
     until("the fixed file", || time(&store) == Some(2)).await;
     assert_eq!(watcher.status().dropped_specs, []);
+    watcher.shutdown().await;
+    let _ = std::fs::remove_dir_all(path.parent().unwrap());
+}
+
+/// What the example tells users turns a gate off really does, and `"enabled": false` alone
+/// does not (in Statsig neither: only the rule id of a no-match answer changes).
+#[tokio::test(start_paused = true)]
+async fn the_example_kill_switch_turns_a_gate_off_and_enabled_false_alone_does_not() {
+    let _clock = freeze();
+    let demo = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../examples/data/demo.json"
+    ))
+    .expect("examples/data/demo.json");
+    let path = temp_file("kill-switch");
+    std::fs::write(&path, &demo).unwrap();
+    let store = Arc::new(Store::new());
+    let watcher = FileWatcher::start(store.clone(), &path, INTERVAL);
+    let first = watcher.wait_for_first_sync(INTERVAL).await;
+    let demo_time = first.ruleset_time.expect("demo.json loads");
+    let ids = ["ana", "bob", "user-1", "user-2", ""];
+    let answers = |store: &Store| -> Vec<(bool, String)> {
+        let snapshot = store.snapshot();
+        ids.iter()
+            .map(|id| {
+                let e = snapshot.gate(&User::with_user_id(id), "payments_enabled");
+                (e.value(), e.rule_id().to_owned())
+            })
+            .collect()
+    };
+    let on = answers(&store);
+    assert!(on.iter().all(|(value, _)| *value), "{on:?}");
+
+    // `"enabled": false` alone: the rule still matches, the gate stays on.
+    let mut disabled: serde_json::Value = serde_json::from_slice(&demo).unwrap();
+    disabled["feature_gates"]["payments_enabled"]["enabled"] = false.into();
+    disabled["time"] = (demo_time + 1).into();
+    std::fs::write(&path, serde_json::to_vec(&disabled).unwrap()).unwrap();
+    advance(INTERVAL).await;
+    until("the disabled gate", || time(&store) == Some(demo_time + 1)).await;
+    assert_eq!(answers(&store), on);
+
+    // The example's kill switch: off for everyone, as a gate disabled in Statsig.
+    example::kill_in_file(&path, "payments_enabled").expect("the kill switch");
+    advance(INTERVAL).await;
+    until("the killed gate", || time(&store) == Some(demo_time + 2)).await;
+    let off = answers(&store);
+    assert!(
+        off.iter().all(|(value, rule)| !value && rule == "disabled"),
+        "{off:?}"
+    );
+    // The rest of the payload is untouched.
+    assert!(store.check_gate(
+        &User::with_user_id("ana").email("ana@acme.com"),
+        "team_dogfood"
+    ));
+    assert!(example::kill(&demo, "no_such_gate").is_err());
     watcher.shutdown().await;
     let _ = std::fs::remove_dir_all(path.parent().unwrap());
 }
