@@ -115,6 +115,17 @@ impl StatusCell {
         });
     }
 
+    /// An attempt that found nothing new: a success when what the source holds is its
+    /// last good version (`good`); otherwise the failure it had stands (and is not counted
+    /// again).
+    pub(crate) fn unchanged(&self, good: bool) {
+        if good {
+            self.success(None);
+        } else {
+            self.attempt(|_, _| {});
+        }
+    }
+
     pub(crate) fn failure(&self, error: &crate::SyncError) {
         let message = crate::error_chain(error);
         self.attempt(|s, now| {
@@ -171,5 +182,14 @@ mod tests {
         cell.success(Some(Installed::IdLists));
         assert_eq!(cell.get().ruleset_time, Some(7));
         assert_eq!(cell.get().dropped_specs.len(), 1);
+        // Nothing new: a success when the source holds a good version, else the failure
+        // stands, counted once.
+        cell.failure(&e);
+        cell.unchanged(false);
+        let s = cell.get();
+        assert_eq!((s.attempts, s.consecutive_failures), (7, 1));
+        cell.unchanged(true);
+        let s = cell.get();
+        assert_eq!((s.attempts, s.consecutive_failures), (8, 0));
     }
 }

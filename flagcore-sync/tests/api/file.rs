@@ -31,6 +31,15 @@ fn time(store: &Store) -> Option<u64> {
     store.ruleset().map(|r| r.time())
 }
 
+/// Moves the clock one interval and waits until the watcher has checked the file. Every
+/// check is an attempt in the status, so the watcher is asleep again when this returns: a
+/// test's next edit is read by the next check, never by one already under way.
+async fn tick(watcher: &FileWatcher) {
+    let before = watcher.status().attempts;
+    advance(INTERVAL).await;
+    until("a check of the file", || watcher.status().attempts > before).await;
+}
+
 /// `bytes` padded with spaces to `len` (JSON allows trailing whitespace).
 fn padded(mut bytes: Vec<u8>, len: usize) -> Vec<u8> {
     bytes.resize(len, b' ');
@@ -48,19 +57,22 @@ async fn edits_flip_gates_and_broken_files_keep_the_last_good_ruleset() {
     assert_eq!(first.ruleset_time, Some(1), "{first:?}");
     let user = User::with_user_id("u");
     assert!(store.check_gate(&user, "g"));
-    let attempts = || watcher.status().attempts;
+
+    // An unchanged file is checked every interval, and each check is a success.
+    tick(&watcher).await;
+    let status = watcher.status();
+    assert_eq!((status.attempts, status.consecutive_failures), (2, 0));
+    assert_eq!(status.last_success, status.last_attempt, "{status:?}");
 
     // A kill switch flipped in the file is seen within one interval.
     std::fs::write(&path, payload(2, false)).unwrap();
-    advance(INTERVAL).await;
-    until("the kill switch", || !store.check_gate(&user, "g")).await;
+    tick(&watcher).await;
+    assert!(!store.check_gate(&user, "g"));
 
     // A half-written file (an editor or deploy tool mid-write) is not installed…
     let full = payload(3, true);
-    let before = attempts();
     std::fs::write(&path, &full[..full.len() / 2]).unwrap();
-    advance(INTERVAL).await;
-    until("the half-written file", || attempts() > before).await;
+    tick(&watcher).await;
     let status = watcher.status();
     assert!(
         status
@@ -71,23 +83,23 @@ async fn edits_flip_gates_and_broken_files_keep_the_last_good_ruleset() {
     );
     assert_eq!(time(&store), Some(2));
     assert!(!store.check_gate(&user, "g"));
-    // …nor retried until it changes…
+    // …nor retried until it changes (the failure stands, counted once)…
     for _ in 0..3 {
-        advance(INTERVAL).await;
+        tick(&watcher).await;
     }
-    super::server::settle().await;
     assert_eq!(watcher.status().consecutive_failures, 1);
+    assert_eq!(time(&store), Some(2));
     // …and the completed file is.
     std::fs::write(&path, &full).unwrap();
-    advance(INTERVAL).await;
-    until("the completed file", || time(&store) == Some(3)).await;
+    tick(&watcher).await;
+    assert_eq!(time(&store), Some(3));
     assert_eq!(watcher.status().consecutive_failures, 0);
 
     // A rewrite of the same size with the same modification time is still seen.
     std::fs::write(&path, padded(payload(4, true), 1000)).unwrap();
     let mtime = std::fs::metadata(&path).unwrap().modified().unwrap();
-    advance(INTERVAL).await;
-    until("the padded file", || time(&store) == Some(4)).await;
+    tick(&watcher).await;
+    assert_eq!(time(&store), Some(4));
     std::fs::write(&path, padded(payload(5, false), 1000)).unwrap();
     std::fs::File::options()
         .write(true)
@@ -95,14 +107,12 @@ async fn edits_flip_gates_and_broken_files_keep_the_last_good_ruleset() {
         .unwrap()
         .set_modified(mtime)
         .unwrap();
-    advance(INTERVAL).await;
-    until("the same-size rewrite", || time(&store) == Some(5)).await;
+    tick(&watcher).await;
+    assert_eq!(time(&store), Some(5));
 
     // An empty ruleset does not replace a non-empty one.
-    let before = attempts();
     std::fs::write(&path, empty_payload(6)).unwrap();
-    advance(INTERVAL).await;
-    until("the empty file", || attempts() > before).await;
+    tick(&watcher).await;
     let status = watcher.status();
     assert!(
         status
@@ -115,14 +125,12 @@ async fn edits_flip_gates_and_broken_files_keep_the_last_good_ruleset() {
 
     // A deleted file keeps the last ruleset; the watcher goes on.
     std::fs::remove_file(&path).unwrap();
-    let before = attempts();
-    advance(INTERVAL).await;
-    until("the missing file", || attempts() > before).await;
+    tick(&watcher).await;
     assert_eq!(time(&store), Some(5));
     assert!(watcher.status().last_error.is_some());
     std::fs::write(&path, payload(7, true)).unwrap();
-    advance(INTERVAL).await;
-    until("the new file", || time(&store) == Some(7)).await;
+    tick(&watcher).await;
+    assert_eq!(time(&store), Some(7));
     watcher.shutdown().await;
     let _ = std::fs::remove_dir_all(path.parent().unwrap());
 }
@@ -170,8 +178,8 @@ async fn specs_the_payload_lost_are_named_in_the_status() {
     assert_broken_is_named(&first.dropped_specs);
     // A fixed file clears it.
     std::fs::write(&path, payload(2, true)).unwrap();
-    advance(INTERVAL).await;
-    until("the fixed file", || time(&store) == Some(2)).await;
+    tick(&watcher).await;
+    assert_eq!(time(&store), Some(2));
     assert_eq!(watcher.status().dropped_specs, []);
     watcher.shutdown().await;
     let _ = std::fs::remove_dir_all(path.parent().unwrap());
@@ -211,14 +219,14 @@ async fn the_example_kill_switch_turns_a_gate_off_and_enabled_false_alone_does_n
     disabled["feature_gates"]["payments_enabled"]["enabled"] = false.into();
     disabled["time"] = (demo_time + 1).into();
     std::fs::write(&path, serde_json::to_vec(&disabled).unwrap()).unwrap();
-    advance(INTERVAL).await;
-    until("the disabled gate", || time(&store) == Some(demo_time + 1)).await;
+    tick(&watcher).await;
+    assert_eq!(time(&store), Some(demo_time + 1));
     assert_eq!(answers(&store), on);
 
     // The example's kill switch: off for everyone, as a gate disabled in Statsig.
     example::kill_in_file(&path, "payments_enabled").expect("the kill switch");
-    advance(INTERVAL).await;
-    until("the killed gate", || time(&store) == Some(demo_time + 2)).await;
+    tick(&watcher).await;
+    assert_eq!(time(&store), Some(demo_time + 2));
     let off = answers(&store);
     assert!(
         off.iter().all(|(value, rule)| !value && rule == "disabled"),
