@@ -23,9 +23,9 @@ pub(crate) enum Reply {
     Serve(Vec<u8>),
     /// This status, with a `Retry-After` header when given.
     Status(u16, Option<String>),
-    /// This status, with a `Retry-After` HTTP date this long after the moment the server
-    /// answers (computed then, so that a test's own delays do not shorten it).
-    StatusRetryAt(u16, Duration),
+    /// This status, with the `Retry-After` value the function gives at the moment the
+    /// server answers (an HTTP date made then is not shortened by the test's own delays).
+    StatusRetryAfterAtAnswer(u16, fn() -> String),
     /// Never answers (the client times out).
     Hang,
     /// Announces the whole body, sends half of it, and closes the connection.
@@ -232,9 +232,8 @@ async fn serve(mut conn: TcpStream, state: Arc<Mutex<State>>) {
             let extra = retry_after.map_or(String::new(), |r| format!("Retry-After: {r}\r\n"));
             response(&format!("{code} Error"), "text/plain", b"error", &extra)
         }
-        Route::Reply(Reply::StatusRetryAt(code, after)) => {
-            let date = httpdate::fmt_http_date(std::time::SystemTime::now() + after);
-            let extra = format!("Retry-After: {date}\r\n");
+        Route::Reply(Reply::StatusRetryAfterAtAnswer(code, retry_after)) => {
+            let extra = format!("Retry-After: {}\r\n", retry_after());
             response(&format!("{code} Error"), "text/plain", b"error", &extra)
         }
         Route::Reply(Reply::Hang) => {

@@ -2,7 +2,7 @@
 //! every request real.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use flagcore::{Store, User, UserData};
 use flagcore_sync::{initialize, InitSource, StatsigOptions, StatsigPoller};
@@ -316,7 +316,9 @@ async fn retry_after_is_honoured_in_seconds_or_as_a_date_and_capped() {
         attempts,
         "retried before Retry-After"
     );
-    server.set_specs(Reply::StatusRetryAt(429, Duration::from_secs(61)));
+    server.set_specs(Reply::StatusRetryAfterAtAnswer(429, || {
+        httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(61))
+    }));
     advance(Duration::from_secs(1)).await;
     until("the retry", || poller.status().attempts > attempts).await;
 
