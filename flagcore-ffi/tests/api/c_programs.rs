@@ -33,9 +33,8 @@ fn static_library() -> PathBuf {
     lib
 }
 
-/// A conformance fixture, or its `compare.py`: in the repository's `conformance/` when it
-/// has one, else in `../shared/conformance` beside the repository; a test fails when
-/// neither has it.
+/// A file of the repository's conformance corpus (`conformance/`); a test fails when it is
+/// missing.
 fn conformance(path: &str) -> PathBuf {
     let full = manifest().join("../conformance").join(path);
     assert!(
