@@ -116,7 +116,7 @@ impl LoggerOptions {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct LoggerStats {
-    /// Handed to the logger by evaluations.
+    /// Handed to the logger: exposures from evaluations, and custom events.
     pub received: u64,
     /// Dropped as duplicates within the dedupe window.
     pub deduplicated: u64,
@@ -154,17 +154,18 @@ fn add(counter: &AtomicU64, n: u64) {
     counter.fetch_add(n, Ordering::Relaxed);
 }
 
-/// An event on its way: its dedupe key and its JSON text.
-struct Queued {
-    key: u64,
-    event: Vec<u8>,
+/// An event on its way: its dedupe key (none for custom events) and its JSON text.
+pub(crate) struct Queued {
+    pub(crate) key: Option<u64>,
+    pub(crate) event: Vec<u8>,
 }
 
 /// Slots of the evaluating threads' duplicate filter (32 KiB).
 const RECENT_SLOTS: usize = 4096;
 
-/// An [`ExposureSink`] that turns exposures into Statsig events and ships them in batches
-/// from a background task.
+/// The service's event logger: an [`ExposureSink`] that turns exposures into Statsig
+/// events, and the way to log custom events ([`EventLogger::log_event`]); both are shipped
+/// in batches from a background task.
 ///
 /// Give it to the store in [`flagcore::Options::exposure_sink`]. On the evaluating thread,
 /// logging an exposure is: a lock-free look-up in a small table of recent exposures (a
@@ -175,10 +176,13 @@ const RECENT_SLOTS: usize = 4096;
 /// The flusher task deduplicates exactly (a bounded set of keys: spec, rule, the user's
 /// ids, the result), fills batches, gzips them, and sends one at a time, while it keeps
 /// draining the queue; batches that fail wait (bounded) and are retried with backoff.
-/// [`ExposureLogger::shutdown`] sends what is left within a deadline.
+/// [`EventLogger::shutdown`] sends what is left within a deadline.
+///
+/// Custom events take the same path (queue, batches, gzip, retries, shutdown flush) but
+/// are never deduplicated.
 ///
 /// Layers are not logged when evaluated: Statsig logs a layer exposure each time a
-/// parameter is read, through [`ExposureLogger::log_layer_parameter`].
+/// parameter is read, through [`EventLogger::log_layer_parameter`].
 ///
 /// Memory is bounded: the queue (`queue_capacity` events of about 0.5 KiB), the batch
 /// being filled, `max_pending_batches` gzipped batches, and the dedupe set
@@ -188,10 +192,10 @@ const RECENT_SLOTS: usize = 4096;
 /// # async fn run() {
 /// use std::sync::Arc;
 /// use flagcore::{Options, Store};
-/// use flagcore_sync::{Destination, ExposureLogger, LoggerOptions};
+/// use flagcore_sync::{Destination, EventLogger, LoggerOptions};
 ///
 /// let logger = Arc::new(
-///     ExposureLogger::start(LoggerOptions::new(Destination::statsig("secret-…")))
+///     EventLogger::start(LoggerOptions::new(Destination::statsig("secret-…")))
 ///         .expect("an HTTP client"),
 /// );
 /// let store = Store::with_options(Options { exposure_sink: Some(logger.clone()), ..Options::default() });
@@ -200,7 +204,7 @@ const RECENT_SLOTS: usize = 4096;
 /// println!("{:?}", logger.stats());
 /// # }
 /// ```
-pub struct ExposureLogger {
+pub struct EventLogger {
     queue: mpsc::Sender<Queued>,
     counters: Arc<Counters>,
     keys: RandomState,
@@ -213,15 +217,19 @@ pub struct ExposureLogger {
     task: Mutex<Option<JoinHandle<()>>>,
 }
 
-impl core::fmt::Debug for ExposureLogger {
+/// The former name of [`EventLogger`], from when it logged only exposures.
+#[deprecated(note = "renamed `EventLogger`: it logs custom events too")]
+pub type ExposureLogger = EventLogger;
+
+impl core::fmt::Debug for EventLogger {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("ExposureLogger")
+        f.debug_struct("EventLogger")
             .field("stats", &self.stats())
             .finish_non_exhaustive()
     }
 }
 
-impl ExposureLogger {
+impl EventLogger {
     /// Starts the flusher on the current tokio runtime.
     ///
     /// # Errors
@@ -229,7 +237,7 @@ impl ExposureLogger {
     ///
     /// # Panics
     /// Outside a tokio runtime (as `tokio::spawn` does); see [`crate::BlockingRuntime`].
-    pub fn start(options: LoggerOptions) -> Result<ExposureLogger, crate::SyncError> {
+    pub fn start(options: LoggerOptions) -> Result<EventLogger, crate::SyncError> {
         let client = http::client(options.timeout)?;
         let (queue, events) = mpsc::channel(options.queue_capacity.max(1));
         let counters = Arc::new(Counters::default());
@@ -248,7 +256,7 @@ impl ExposureLogger {
             options,
         };
         let task = tokio::spawn(flusher.run(events, stopped));
-        Ok(ExposureLogger {
+        Ok(EventLogger {
             queue,
             counters,
             keys: RandomState::new(),
@@ -311,6 +319,17 @@ impl ExposureLogger {
         layer: &flagcore::Evaluation<'_>,
         parameter: &str,
     ) {
+        self.enqueue_layer_parameter(user, layer, parameter, Trigger::Evaluation);
+    }
+
+    /// [`EventLogger::log_layer_parameter`], for any trigger.
+    pub(crate) fn enqueue_layer_parameter(
+        &self,
+        user: &User<'_>,
+        layer: &flagcore::Evaluation<'_>,
+        parameter: &str,
+        trigger: Trigger,
+    ) {
         if layer.kind() != Kind::Layer || layer.get(parameter).is_none() {
             return;
         }
@@ -318,13 +337,14 @@ impl ExposureLogger {
             user,
             evaluation: layer,
         };
-        self.enqueue(&exposure, Some(parameter));
+        self.enqueue(&exposure, Some(parameter), trigger);
     }
 
-    fn enqueue(&self, exposure: &Exposure<'_>, parameter: Option<&str>) {
+    /// Counts an event handed to the logger; `false` when it is dropped at once because
+    /// the queue is full or closed (before any work is spent on it).
+    pub(crate) fn admit(&self) -> bool {
         let c = &*self.counters;
         add(&c.received, 1);
-        // A full queue drops before any work is spent on the event.
         if self.queue.capacity() == 0 {
             let counter = if self.queue.is_closed() {
                 &c.dropped_shut_down
@@ -332,6 +352,35 @@ impl ExposureLogger {
                 &c.dropped_queue_full
             };
             add(counter, 1);
+            return false;
+        }
+        true
+    }
+
+    /// Queues an encoded event without deduplication (custom events); `admit` first.
+    pub(crate) fn push_event(&self, event: Vec<u8>) {
+        let c = &*self.counters;
+        match self.queue.try_send(Queued { key: None, event }) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => add(&c.dropped_queue_full, 1),
+            Err(mpsc::error::TrySendError::Closed(_)) => add(&c.dropped_shut_down, 1),
+        }
+    }
+
+    /// The tier written for users without environment attributes.
+    pub(crate) fn environment(&self) -> Option<&str> {
+        self.environment.as_deref()
+    }
+
+    /// Dedupes, encodes and queues one exposure (`parameter` for layers).
+    pub(crate) fn enqueue(
+        &self,
+        exposure: &Exposure<'_>,
+        parameter: Option<&str>,
+        trigger: Trigger,
+    ) {
+        let c = &*self.counters;
+        if !self.admit() {
             return;
         }
         let key = dedupe_key(&self.keys, exposure, parameter);
@@ -345,10 +394,14 @@ impl ExposureLogger {
         let event = encode(
             exposure,
             parameter,
+            trigger,
             self.environment.as_deref(),
             http::now_ms(),
         );
-        match self.queue.try_send(Queued { key, event }) {
+        match self.queue.try_send(Queued {
+            key: Some(key),
+            event,
+        }) {
             Ok(()) => slot.store(tag, Ordering::Relaxed),
             Err(mpsc::error::TrySendError::Full(_)) => add(&c.dropped_queue_full, 1),
             Err(mpsc::error::TrySendError::Closed(_)) => add(&c.dropped_shut_down, 1),
@@ -356,7 +409,7 @@ impl ExposureLogger {
     }
 }
 
-impl Drop for ExposureLogger {
+impl Drop for EventLogger {
     fn drop(&mut self) {
         if let Some(task) = self.task.lock().ok().and_then(|mut t| t.take()) {
             task.abort();
@@ -364,11 +417,11 @@ impl Drop for ExposureLogger {
     }
 }
 
-impl ExposureSink for ExposureLogger {
+impl ExposureSink for EventLogger {
     fn log(&self, exposure: &Exposure<'_>) {
         // Layers are exposed per parameter read (`log_layer_parameter`), not per evaluation.
         if exposure.evaluation.kind() != Kind::Layer {
-            self.enqueue(exposure, None);
+            self.enqueue(exposure, None, Trigger::Evaluation);
         }
     }
 }
@@ -443,12 +496,12 @@ fn for_each_attribute<'a>(attrs: Attributes<'a>, mut f: impl FnMut(&str, Value<'
     }
 }
 
-fn write_str(out: &mut Vec<u8>, s: &str) {
+pub(crate) fn write_str(out: &mut Vec<u8>, s: &str) {
     // Writing to a Vec cannot fail.
     let _ = serde_json::to_writer(&mut *out, s);
 }
 
-fn write_value(out: &mut Vec<u8>, v: Value<'_>) {
+pub(crate) fn write_value(out: &mut Vec<u8>, v: Value<'_>) {
     match v {
         Value::Null => out.extend_from_slice(b"null"),
         Value::Bool(b) => out.extend_from_slice(if b { b"true" } else { b"false" }),
@@ -467,19 +520,19 @@ fn write_value(out: &mut Vec<u8>, v: Value<'_>) {
 }
 
 /// A JSON object being written: `{"k":v,…}`.
-struct Object<'o> {
+pub(crate) struct Object<'o> {
     out: &'o mut Vec<u8>,
     empty: bool,
 }
 
 impl<'o> Object<'o> {
-    fn open(out: &'o mut Vec<u8>) -> Object<'o> {
+    pub(crate) fn open(out: &'o mut Vec<u8>) -> Object<'o> {
         out.push(b'{');
         Object { out, empty: true }
     }
 
     /// A key of ours: plain ASCII that needs no escaping.
-    fn key(&mut self, k: &'static str) -> &mut Vec<u8> {
+    pub(crate) fn key(&mut self, k: &'static str) -> &mut Vec<u8> {
         debug_assert!(k.bytes().all(|b| b.is_ascii_alphanumeric()));
         if !self.empty {
             self.out.push(b',');
@@ -492,7 +545,7 @@ impl<'o> Object<'o> {
     }
 
     /// A key from the user's data, escaped.
-    fn user_key(&mut self, k: &str) -> &mut Vec<u8> {
+    pub(crate) fn user_key(&mut self, k: &str) -> &mut Vec<u8> {
         if !self.empty {
             self.out.push(b',');
         }
@@ -502,7 +555,7 @@ impl<'o> Object<'o> {
         self.out
     }
 
-    fn str(&mut self, k: &'static str, v: &str) {
+    pub(crate) fn str(&mut self, k: &'static str, v: &str) {
         write_str(self.key(k), v);
     }
 
@@ -517,12 +570,12 @@ impl<'o> Object<'o> {
             .extend_from_slice(if v { b"\"true\"" } else { b"\"false\"" });
     }
 
-    fn close(self) {
+    pub(crate) fn close(self) {
         self.out.push(b'}');
     }
 }
 
-fn write_attributes(out: &mut Vec<u8>, attrs: Attributes<'_>) {
+pub(crate) fn write_attributes(out: &mut Vec<u8>, attrs: Attributes<'_>) {
     let mut o = Object::open(out);
     for_each_attribute(attrs, |k, v| write_value(o.user_key(k), v));
     o.close();
@@ -541,10 +594,21 @@ fn reason(e: &flagcore::Evaluation<'_>) -> (&'static str, &'static str, &'static
     }
 }
 
+/// What made an exposure be logged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Trigger {
+    /// The evaluation (or the layer parameter read) itself.
+    Evaluation,
+    /// The host, for a result evaluated earlier without logging: the event carries
+    /// `isManualExposure: "true"`.
+    Manual,
+}
+
 /// The event Statsig's SDKs send for this exposure (spec 11.2); `parameter` for layers.
 fn encode(
     exposure: &Exposure<'_>,
     parameter: Option<&str>,
+    trigger: Trigger,
     environment: Option<&str>,
     now_ms: u64,
 ) -> Vec<u8> {
@@ -602,6 +666,9 @@ fn encode(
     if e.ruleset_time() > 0 {
         m.plain("lcut", e.ruleset_time());
     }
+    if trigger == Trigger::Manual {
+        m.str("isManualExposure", "true");
+    }
     if let Some(v) = e.version() {
         m.plain("configVersion", v);
     }
@@ -611,8 +678,30 @@ fn encode(
     m.close();
     event.key("statsigMetadata").extend_from_slice(b"{}");
 
-    let user = exposure.user;
-    let mut u = Object::open(event.key("user"));
+    write_user(event.key("user"), exposure.user, environment);
+
+    let _ = write!(event.key("time"), "{now_ms}");
+    let list = event.key("secondaryExposures");
+    list.push(b'[');
+    for (i, s) in secondary.iter().enumerate() {
+        if i > 0 {
+            list.push(b',');
+        }
+        let mut o = Object::open(list);
+        o.str("gate", s.gate);
+        o.bool_str("gateValue", s.gate_value);
+        o.str("ruleID", s.rule_id);
+        o.close();
+    }
+    list.push(b']');
+    event.close();
+    out
+}
+
+/// Statsig's loggable user (spec 11.2): the user's fields, `customIDs`, `custom` and
+/// `statsigEnvironment` (or `{"tier": environment}`), never the private attributes.
+pub(crate) fn write_user(out: &mut Vec<u8>, user: &User<'_>, environment: Option<&str>) {
+    let mut u = Object::open(out);
     for (field, value) in user.fields() {
         if let Some(v) = value {
             write_value(u.key(field), v);
@@ -636,23 +725,6 @@ fn encode(
         t.close();
     }
     u.close();
-
-    let _ = write!(event.key("time"), "{now_ms}");
-    let list = event.key("secondaryExposures");
-    list.push(b'[');
-    for (i, s) in secondary.iter().enumerate() {
-        if i > 0 {
-            list.push(b',');
-        }
-        let mut o = Object::open(list);
-        o.str("gate", s.gate);
-        o.bool_str("gateValue", s.gate_value);
-        o.str("ruleID", s.rule_id);
-        o.close();
-    }
-    list.push(b']');
-    event.close();
-    out
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -780,13 +852,12 @@ impl Flusher {
 
     /// Dedupes one event into the current batch.
     fn accept(&mut self, Queued { key, event }: Queued) {
-        if self.seen.len() >= self.options.dedupe_max_keys {
+        if key.is_some() && self.seen.len() >= self.options.dedupe_max_keys {
             self.forget();
         }
-        if self.seen.insert(key) {
-            self.current.push(event);
-        } else {
-            add(&self.counters.deduplicated, 1);
+        match key {
+            Some(key) if !self.seen.insert(key) => add(&self.counters.deduplicated, 1),
+            _ => self.current.push(event),
         }
     }
 
@@ -1040,7 +1111,9 @@ mod tests {
         let user = User::with_user_id("u\u{1}")
             .custom(Attributes::Pairs(&custom))
             .private_attributes(Attributes::Pairs(&secret));
-        let text = with_exposure(&user, |x| encode(x, None, Some("staging"), 42));
+        let text = with_exposure(&user, |x| {
+            encode(x, None, Trigger::Evaluation, Some("staging"), 42)
+        });
         let v: serde_json::Value = serde_json::from_slice(&text).expect("valid JSON");
         assert_eq!(v["user"]["userID"], "u\u{1}");
         assert_eq!(v["user"]["custom"]["note"], "a \"quoted\"\nline");

@@ -3,6 +3,7 @@
 
 mod api {
     mod blocking;
+    mod events;
     mod exposures;
     mod file;
     mod id_lists;

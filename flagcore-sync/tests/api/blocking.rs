@@ -55,7 +55,7 @@ fn a_non_async_program_syncs_from_a_file_and_shuts_down_cleanly() {
     server.set_specs(Reply::Serve(payload(3, true)));
     let logger = Arc::new(
         runtime
-            .start_exposure_logger(LoggerOptions::new(Destination::Statsig {
+            .start_event_logger(LoggerOptions::new(Destination::Statsig {
                 url: server.log_url(),
                 server_secret: "secret-test".into(),
             }))
