@@ -16,6 +16,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use crate::events::status::{Board, StatusBoard};
 use crate::http;
 
 /// Statsig's event endpoint.
@@ -150,6 +151,23 @@ struct Counters {
     failed_attempts: AtomicU64,
 }
 
+impl Counters {
+    fn stats(&self) -> LoggerStats {
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        LoggerStats {
+            received: get(&self.received),
+            deduplicated: get(&self.deduplicated),
+            dropped_queue_full: get(&self.dropped_queue_full),
+            dropped_overflow: get(&self.dropped_overflow),
+            dropped_failed: get(&self.dropped_failed),
+            dropped_shut_down: get(&self.dropped_shut_down),
+            sent: get(&self.sent),
+            batches_sent: get(&self.batches_sent),
+            failed_attempts: get(&self.failed_attempts),
+        }
+    }
+}
+
 fn add(counter: &AtomicU64, n: u64) {
     counter.fetch_add(n, Ordering::Relaxed);
 }
@@ -213,6 +231,7 @@ pub struct EventLogger {
     /// Bumped by the flusher whenever it clears its dedupe set.
     epoch: Arc<AtomicU64>,
     environment: Option<String>,
+    board: Board,
     stop: watch::Sender<Option<Instant>>,
     task: Mutex<Option<JoinHandle<()>>>,
 }
@@ -244,7 +263,10 @@ impl EventLogger {
         let epoch = Arc::new(AtomicU64::new(1));
         let (stop, stopped) = watch::channel(None);
         let environment = options.environment.clone();
+        let board = Arc::new(StatusBoard::default());
         let flusher = Flusher {
+            board: board.clone(),
+            queue: queue.downgrade(),
             seen: HashSet::new(),
             window_start: Instant::now(),
             current: Vec::new(),
@@ -263,26 +285,19 @@ impl EventLogger {
             recent: (0..RECENT_SLOTS).map(|_| AtomicU64::new(0)).collect(),
             epoch,
             environment,
+            board,
             stop,
             task: Mutex::new(Some(task)),
         })
     }
 
-    /// What happened to the exposures so far.
+    /// What happened to the events so far.
     pub fn stats(&self) -> LoggerStats {
-        let c = &self.counters;
-        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        LoggerStats {
-            received: get(&c.received),
-            deduplicated: get(&c.deduplicated),
-            dropped_queue_full: get(&c.dropped_queue_full),
-            dropped_overflow: get(&c.dropped_overflow),
-            dropped_failed: get(&c.dropped_failed),
-            dropped_shut_down: get(&c.dropped_shut_down),
-            sent: get(&c.sent),
-            batches_sent: get(&c.batches_sent),
-            failed_attempts: get(&c.failed_attempts),
-        }
+        self.counters.stats()
+    }
+
+    pub(crate) fn board(&self) -> &StatusBoard {
+        &self.board
     }
 
     /// Events waiting in the queue for the flusher (at most `queue_capacity`).
@@ -763,6 +778,9 @@ struct Flusher {
     pending: VecDeque<Batch>,
     /// Wait before the next send after failures; zero when healthy.
     backoff: Duration,
+    board: Board,
+    /// The queue's sending side, to report its length.
+    queue: mpsc::WeakSender<Queued>,
 }
 
 /// A batch being built and gzipped on the blocking pool (at most one at a time), and its
@@ -885,8 +903,23 @@ impl Flusher {
         while self.pending.len() > self.options.max_pending_batches.max(1) {
             if let Some(old) = self.pending.pop_front() {
                 add(&self.counters.dropped_overflow, old.events);
+                self.publish(None);
             }
         }
+    }
+
+    /// Publishes the status, with the outcome of the attempt that just ended if any.
+    fn publish(&self, attempt: Option<bool>) {
+        let queued = self
+            .queue
+            .upgrade()
+            .map_or(0, |q| q.max_capacity() - q.capacity());
+        let backlog = (
+            self.pending.len(),
+            self.pending.iter().map(|b| b.events).sum(),
+        );
+        self.board
+            .publish(self.counters.stats(), queued, backlog, attempt);
     }
 
     /// Starts delivering `batch`; the future gives it back with the outcome.
@@ -895,13 +928,15 @@ impl Flusher {
         let client = self.client.clone();
         let destination = self.options.destination.clone();
         let compress = self.options.compress;
+        let board = self.board.clone();
         Box::pin(async move {
-            let result = send(&client, &destination, compress, &batch).await;
+            let result = send(&client, &destination, compress, &batch, &board).await;
             (batch, result)
         })
     }
 
     fn delivered(&mut self, (batch, result): (Batch, Result<(), Failed>)) {
+        let ok = result.is_ok();
         if result.is_err() {
             add(&self.counters.failed_attempts, 1);
         }
@@ -920,6 +955,7 @@ impl Flusher {
             }
             Err(_) => add(&self.counters.dropped_failed, batch.events),
         }
+        self.publish(Some(ok));
     }
 
     /// Takes what is queued and sends everything, one attempt each, until `deadline`.
@@ -1032,7 +1068,12 @@ async fn send(
     destination: &Destination,
     compress: bool,
     batch: &Batch,
+    board: &StatusBoard,
 ) -> Result<(), Failed> {
+    let retry = |e: &(dyn std::error::Error + 'static)| {
+        board.note_error(e);
+        Failed::Retry
+    };
     match destination {
         Destination::JsonLines(path) => {
             use tokio::io::AsyncWriteExt;
@@ -1041,12 +1082,10 @@ async fn send(
                 .append(true)
                 .open(path)
                 .await
-                .map_err(|_| Failed::Retry)?;
-            file.write_all(&batch.body)
-                .await
-                .map_err(|_| Failed::Retry)?;
+                .map_err(|e| retry(&e))?;
+            file.write_all(&batch.body).await.map_err(|e| retry(&e))?;
             // tokio writes in the background: flush to know the lines reached the file.
-            file.flush().await.map_err(|_| Failed::Retry)
+            file.flush().await.map_err(|e| retry(&e))
         }
         Destination::Statsig { url, server_secret } => {
             let mut request = http::statsig_headers(client.post(url), server_secret)
@@ -1057,7 +1096,15 @@ async fn send(
                 request = request.header("Content-Encoding", "gzip");
             }
             let request = request.body(batch.body.clone());
-            match http::fetch(request, 1 << 20).await {
+            let answer = http::fetch(request, 1 << 20).await;
+            match &answer {
+                Err(e) => board.note_error(e),
+                Ok(body) => board.note(format!(
+                    "the event endpoint did not answer success: {}",
+                    String::from_utf8_lossy(&body[..body.len().min(200)])
+                )),
+            }
+            match answer {
                 // Success is a JSON answer whose `success` is not `false`.
                 Ok(body) => match serde_json::from_slice::<serde_json::Value>(&body) {
                     Ok(v) if v.get("success") != Some(&serde_json::Value::Bool(false)) => Ok(()),

@@ -78,6 +78,12 @@ impl IdListOptions {
         self.timeout = timeout;
         self
     }
+
+    /// Sets the largest manifest or list download accepted, in bytes.
+    pub fn max_download_bytes(mut self, bytes: usize) -> Self {
+        self.max_download_bytes = bytes;
+        self
+    }
 }
 
 /// One list in the manifest.

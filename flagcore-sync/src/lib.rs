@@ -130,7 +130,7 @@ mod task;
 use std::time::Duration;
 
 pub use blocking::BlockingRuntime;
-pub use events::EventValue;
+pub use events::{EventValue, LoggerStatus};
 #[allow(deprecated)] // The former name stays exported for existing callers.
 pub use exposures::ExposureLogger;
 pub use exposures::{Destination, EventLogger, LoggerOptions, LoggerStats};

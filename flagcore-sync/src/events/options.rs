@@ -111,17 +111,30 @@ mod tests {
             .environment("staging");
         match &o.destination {
             Destination::Statsig { url, server_secret } => {
-                assert_eq!((url.as_str(), server_secret.as_str()), ("http://h:1/v1/log_event", "k"));
+                assert_eq!(
+                    (url.as_str(), server_secret.as_str()),
+                    ("http://h:1/v1/log_event", "k")
+                );
             }
             other => panic!("{other:?}"),
         }
         assert_eq!(
-            (o.queue_capacity, o.batch_size, o.dedupe_max_keys, o.max_pending_batches, o.max_attempts),
+            (
+                o.queue_capacity,
+                o.batch_size,
+                o.dedupe_max_keys,
+                o.max_pending_batches,
+                o.max_attempts
+            ),
             (7, 3, 9, 5, 2)
         );
         assert_eq!(
             (o.flush_interval, o.dedupe_window, o.timeout),
-            (Duration::from_secs(2), Duration::from_secs(4), Duration::from_secs(1))
+            (
+                Duration::from_secs(2),
+                Duration::from_secs(4),
+                Duration::from_secs(1)
+            )
         );
         assert!(!o.compress);
         assert_eq!(o.environment.as_deref(), Some("staging"));

@@ -114,6 +114,15 @@ async fn a_ten_second_outage_loses_nothing_that_fits_the_queue() {
     let during = logger.stats();
     assert_eq!(during.sent, 0, "{during:?}");
     assert!(during.failed_attempts >= 4, "{during:?}");
+    // The status says why, and what waits.
+    let status = logger.status();
+    let (_, error) = status.last_error.clone().expect("an error");
+    assert!(error.contains("503"), "{error}");
+    assert_eq!(status.consecutive_failures as u64, during.failed_attempts);
+    assert_eq!((status.retry_backlog, status.retry_backlog_events), (2, 200));
+    assert_eq!((status.last_success, status.dropped()), (None, 100));
+    let mut watch = logger.watch();
+    watch.mark_unchanged();
     // …then the endpoint is back: everything queued arrives, in order.
     let refused = server.count(LOG);
     server.set_log(Reply::Serve(br#"{"success": true}"#.to_vec()));
@@ -124,6 +133,13 @@ async fn a_ten_second_outage_loses_nothing_that_fits_the_queue() {
         advance(Duration::from_secs(1)).await;
         settle().await;
     }
+    assert!(watch.has_changed().expect("the flusher runs"));
+    let status = logger.status();
+    assert_eq!(
+        (status.consecutive_failures, status.retry_backlog, status.queued),
+        (0, 0, 0)
+    );
+    assert!(status.last_success.is_some() && status.last_error.is_some());
     let stats = logger.stats();
     assert_eq!(
         (
