@@ -91,6 +91,8 @@ pub struct LoggerOptions {
     /// The environment tier reported for users without environment attributes
     /// (`{"tier": …}`); set it to the store's [`flagcore::Options::environment`].
     pub environment: Option<String>,
+    /// Extra CA certificates and a proxy for the requests.
+    pub network: crate::Network,
 }
 
 impl LoggerOptions {
@@ -108,6 +110,7 @@ impl LoggerOptions {
             timeout: Duration::from_secs(10),
             compress: true,
             environment: None,
+            network: crate::Network::default(),
         }
     }
 }
@@ -257,7 +260,7 @@ impl EventLogger {
     /// # Panics
     /// Outside a tokio runtime (as `tokio::spawn` does); see [`crate::BlockingRuntime`].
     pub fn start(options: LoggerOptions) -> Result<EventLogger, crate::SyncError> {
-        let client = http::client(options.timeout)?;
+        let client = http::client(options.timeout, &options.network)?;
         let (queue, events) = mpsc::channel(options.queue_capacity.max(1));
         let counters = Arc::new(Counters::default());
         let epoch = Arc::new(AtomicU64::new(1));

@@ -123,6 +123,7 @@ mod exposures;
 mod file;
 mod http;
 mod id_lists;
+mod network;
 mod statsig;
 mod status;
 mod task;
@@ -136,6 +137,7 @@ pub use exposures::ExposureLogger;
 pub use exposures::{Destination, EventLogger, LoggerOptions, LoggerStats};
 pub use file::{FileOptions, FileWatcher};
 pub use id_lists::{IdListOptions, IdListSync};
+pub use network::Network;
 pub use statsig::{initialize, InitReport, InitSource, StatsigOptions, StatsigPoller};
 pub use status::Status;
 
@@ -187,9 +189,13 @@ pub enum SyncError {
     /// Reading the payload file failed (it may be missing); retried at the next poll.
     #[error("reading the payload file failed")]
     Io(#[source] std::io::Error),
-    /// The HTTP client could not be built (TLS set-up).
+    /// The HTTP client could not be built: TLS set-up, a CA certificate that is not valid
+    /// PEM, or a proxy URL that does not parse (see [`Network`]).
     #[error("building the HTTP client failed")]
     Client(#[source] reqwest::Error),
+    /// A PEM text given as CA certificates holds no certificate (see [`Network`]).
+    #[error("the CA certificate text holds no certificate")]
+    NoCertificate,
     /// No answer came within the time given (see [`initialize`]).
     #[error("no answer within {0:?}")]
     Timeout(Duration),

@@ -49,6 +49,8 @@ pub struct StatsigOptions {
     pub max_retry_after: Duration,
     /// Limits on the payload (size, counts); a larger body is not even read.
     pub limits: Limits,
+    /// Extra CA certificates and a proxy for the requests.
+    pub network: crate::Network,
 }
 
 impl core::fmt::Debug for StatsigOptions {
@@ -62,6 +64,7 @@ impl core::fmt::Debug for StatsigOptions {
             .field("retry_base", &self.retry_base)
             .field("max_retry_after", &self.max_retry_after)
             .field("limits", &self.limits)
+            .field("network", &self.network)
             .finish()
     }
 }
@@ -78,6 +81,7 @@ impl StatsigOptions {
             retry_base: Duration::from_millis(200),
             max_retry_after: Duration::from_secs(600),
             limits: Limits::default(),
+            network: crate::Network::default(),
         }
     }
 
@@ -122,6 +126,12 @@ impl StatsigOptions {
         self.limits = limits;
         self
     }
+
+    /// Sets the CA certificates and proxy of the requests.
+    pub fn network(mut self, network: crate::Network) -> Self {
+        self.network = network;
+        self
+    }
 }
 
 /// A background task keeping a store in sync with Statsig.
@@ -149,7 +159,7 @@ impl StatsigPoller {
     /// # Panics
     /// Outside a tokio runtime (as `tokio::spawn` does); see [`crate::BlockingRuntime`].
     pub fn start(store: Arc<Store>, options: StatsigOptions) -> Result<StatsigPoller, SyncError> {
-        let client = http::client(options.timeout)?;
+        let client = http::client(options.timeout, &options.network)?;
         let task = Task::spawn(|status, stopped| run(client, store, options, status, stopped));
         Ok(StatsigPoller { task })
     }

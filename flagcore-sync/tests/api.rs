@@ -7,6 +7,7 @@ mod api {
     mod exposures;
     mod file;
     mod id_lists;
+    mod network;
     pub(crate) mod server;
     mod statsig;
 }

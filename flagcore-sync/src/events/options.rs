@@ -84,6 +84,12 @@ impl LoggerOptions {
         self
     }
 
+    /// Sets the CA certificates and proxy of the requests.
+    pub fn network(mut self, network: crate::Network) -> Self {
+        self.network = network;
+        self
+    }
+
     /// Sets the environment tier reported for users without environment attributes.
     pub fn environment(mut self, tier: impl Into<String>) -> Self {
         self.environment = Some(tier.into());

@@ -119,7 +119,10 @@ async fn a_ten_second_outage_loses_nothing_that_fits_the_queue() {
     let (_, error) = status.last_error.clone().expect("an error");
     assert!(error.contains("503"), "{error}");
     assert_eq!(status.consecutive_failures as u64, during.failed_attempts);
-    assert_eq!((status.retry_backlog, status.retry_backlog_events), (2, 200));
+    assert_eq!(
+        (status.retry_backlog, status.retry_backlog_events),
+        (2, 200)
+    );
     assert_eq!((status.last_success, status.dropped()), (None, 100));
     let mut watch = logger.watch();
     watch.mark_unchanged();
@@ -136,7 +139,11 @@ async fn a_ten_second_outage_loses_nothing_that_fits_the_queue() {
     assert!(watch.has_changed().expect("the flusher runs"));
     let status = logger.status();
     assert_eq!(
-        (status.consecutive_failures, status.retry_backlog, status.queued),
+        (
+            status.consecutive_failures,
+            status.retry_backlog,
+            status.queued
+        ),
         (0, 0, 0)
     );
     assert!(status.last_success.is_some() && status.last_error.is_some());
