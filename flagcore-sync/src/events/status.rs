@@ -19,8 +19,9 @@ use crate::exposures::{EventLogger, LoggerStats};
 /// // Alert when events are being lost, and say why.
 /// let s = status.stats;
 /// if status.dropped() > 0 {
-///     eprintln!("events dropped: queue full {}, backlog full {}, failed {} (last error: {:?})",
-///         s.dropped_queue_full, s.dropped_overflow, s.dropped_failed, status.last_error);
+///     eprintln!("events dropped: queue full {}, backlog full {}, failed {}, key refused {} \
+///         (last error: {:?})", s.dropped_queue_full, s.dropped_overflow, s.dropped_failed,
+///         s.dropped_unauthorized, status.last_error);
 /// }
 /// # }
 /// ```
@@ -48,7 +49,11 @@ impl LoggerStatus {
     /// Events dropped for any reason (duplicates are not counted: they are not lost).
     pub fn dropped(&self) -> u64 {
         let s = &self.stats;
-        s.dropped_queue_full + s.dropped_overflow + s.dropped_failed + s.dropped_shut_down
+        s.dropped_queue_full
+            + s.dropped_overflow
+            + s.dropped_failed
+            + s.dropped_shut_down
+            + s.dropped_unauthorized
     }
 }
 
