@@ -41,11 +41,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from dcs_helpers import P, Raw, dumps, rule, spec  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-# The user-agent corpus: $FLAGCORE_UA_FILE, else the in-repo conformance corpus, else ../shared beside the
-# checkout; without any, one fixed user agent.
-UA_FILES = [os.environ.get("FLAGCORE_UA_FILE", ""),
-            os.path.join(HERE, "../../../conformance/user_agents/user_agents.txt"),
-            os.path.join(HERE, "../../../../shared/conformance/user_agents/user_agents.txt")]
+# The user-agent corpus of the repository (without it, one fixed user agent).
+UA_FILE = os.path.join(HERE, "../../../conformance/user_agents/user_agents.txt")
 
 TOP_FIELDS = ["userID", "userid", "USERID", "email", "Email", "ip", "IP", "country", "Country", "locale",
               "appVersion", "appversion", "app_version", "userAgent", "useragent", "user_agent", "user_id"]
@@ -217,10 +214,9 @@ def choice(rng, xs):
 
 
 def load_uas():
-    for path in UA_FILES:
-        if path and os.path.isfile(path):
-            with open(path, encoding="utf-8") as f:
-                return [line.rstrip("\n") for line in f]
+    if os.path.isfile(UA_FILE):
+        with open(UA_FILE, encoding="utf-8") as f:
+            return [line.rstrip("\n") for line in f]
     return ["Mozilla/5.0 (iPhone; CPU iPhone OS 16_6 like Mac OS X) AppleWebKit/605.1.15 Version/16.6 Mobile/15E148 Safari/604.1"]
 
 
