@@ -7,7 +7,7 @@
 For each seed: generate a payload and users (gen_random.write_case, as gen_random.py SEED DIR USERS), answer them with the
 reference evaluator (`statsig-oracle`, a program over Statsig's official core; build it yourself,
 this script never builds it) and with flagcore's `evaluate` example, and compare the two with
-compare.py (default: the in-repo conformance/compare.py, else ../shared/conformance/compare.py).
+compare.py (default: the repository's conformance/compare.py).
 
 The official core can crash (a panic or a stack overflow) or run for minutes on some inputs; those
 seeds are counted apart ("oracle crashed" / "oracle timed out") and not compared. A seed where
@@ -33,11 +33,8 @@ import gen_random  # noqa: E402
 
 
 def default_compare():
-    for p in (os.path.join(HERE, "../../../conformance/compare.py"),
-              os.path.join(HERE, "../../../../shared/conformance/compare.py")):
-        if os.path.isfile(p):
-            return os.path.abspath(p)
-    return None
+    p = os.path.join(HERE, "../../../conformance/compare.py")
+    return os.path.abspath(p) if os.path.isfile(p) else None
 
 
 def run(cmd, stdin_path, stdout_path, timeout):
