@@ -1150,7 +1150,7 @@ mod tests {
         let env = Env {
             tier: None,
             country: None,
-            clock: &crate::env::SystemClock,
+            clock: &crate::eval::SystemClock,
             id_lists: None,
         };
         let mut sec = Vec::new();
