@@ -28,10 +28,10 @@ mod server;
 
 /// The payload and a gate that rolls out to half of the users.
 fn payload() -> (Vec<u8>, &'static str) {
-    match server::conformance("fixtures/demo_proj/dcs.json") {
-        Some(bytes) => (bytes, "partial_gate"),
-        None => (server::payload(1, true), "g"),
-    }
+    (
+        server::conformance("fixtures/demo_proj/dcs.json"),
+        "partial_gate",
+    )
 }
 
 fn logger_options(server: &server::Server) -> LoggerOptions {

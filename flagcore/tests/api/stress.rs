@@ -83,19 +83,27 @@ fn every_concurrent_result_matches_a_single_threaded_evaluation() {
     let done = AtomicBool::new(false);
     let checked = AtomicU64::new(0);
     let installs = AtomicU64::new(0);
+    let installs_so_far = AtomicU64::new(0);
     std::thread::scope(|s| {
         s.spawn(|| {
             let mut i = 0u64;
             while !done.load(Ordering::Relaxed) {
                 store.install(if i % 2 == 0 { b.clone() } else { a.clone() });
                 i += 1;
+                installs_so_far.store(i, Ordering::Relaxed);
             }
             installs.store(i, Ordering::Relaxed);
         });
         let readers: Vec<_> = (0..6)
             .map(|t| {
                 let (store, users, expected, checked) = (&store, &users, &expected, &checked);
+                let installs = &installs_so_far;
                 s.spawn(move || {
+                    // Start once the writer has: on a loaded machine its thread may start
+                    // after the readers have finished.
+                    while installs.load(Ordering::Relaxed) == 0 {
+                        std::thread::yield_now();
+                    }
                     let mut scratch = Scratch::new();
                     for round in 0..30 {
                         let snapshot = store.snapshot();
