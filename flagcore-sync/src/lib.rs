@@ -106,6 +106,7 @@ mod exposures;
 mod file;
 mod http;
 mod id_lists;
+mod last_good;
 mod statsig;
 mod status;
 mod task;

@@ -34,6 +34,9 @@ pub struct Status {
     pub consecutive_failures: u32,
     /// The `time` (ms since the Unix epoch) of the ruleset this source installed last.
     pub ruleset_time: Option<u64>,
+    /// Why saving the last good payload to disk failed last (kept after a later success;
+    /// cleared by none). The ruleset was installed all the same.
+    pub persist_error: Option<(SystemTime, String)>,
 }
 
 impl Status {
@@ -93,6 +96,15 @@ impl StatusCell {
                 }
             }
         });
+    }
+
+    /// The last good payload was saved (`None`) or not.
+    pub(crate) fn persisted(&self, error: Option<crate::SyncError>) {
+        if let Some(e) = error {
+            let message = crate::error_chain(&e);
+            self.0
+                .send_modify(|s| s.persist_error = Some((SystemTime::now(), message)));
+        }
     }
 
     pub(crate) fn failure(&self, error: &crate::SyncError) {
