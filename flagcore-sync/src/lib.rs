@@ -102,11 +102,14 @@
 //! None: HTTPS uses rustls (no OpenSSL) with the webpki roots, and responses may be gzipped.
 
 mod blocking;
+mod data_store;
 mod exposures;
 mod file;
 mod http;
 mod id_lists;
 mod last_good;
+#[cfg(feature = "redis")]
+mod redis_store;
 mod statsig;
 mod status;
 mod task;
@@ -114,9 +117,15 @@ mod task;
 use std::time::Duration;
 
 pub use blocking::BlockingRuntime;
+pub use data_store::{
+    store_key, DataStore, DataStoreOptions, DataStoreSync, Fence, KeySchema, Lease, Mode, Role,
+    StoreFuture, StorePath, StoreStatus, StoreValue, WriteMeta, Written,
+};
 pub use exposures::{Destination, ExposureLogger, LoggerOptions, LoggerStats};
 pub use file::{FileOptions, FileWatcher};
 pub use id_lists::{IdListOptions, IdListSync};
+#[cfg(feature = "redis")]
+pub use redis_store::{RedisOptions, RedisStore};
 pub use statsig::{initialize, InitReport, InitSource, StatsigOptions, StatsigPoller};
 pub use status::Status;
 
@@ -174,6 +183,26 @@ pub enum SyncError {
     /// No answer came within the time given (see [`initialize`]).
     #[error("no answer within {0:?}")]
     Timeout(Duration),
+    /// The data store failed (down, unreachable, timed out, refused the command); retried
+    /// at the next tick.
+    #[error("the data store failed")]
+    DataStore(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The data store holds something under the payload's key that is not a payload
+    /// (another type, an encoding flagcore cannot read); the last good ruleset keeps
+    /// serving.
+    #[error("the data store's value is unusable: {reason}")]
+    StoreValue {
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The write was refused: the writer lease is no longer this instance's (it paused
+    /// past the lease time, and another took over), or the store holds a payload written
+    /// under a newer lease. The instance follows the new writer.
+    #[error("not written: the writer lease has passed on{}", by.as_ref().map_or(String::new(), |b| format!(" (to {b})")))]
+    Fenced {
+        /// Who holds the lease now, or the newer token, when known.
+        by: Option<String>,
+    },
 }
 
 /// `error: cause: cause…`, for status reports.

@@ -335,7 +335,8 @@ pub enum InitSource {
     /// [`StatsigOptions::last_good_file`]): no bootstrap was given and the source did not
     /// answer in time with anything newer.
     LastGood,
-
+    /// The data store answered with a ruleset (see [`crate::DataStoreSync::initialize`]).
+    DataStore,
     /// Neither: evaluations give defaults ([`flagcore::Reason::NoRuleset`]) until a sync
     /// succeeds.
     None,

@@ -6,6 +6,8 @@ mod api {
     mod exposures;
     mod file;
     mod id_lists;
+    #[cfg(feature = "redis")]
+    mod redis;
     pub(crate) mod server;
     mod statsig;
 }
