@@ -172,7 +172,7 @@ impl Lease {
 /// (`get` / `set` / `support_polling_updates_for`), plus what lets a fleet elect one
 /// writer and follow changes cheaply (a small version marker, a fenced lease).
 ///
-/// [`RedisStore`](crate::RedisStore) implements it (feature `redis`); implement it for
+/// `RedisStore` implements it (feature `redis`); implement it for
 /// another store the same way. Every call may fail with [`SyncError::DataStore`]; the
 /// sources keep the last good ruleset serving when it does.
 pub trait DataStore: Send + Sync + fmt::Debug {

@@ -128,6 +128,36 @@ struct Scripts {
 ///
 /// The connection is made at the first call and re-made after a failure: a store created
 /// while Redis is down works once it is up.
+///
+/// A fleet: every instance runs the same code; those allowed to write contend for the
+/// lease, one of them polls Statsig, and all serve what is in Redis.
+///
+/// ```no_run
+/// use std::sync::Arc;
+/// use std::time::Duration;
+/// use flagcore::{Store, User};
+/// use flagcore_sync::{DataStoreOptions, DataStoreSync, RedisStore, StatsigOptions};
+///
+/// # async fn run() -> Result<(), flagcore_sync::SyncError> {
+/// let secret = std::env::var("STATSIG_SERVER_SECRET").unwrap_or_default();
+/// let redis = Arc::new(RedisStore::open("redis://flags-redis.internal:6379/")?);
+/// let may_write = std::env::var("FLAGS_WRITER").is_ok();
+/// let options = if may_write {
+///     DataStoreOptions::writer(StatsigOptions::new(&secret))
+/// } else {
+///     DataStoreOptions::follower(&secret)
+/// }
+/// .interval(Duration::from_secs(1))
+/// .last_good_file("/var/lib/my-service/flags.json");
+///
+/// let store = Arc::new(Store::new());
+/// let (sync, report) =
+///     DataStoreSync::initialize(store.clone(), redis, options, Duration::from_secs(3)).await?;
+/// println!("serving from {:?}; {:?}", report.source, sync.store_status().role);
+/// let on = store.check_gate(&User::with_user_id("u1"), "new_checkout");
+/// sync.shutdown().await; // a writer gives the lease up: another takes over at once
+/// # Ok(()) }
+/// ```
 pub struct RedisStore {
     connection: ConnectionManager,
     scripts: Arc<Scripts>,
