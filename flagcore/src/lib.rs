@@ -95,23 +95,20 @@
 
 pub mod docs;
 
-mod canonical;
-mod env;
-mod error;
 mod eval;
 pub mod hash;
 mod index;
-mod result;
+mod load;
 mod ruleset;
 mod store;
 pub mod ua;
 mod user;
 mod value;
 
-pub use env::{Clock, CountryLookup, FixedClock, IdLists, Options, SystemClock};
-pub use error::{Limits, LoadError};
-pub use eval::Kind;
-pub use result::{Evaluation, JsonObject, Reason, SecondaryExposure, SecondaryExposures};
-pub use ruleset::{DroppedSpec, Format, Ruleset};
+pub use eval::{
+    Clock, CountryLookup, Evaluation, FixedClock, IdLists, JsonObject, Kind, Options, Reason,
+    SecondaryExposure, SecondaryExposures, SystemClock,
+};
+pub use load::{DroppedSpec, Format, Limits, LoadError, Ruleset};
 pub use store::{Exposure, ExposureSink, Exposures, OwnedSnapshot, Scratch, Snapshot, Store, View};
 pub use user::{Attributes, User, UserData, Value};

@@ -9,11 +9,11 @@ use std::sync::{Arc, OnceLock};
 use arc_swap::{ArcSwap, Guard};
 use serde_json::{Map, Value as Json};
 
-use crate::env::{Env, IdLists, Options, SystemClock};
-use crate::error::{Limits, LoadError};
 use crate::eval::{Abort, Evaluator, Found, Kind, RawExposure, Record};
-use crate::result::{Evaluation, JsonObject, Reason, SecondaryExposures};
-use crate::ruleset::{ReturnValue, Ruleset, Spec, SID_DEFAULT, SID_EMPTY};
+use crate::eval::{Env, IdLists, Options, SystemClock};
+use crate::eval::{Evaluation, JsonObject, Reason, SecondaryExposures};
+use crate::load::{Limits, LoadError};
+use crate::load::{ReturnValue, Ruleset, Spec, SID_DEFAULT, SID_EMPTY};
 use crate::user::User;
 
 /// Reusable buffer for the secondary exposures of one evaluation.

@@ -2,13 +2,13 @@
 
 use core::cell::Cell;
 
-use crate::env::Env;
+use super::env::Env;
+use super::record::{Abort, Found, Kind, Merged, RawExposure, Record};
 use crate::hash::Prefix;
-use crate::ruleset::{
+use crate::load::{
     CondKind, Condition, FieldRef, GateRef, IdType, Op, Pass, ReturnValue, Rule, Ruleset, Spec,
-    Target, MISSING_CONDITION, SID_DEFAULT, SID_DISABLED, SID_EMPTY,
+    Target, MAX_MERGED_LAYER_RULES, MISSING_CONDITION, SID_DEFAULT, SID_DISABLED, SID_EMPTY,
 };
-use serde_json::{Map, Value as Json};
 
 use crate::user::{TopField, User};
 use crate::value::{with_lower, UVal};
@@ -33,92 +33,6 @@ const MAX_EXPERIMENT_GROUP_DEPTH: usize = 8;
 const MAX_SPEC_EVALUATIONS: u32 = 10_000;
 /// User agents longer than this are not parsed.
 const MAX_UA_BYTES: usize = 1000;
-
-/// What kind of entity is evaluated.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Kind {
-    /// A feature gate (`feature_gates`; segments and holdouts are gates too).
-    Gate,
-    /// A dynamic config (`dynamic_configs`).
-    DynamicConfig,
-    /// An experiment (`dynamic_configs` with experiment semantics).
-    Experiment,
-    /// A layer (`layer_configs`).
-    Layer,
-}
-
-/// One secondary exposure: a gate checked on the way to a result, in compact form.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct RawExposure {
-    pub(crate) gate: u32,
-    pub(crate) value: bool,
-    pub(crate) rule: u32,
-}
-
-/// The evaluation aborted (nesting too deep or a cycle).
-#[derive(Debug)]
-pub(crate) struct Abort;
-
-/// Whether the name was found.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Found {
-    Recognized,
-    Unrecognized,
-}
-
-/// The mutable result record of one top-level evaluation (spec 4.2).
-#[derive(Debug, Default)]
-pub(crate) struct Record<'r> {
-    pub(crate) value: bool,
-    pub(crate) unsupported: bool,
-    pub(crate) json: Option<&'r ReturnValue>,
-    pub(crate) rule_id: Option<u32>,
-    pub(crate) group_name: Option<&'r str>,
-    pub(crate) meta_set: bool,
-    pub(crate) id_type: Option<&'r str>,
-    pub(crate) version: Option<u32>,
-    pub(crate) is_experiment_group: bool,
-    pub(crate) is_experiment_active: bool,
-    pub(crate) is_in_layer: bool,
-    pub(crate) explicit_parameters: Option<&'r [Box<str>]>,
-    pub(crate) config_delegate: Option<&'r str>,
-    pub(crate) sampling_rate: Option<u64>,
-    pub(crate) forward_all_exposures: bool,
-    /// Where this record's secondary exposures start in the shared buffer.
-    pub(crate) base: usize,
-    /// The undelegated secondary exposures: a range of the shared buffer.
-    pub(crate) undelegated: Option<(usize, usize)>,
-    /// Where the secondary exposures end in the buffer when not at its end (multi-rule
-    /// layers drop a trailing part and copy their undelegated list after it).
-    pub(crate) secondary_end: Option<usize>,
-    /// The merged value of a multi-rule layer (spec 4.7).
-    pub(crate) merged: Option<Merged<'r>>,
-    /// The spec config mapping evaluated instead (spec 4.10).
-    pub(crate) override_config_name: Option<&'r str>,
-}
-
-impl<'r> Record<'r> {
-    /// A fresh record whose exposures start at `base` in the buffer.
-    pub(crate) fn at(base: usize) -> Record<'r> {
-        Record {
-            base,
-            ..Record::default()
-        }
-    }
-}
-
-/// The value of a multi-rule layer (spec 4.7): which sources its parameters come from.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Merged<'r> {
-    pub(crate) layer: &'r Spec,
-    /// The accepted delegate's value (if an object) and the delegating rule's id.
-    pub(crate) delegate: Option<(Option<&'r Map<String, Json>>, u32)>,
-    /// Bit `i`: rule `i`'s return value contributes.
-    pub(crate) rules: u128,
-}
-
-/// Most rules of a multi-rule layer: a merged value records its sources in a `u128`.
-pub(crate) const MAX_MERGED_LAYER_RULES: usize = 128;
 
 /// Per-call evaluation state. `sec` is the caller's reusable exposure buffer.
 pub(crate) struct Evaluator<'r, 'u, 'e> {
@@ -883,7 +797,7 @@ impl<'r, 'u, 'e> Evaluator<'r, 'u, 'e> {
     }
 
     /// Applies the condition's operator to the user-side value (spec section 6).
-    fn apply(&self, c: &Condition, v: UVal<'_>) -> bool {
+    pub(super) fn apply(&self, c: &Condition, v: UVal<'_>) -> bool {
         let t = &c.target;
         match c.op {
             Op::Gt | Op::Gte | Op::Lt | Op::Lte => {
@@ -1074,7 +988,7 @@ fn has_nonempty_str(v: &UVal<'_>) -> bool {
 /// failure reached before a difference.
 fn compare_versions(user: &str, target: &[Option<i128>]) -> Option<core::cmp::Ordering> {
     use core::cmp::Ordering;
-    let mut a = crate::ruleset::version_parts(user);
+    let mut a = crate::load::version_parts(user);
     let mut b = target.iter();
     loop {
         let (x, y) = (a.next(), b.next());
@@ -1114,97 +1028,6 @@ fn parse_ipv4(s: &str) -> Option<Option<u32>> {
     Some(u32::try_from(n).ok())
 }
 
-/// The result of a `user_bucket` condition for every bucket (see `Ruleset::tabulate_user_buckets`).
-pub(crate) fn bucket_table(rs: &Ruleset, c: &Condition) -> crate::ruleset::BucketTable {
-    // `any`/`none` over a list of bucket numbers (how Statsig allocates layers): the text of
-    // bucket `b` is its decimal form, so only keys in that exact form can match.
-    let keys: Option<Vec<&str>> = match (c.op, &c.target) {
-        (Op::Any | Op::None, Target::Object(o)) => Some(o.keys.iter().map(|k| &*k.0).collect()),
-        (Op::Any | Op::None, Target::Array(a)) => {
-            Some(a.entries.iter().map(|e| &*e.lower).collect())
-        }
-        _ => None,
-    };
-    if let Some(keys) = keys {
-        return bucket_table_of_keys(keys.into_iter(), c.op);
-    }
-    let user = User::new();
-    let env = Env {
-        tier: None,
-        country: None,
-        clock: &crate::env::SystemClock,
-        id_lists: None,
-    };
-    let mut sec = Vec::new();
-    let ev = Evaluator::new(rs, &user, &env, &mut sec);
-    let passes = |bucket: usize| ev.apply(c, UVal::Int(bucket as i64));
-    let mut table = [0u64; 16];
-    // in bounds: `bucket` < 1000, so `bucket / 64` < 16.
-    let mut set = |bucket: usize| table[bucket / 64] |= 1 << (bucket % 64);
-    // A numeric comparison with one target passes a prefix (`lt`, `lte`) or a suffix (`gt`,
-    // `gte`) of the buckets: find its end by bisection instead of trying all 1000.
-    let monotone = match c.op {
-        Op::Lt | Op::Lte => Some(true),
-        Op::Gt | Op::Gte => Some(false),
-        _ => None,
-    };
-    match monotone {
-        Some(prefix) => {
-            let (mut lo, mut hi) = (0usize, 1000usize);
-            // Invariant: buckets below `lo` are on the prefix side, from `hi` on the other.
-            while lo < hi {
-                let mid = (lo + hi) / 2;
-                if passes(mid) == prefix {
-                    lo = mid + 1;
-                } else {
-                    hi = mid;
-                }
-            }
-            let range = if prefix { 0..lo } else { lo..1000 };
-            range.for_each(&mut set);
-        }
-        None => (0..1000).filter(|&b| passes(b)).for_each(&mut set),
-    }
-    table
-}
-
-/// The table of `any` (or `none`) over bucket texts `keys`: bucket `b` matches a key that is
-/// exactly its decimal text.
-pub(crate) fn bucket_table_of_keys<'k>(
-    keys: impl Iterator<Item = &'k str>,
-    op: Op,
-) -> crate::ruleset::BucketTable {
-    let mut table = [0u64; 16];
-    for b in keys.filter_map(canonical_bucket) {
-        // in bounds: `canonical_bucket` gives at most 999, so `b / 64` < 16.
-        table[b / 64] |= 1 << (b % 64);
-    }
-    if op == Op::None {
-        for (i, word) in table.iter_mut().enumerate() {
-            let valid = if i == 15 {
-                (1u64 << (1000 - 15 * 64)) - 1
-            } else {
-                u64::MAX
-            };
-            *word = !*word & valid;
-        }
-    }
-    table
-}
-
-/// `s` as a bucket number when `s` is exactly the decimal text of one (0..1000).
-fn canonical_bucket(s: &str) -> Option<usize> {
-    let canonical = !s.is_empty()
-        && s.len() <= 3
-        && s.bytes().all(|b| b.is_ascii_digit())
-        && (s == "0" || !s.starts_with('0'));
-    if canonical {
-        s.parse().ok()
-    } else {
-        None
-    }
-}
-
 /// Appends `sec[range]` to `sec`. The ranges come from the evaluator's own bookkeeping;
 /// should that ever be wrong, the copy is skipped (a wrong exposure list, found by the
 /// debug assertion in tests) rather than a panic in the host process.
@@ -1226,7 +1049,7 @@ mod tests {
     use super::*;
 
     fn parts(s: &str) -> Vec<Option<i128>> {
-        crate::ruleset::version_parts(s).collect()
+        crate::load::version_parts(s).collect()
     }
 
     #[test]
@@ -1278,7 +1101,7 @@ mod tests {
         let env = Env {
             tier: None,
             country: None,
-            clock: &crate::env::SystemClock,
+            clock: &crate::eval::SystemClock,
             id_lists: None,
         };
         let mut sec = Vec::new();

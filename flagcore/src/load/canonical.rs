@@ -10,58 +10,18 @@
 use std::collections::{HashMap, HashSet};
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
-use serde_json::value::RawValue;
 use serde_json::{Map, Value as Json};
 use xxhash_rust::xxh3::xxh3_64;
 
-use crate::ruleset::{
+use super::model::{
     Format, Mapping, MappingEntry, Mappings, ReturnValue, Rule, Ruleset, Spec, Specs,
-    WireCondition, MISSING_CONDITION,
+    MISSING_CONDITION,
 };
+use super::wire::{RuleSource, SpecSource, WireCondition};
 
 /// The id written for a rule's reference to a condition that was not in `condition_map`
 /// (such a rule evaluates as unsupported; the id is never a key of the written map).
 const MISSING_ID: &str = "missing";
-
-/// What the compile step does not keep but [`Ruleset::to_json`] writes back.
-#[derive(Debug, Default)]
-pub(crate) struct Source {
-    /// Per section (gates, configs, layers), parallel to `Specs::list`.
-    pub(crate) specs: [Vec<SpecSource>; 3],
-    /// Parallel to `Ruleset::conditions`.
-    pub(crate) conditions: Vec<WireCondition>,
-    /// v2: the raw `experiment_to_layer` object; v1: the raw `layers` (layer → experiments).
-    pub(crate) layer_membership: Option<Box<str>>,
-}
-
-/// The raw `layers` of a v1 payload (layer → experiments), which `RawTop` does not declare
-/// (a declared field would make a duplicate `layers` key an error).
-pub(crate) fn v1_layers(payload: &str) -> Option<Box<str>> {
-    #[derive(serde::Deserialize)]
-    struct Layers<'a> {
-        #[serde(borrow)]
-        layers: Option<&'a RawValue>,
-    }
-    let top: Layers<'_> = serde_json::from_str(payload).ok()?;
-    top.layers.map(|r| r.get().into())
-}
-
-/// The parts of a spec that compiling drops.
-#[derive(Debug)]
-pub(crate) struct SpecSource {
-    /// `type`.
-    pub(crate) kind: Box<str>,
-    /// Parallel to `Spec::rules`.
-    pub(crate) rules: Box<[RuleSource]>,
-}
-
-/// The parts of a rule that compiling drops or transforms.
-#[derive(Debug)]
-pub(crate) struct RuleSource {
-    pub(crate) name: Box<str>,
-    pub(crate) salt: Option<Box<str>>,
-    pub(crate) pass_percentage: f64,
-}
 
 impl Ruleset {
     /// Serialises the ruleset as a canonical `dcs-v2` payload: compact JSON that

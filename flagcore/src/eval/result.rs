@@ -2,8 +2,8 @@
 
 use serde_json::{Map, Value as Json};
 
-use crate::eval::{Kind, Merged, RawExposure};
-use crate::ruleset::{ReturnValue, Ruleset, SID_DEFAULT};
+use super::record::{Kind, Merged, RawExposure};
+use crate::load::{ReturnValue, Ruleset, SID_DEFAULT};
 
 /// Why a result has the value it has.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

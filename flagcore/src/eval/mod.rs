@@ -1,0 +1,23 @@
+//! Evaluation: a compiled [`Ruleset`](crate::Ruleset), a user and an environment give a
+//! result record (spec sections 4 to 9).
+//!
+//! ```text
+//!  env (tier, clock, ID lists, country) ─┐
+//!  user ─────────────────────────────────┼─► evaluator ──► record ──► result (Evaluation)
+//!  Ruleset (+ what prepare precomputed) ─┘   (operators,             (borrowed from the ruleset)
+//!                                             nested gates, layers)
+//! ```
+
+mod env;
+mod evaluator;
+mod prepare;
+mod record;
+mod result;
+
+pub(crate) use env::Env;
+pub use env::{Clock, CountryLookup, FixedClock, IdLists, Options, SystemClock};
+pub(crate) use evaluator::Evaluator;
+pub(crate) use prepare::prepare;
+pub use record::Kind;
+pub(crate) use record::{Abort, Found, RawExposure, Record};
+pub use result::{Evaluation, JsonObject, Reason, SecondaryExposure, SecondaryExposures};
