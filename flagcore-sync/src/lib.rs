@@ -16,6 +16,15 @@
 //!   installed.
 //! - [`IdListSync`] keeps the store's ID lists (members of large segments) in sync,
 //!   downloading only what was appended since the last sync.
+//! - [`DataStoreSync`] lets a fleet share one ruleset through a [`DataStore`] (Statsig's
+//!   data-store interface; `RedisStore` with the feature `redis`): one instance, elected
+//!   by a fenced lease, polls Statsig and writes each new payload to the store; every other
+//!   instance follows the store, reading a small version marker at each tick and the
+//!   payload only when it changed. Keys and values are those of the official core and of
+//!   Statsig's forward proxy, so official SDKs and flagcore services share one Redis.
+//! - Any source can keep the last good payload in a file (`last_good_file`, written
+//!   atomically), and initialisation starts from it when the network and the store are
+//!   down.
 //! - Each source reports a [`Status`]: last success, last error, ruleset time and age,
 //!   consecutive failures, and the specs the payload lost (Statsig drops a malformed spec
 //!   silently; [`Status::dropped_specs`] names them and says why).
@@ -30,8 +39,12 @@
 //!
 //! ```text
 //!  Statsig API ──► StatsigPoller ─┐  Ruleset::from_json (bounded size, all or nothing)
-//!  a file ───────► FileWatcher ───┼─► Err: keep the last good ruleset, record the error
+//!  a file ───────► FileWatcher ───┤
+//!  Redis ◄──────► DataStoreSync ──┼─► Err: keep the last good ruleset, record the error
+//!  (writer: Statsig → Redis;      │
+//!   followers: Redis only)        │
 //!  bootstrap bytes ► initialize ──┘   Ok:  Store::install ─────────────┐
+//!  last good file ◄── saved after each install (atomic rename) ◄───────┤
 //!  ID lists ─────► IdListSync ──────────► Store::update_id_lists ──────┤
 //!                                                                      ▼
 //!                                     evaluations (lock-free, on your threads)
@@ -57,9 +70,9 @@
 //!   poller asks for JSON and always replaces the whole ruleset.
 //! - Exposure sampling (`sdk_configs.sampling_mode`), `statsig::non_exposed_checks` and
 //!   diagnostics events.
-//! - Persisting the last good payload to disk between restarts: keep one yourself and pass
-//!   it to [`initialize`] as the bootstrap.
-//! - A data-adapter interface (Statsig's `DataStore`) other than files.
+//! - Through a data store, ID lists: a follower of a data store gets the ruleset only (run
+//!   an [`IdListSync`] beside it); Redis pub/sub notices (followers poll the version
+//!   marker); Redis Cluster; the `statsig-br` (protobuf) keys.
 //! - Exposure events give `Network` as the source in their `reason`, whatever installed the
 //!   ruleset (a file, a bootstrap), and omit `receivedAt`.
 //!
@@ -112,19 +125,29 @@
 //!
 //! A program without an async runtime uses [`BlockingRuntime`]; a self-hosted team points a
 //! [`FileWatcher`] at a file. The crate's examples (`poll_statsig`, `file_kill_switch`) run
-//! both.
+//! both. A fleet on Redis: see [`DataStoreSync`] (and `RedisStore`'s example, feature
+//! `redis`).
 //!
 //! ## Features
 //!
-//! None: HTTPS uses rustls (no OpenSSL) with the webpki roots, and responses may be gzipped.
+//! HTTPS uses rustls (no OpenSSL) with the webpki roots, and responses may be gzipped.
+//!
+//! - `redis`: `RedisStore`, a [`DataStore`] on Redis (the `redis` crate on tokio, with a
+//!   reconnecting connection manager). Off by default: services that do not share a Redis
+//!   do not compile it. Its tests need a `redis-server` (they start one).
+//! - `redis-tls`: `rediss://` URLs (rustls, webpki roots).
 
 mod blocking;
+mod data_store;
 mod events;
 mod exposures;
 mod file;
 mod http;
 mod id_lists;
+mod last_good;
 mod network;
+#[cfg(feature = "redis")]
+mod redis_store;
 mod statsig;
 mod status;
 mod task;
@@ -132,6 +155,10 @@ mod task;
 use std::time::Duration;
 
 pub use blocking::BlockingRuntime;
+pub use data_store::{
+    store_key, DataStore, DataStoreOptions, DataStoreSync, Fence, KeySchema, Lease, Mode, Role,
+    StoreFuture, StorePath, StoreStatus, StoreValue, WriteMeta, Written,
+};
 pub use events::{EventValue, LoggerStatus};
 #[allow(deprecated)] // The former name stays exported for existing callers.
 pub use exposures::ExposureLogger;
@@ -139,6 +166,8 @@ pub use exposures::{Destination, EventLogger, LoggerOptions, LoggerStats};
 pub use file::{FileOptions, FileWatcher};
 pub use id_lists::{IdListOptions, IdListSync};
 pub use network::Network;
+#[cfg(feature = "redis")]
+pub use redis_store::{RedisOptions, RedisStore};
 pub use statsig::{initialize, InitReport, InitSource, StatsigOptions, StatsigPoller};
 pub use status::Status;
 
@@ -211,6 +240,26 @@ pub enum SyncError {
     /// No answer came within the time given (see [`initialize`]).
     #[error("no answer within {0:?}")]
     Timeout(Duration),
+    /// The data store failed (down, unreachable, timed out, refused the command); retried
+    /// at the next tick.
+    #[error("the data store failed")]
+    DataStore(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The data store holds something under the payload's key that is not a payload
+    /// (another type, an encoding flagcore cannot read); the last good ruleset keeps
+    /// serving.
+    #[error("the data store's value is unusable: {reason}")]
+    StoreValue {
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The write was refused: the writer lease is no longer this instance's (it paused
+    /// past the lease time, and another took over), or the store holds a payload written
+    /// under a newer lease. The instance follows the new writer.
+    #[error("not written: the writer lease has passed on{}", by.as_ref().map_or(String::new(), |b| format!(" (to {b})")))]
+    Fenced {
+        /// Who holds the lease now, or the newer token, when known.
+        by: Option<String>,
+    },
 }
 
 /// `error: cause: cause…`, for status reports.

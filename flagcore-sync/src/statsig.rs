@@ -1,5 +1,6 @@
 //! Polling Statsig's `download_config_specs` endpoint (spec 10.1), and initialisation.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -57,6 +58,11 @@ pub struct StatsigOptions {
     pub limits: Limits,
     /// Extra CA certificates and a proxy for the requests.
     pub network: crate::Network,
+    /// Where to keep the last good payload (none by default): every payload the poller
+    /// installs is saved there (written atomically), and [`initialize`] starts from it
+    /// when it is given no bootstrap, so a restart with Statsig down serves the rules of
+    /// the last run.
+    pub last_good_file: Option<PathBuf>,
 }
 
 impl core::fmt::Debug for StatsigOptions {
@@ -72,6 +78,7 @@ impl core::fmt::Debug for StatsigOptions {
             .field("unauthorized_retry", &self.unauthorized_retry)
             .field("limits", &self.limits)
             .field("network", &self.network)
+            .field("last_good_file", &self.last_good_file)
             .finish()
     }
 }
@@ -90,6 +97,7 @@ impl StatsigOptions {
             unauthorized_retry: Duration::from_secs(300),
             limits: Limits::default(),
             network: crate::Network::default(),
+            last_good_file: None,
         }
     }
 
@@ -146,6 +154,12 @@ impl StatsigOptions {
         self.network = network;
         self
     }
+
+    /// Keeps the last good payload in `path` (see [`StatsigOptions::last_good_file`]).
+    pub fn last_good_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.last_good_file = Some(path.into());
+        self
+    }
 }
 
 /// A background task keeping a store in sync with Statsig.
@@ -163,8 +177,9 @@ pub struct StatsigPoller {
 }
 
 /// What one successful sync did.
-enum Synced {
-    Installed(Installed),
+pub(crate) enum Synced {
+    /// Installed a ruleset (its time and dropped specs), from this payload.
+    Installed(Installed, Vec<u8>),
     NoUpdates,
 }
 
@@ -226,7 +241,12 @@ async fn run(
         delay = match result {
             Ok(synced) => {
                 let installed = match synced {
-                    Synced::Installed(installed) => Some(installed),
+                    Synced::Installed(installed, body) => {
+                        if let Some(path) = &options.last_good_file {
+                            status.persisted(crate::last_good::save(path, &body).await.err());
+                        }
+                        Some(installed)
+                    }
                     Synced::NoUpdates => None,
                 };
                 status.success(installed);
@@ -249,7 +269,7 @@ async fn run(
 }
 
 /// One sync: the endpoint, then the fallback when it is due.
-async fn attempt(
+pub(crate) async fn attempt(
     client: &reqwest::Client,
     store: &Store,
     options: &StatsigOptions,
@@ -286,16 +306,20 @@ async fn sync_once(
         }
     }
     let body = http::fetch(request, options.limits.max_payload_bytes).await?;
-    apply(store, current.as_deref(), &body, &options.limits)
+    match apply(store, current.as_deref(), &body, &options.limits)? {
+        Some(installed) => Ok(Synced::Installed(installed, body)),
+        None => Ok(Synced::NoUpdates),
+    }
 }
 
-/// Applies a response body (spec 10.1, "Applying JSON").
-fn apply(
+/// Applies a response body (spec 10.1, "Applying JSON"): what it installed, or
+/// `None` when the body brings nothing newer than `current`.
+pub(crate) fn apply(
     store: &Store,
     current: Option<&Ruleset>,
     body: &[u8],
     limits: &Limits,
-) -> Result<Synced, SyncError> {
+) -> Result<Option<Installed>, SyncError> {
     let rs = match crate::parse(body, limits) {
         Ok(rs) => rs,
         Err(e) => {
@@ -305,7 +329,7 @@ fn apply(
                 has_updates: bool,
             }
             return match serde_json::from_slice::<HasUpdates>(body) {
-                Ok(HasUpdates { has_updates: false }) => Ok(Synced::NoUpdates),
+                Ok(HasUpdates { has_updates: false }) => Ok(None),
                 _ => Err(e),
             };
         }
@@ -315,13 +339,13 @@ fn apply(
         let same = current.checksum().is_some_and(|c| !c.is_empty())
             && current.checksum() == rs.checksum();
         if older || same {
-            return Ok(Synced::NoUpdates);
+            return Ok(None);
         }
     }
     if !rs.has_updates() {
-        return Ok(Synced::NoUpdates);
+        return Ok(None);
     }
-    crate::install(store, rs).map(Synced::Installed)
+    crate::install(store, rs).map(Some)
 }
 
 /// Where the store's ruleset came from when initialisation ended.
@@ -333,6 +357,12 @@ pub enum InitSource {
     /// The bootstrap payload serves (the network did not answer in time, failed, or
     /// answered that the bootstrap is current).
     Bootstrap,
+    /// The last good payload saved on disk by an earlier run serves (see
+    /// [`StatsigOptions::last_good_file`]): no bootstrap was given and the source did not
+    /// answer in time with anything newer.
+    LastGood,
+    /// The data store answered with a ruleset (see [`crate::DataStoreSync::initialize`]).
+    DataStore,
     /// Neither: evaluations give defaults ([`flagcore::Reason::NoRuleset`]) until a sync
     /// succeeds.
     None,
@@ -396,14 +426,13 @@ pub async fn initialize(
     timeout: Duration,
 ) -> Result<(StatsigPoller, InitReport), SyncError> {
     let started = tokio::time::Instant::now();
-    let mut source = InitSource::None;
-    let mut bootstrap_error = None;
-    if let Some(bytes) = bootstrap {
-        match crate::parse(bytes, &options.limits).and_then(|rs| crate::install(&store, rs)) {
-            Ok(_) => source = InitSource::Bootstrap,
-            Err(e) => bootstrap_error = Some(crate::error_chain(&e)),
-        }
-    }
+    let (mut source, bootstrap_error) = start_from(
+        &store,
+        bootstrap,
+        options.last_good_file.as_deref(),
+        &options.limits,
+    )
+    .await;
     let poller = StatsigPoller::start(store.clone(), options)?;
     let status = poller.wait_for_first_sync(timeout).await;
     let network_ok = status.last_success.is_some();
@@ -427,4 +456,31 @@ pub async fn initialize(
             .map_or_else(Vec::new, |r| r.dropped_specs().to_vec()),
     };
     Ok((poller, report))
+}
+
+/// Installs `bootstrap`, or else the last good payload in `last_good`: where the store
+/// starts from, and why that failed.
+pub(crate) async fn start_from(
+    store: &Store,
+    bootstrap: Option<&[u8]>,
+    last_good: Option<&std::path::Path>,
+    limits: &Limits,
+) -> (InitSource, Option<String>) {
+    let install = |bytes: &[u8], source| match crate::parse(bytes, limits)
+        .and_then(|rs| crate::install(store, rs))
+    {
+        Ok(_) => (source, None),
+        Err(e) => (InitSource::None, Some(crate::error_chain(&e))),
+    };
+    if let Some(bytes) = bootstrap {
+        return install(bytes, InitSource::Bootstrap);
+    }
+    let Some(path) = last_good else {
+        return (InitSource::None, None);
+    };
+    match crate::last_good::load(path).await {
+        Ok(Some(bytes)) => install(&bytes, InitSource::LastGood),
+        Ok(None) => (InitSource::None, None),
+        Err(e) => (InitSource::None, Some(crate::error_chain(&e))),
+    }
 }

@@ -41,6 +41,9 @@ pub struct Status {
     /// flagcore keeps that behaviour; this list makes it visible. Empty when nothing was
     /// dropped: alert when it is not.
     pub dropped_specs: Vec<flagcore::DroppedSpec>,
+    /// Why saving the last good payload to disk failed last (kept after a later success;
+    /// cleared by none). The ruleset was installed all the same.
+    pub persist_error: Option<(SystemTime, String)>,
 }
 
 impl Status {
@@ -59,7 +62,7 @@ impl Status {
 }
 
 /// What a successful attempt installed.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) enum Installed {
     /// A ruleset: its time, and the specs it dropped.
     Ruleset {
@@ -123,6 +126,15 @@ impl StatusCell {
             self.success(None);
         } else {
             self.attempt(|_, _| {});
+        }
+    }
+
+    /// The last good payload was saved (`None`) or not.
+    pub(crate) fn persisted(&self, error: Option<crate::SyncError>) {
+        if let Some(e) = error {
+            let message = crate::error_chain(&e);
+            self.0
+                .send_modify(|s| s.persist_error = Some((SystemTime::now(), message)));
         }
     }
 

@@ -8,6 +8,8 @@ mod api {
     mod file;
     mod id_lists;
     mod network;
+    #[cfg(feature = "redis")]
+    mod redis;
     pub(crate) mod server;
     mod statsig;
 }

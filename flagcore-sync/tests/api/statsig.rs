@@ -552,3 +552,54 @@ async fn specs_the_payload_lost_are_named_in_the_status_and_the_report() {
     assert_broken_is_named(&poller.status().dropped_specs);
     poller.shutdown().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_last_good_payload_is_saved_and_serves_a_restart_while_statsig_is_down() {
+    let _clock = freeze();
+    let dir = std::env::temp_dir().join(format!("flagcore-sync-last-good-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    let path = dir.join("flags.json");
+    let _ = std::fs::remove_file(&path);
+    let server = Server::start();
+    server.set_specs(Reply::Serve(payload(1, true)));
+    let store = Arc::new(Store::new());
+    let with_file = || options(&server).last_good_file(&path);
+    let poller = StatsigPoller::start(store.clone(), with_file()).expect("client");
+    let first = poller.wait_for_first_sync(TIMEOUT).await;
+    assert!(first.last_install.is_some(), "{first:?}");
+    assert_eq!(
+        std::fs::read(&path).expect("the saved payload"),
+        payload(1, true)
+    );
+    // A new payload replaces the file; a rejected one does not.
+    server.set_specs(Reply::Serve(payload(2, false)));
+    advance(INTERVAL).await;
+    // (The status is updated once the payload is saved, before the next sleep starts.)
+    until("the new payload", || {
+        poller.status().ruleset_time == Some(2)
+    })
+    .await;
+    server.set_specs(Reply::Serve(b"{\"feature_gates\": 3".to_vec()));
+    advance(INTERVAL).await;
+    until("the rejected payload", || {
+        poller.status().consecutive_failures == 1
+    })
+    .await;
+    poller.shutdown().await;
+    assert_eq!(
+        std::fs::read(&path).expect("the saved payload"),
+        payload(2, false)
+    );
+
+    // Restart with Statsig down and no bootstrap: the file serves.
+    server.set_specs(Reply::Status(503, None));
+    let store = Arc::new(Store::new());
+    let (poller, report) = initialize(store.clone(), None, with_file(), TIMEOUT)
+        .await
+        .expect("client");
+    assert_eq!(report.source, InitSource::LastGood, "{report:?}");
+    assert_eq!(report.ruleset_time, Some(2));
+    assert!(!store.check_gate(&User::with_user_id("u"), "g"));
+    poller.shutdown().await;
+    std::fs::remove_dir_all(&dir).expect("cleaned up");
+}
