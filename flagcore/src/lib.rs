@@ -93,22 +93,26 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod client_init;
 pub mod docs;
 
 mod eval;
 pub mod hash;
 mod index;
 mod load;
+mod param_store;
 mod ruleset;
 mod store;
 pub mod ua;
 mod user;
 mod value;
 
+pub use client_init::{ClientInitOptions, HashAlgorithm};
 pub use eval::{
     Clock, CountryLookup, Evaluation, FixedClock, IdLists, JsonObject, Kind, Options, Reason,
     SecondaryExposure, SecondaryExposures, SystemClock,
 };
 pub use load::{DroppedSpec, Format, Limits, LoadError, Ruleset};
+pub use param_store::ParameterStore;
 pub use store::{Exposure, ExposureSink, Exposures, OwnedSnapshot, Scratch, Snapshot, Store, View};
 pub use user::{Attributes, User, UserData, Value};
