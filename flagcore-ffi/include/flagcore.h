@@ -1,4 +1,36 @@
-/* flagcore: Statsig-compatible feature-gate and experiment evaluation. C ABI. */
+/* flagcore: Statsig-compatible feature-gate and experiment evaluation. C ABI.
+ *
+ * Linking: the static library libflagcore.a needs `-lpthread -ldl -lm`, e.g.
+ *   cc app.c -I include target/release/libflagcore.a -lpthread -ldl -lm
+ * (or link libflagcore.so). Define FLAGCORE_SYNC before including this header to declare
+ * the sources (`flagcore_source_*`) of a library built with the `sync` feature.
+ *
+ * Rules every function follows:
+ * - It returns a flagcore_result (the `_free` functions return nothing). Each function's
+ *   comment lists the codes it returns, without the FLAGCORE_RESULT_ prefix;
+ *   flagcore_result_text(code) describes a code. A Rust panic becomes
+ *   FLAGCORE_RESULT_PANIC, never an abort.
+ * - Strings are (const uint8_t *ptr, size_t len) of UTF-8, not NUL-terminated, in and out:
+ *   error messages and strings returned as flagcore_str are not NUL-terminated either (the
+ *   only NUL-terminated strings are flagcore_version() and flagcore_result_text()). A NULL
+ *   pointer is accepted only with length 0; a length above PTRDIFF_MAX is
+ *   FLAGCORE_RESULT_INVALID_ARGUMENT.
+ * - Outputs come last and are written only on success. The exceptions say so: a too small
+ *   buffer's needed length (FLAGCORE_RESULT_BUFFER_TOO_SMALL) and a load error's message.
+ * - Handles (flagcore_store, flagcore_user, flagcore_evaluation, flagcore_source) carry a
+ *   tag of their kind: a handle of another kind, or a freed one, gives
+ *   FLAGCORE_RESULT_INVALID_HANDLE (and is ignored by `_free`). For freed handles this is
+ *   best effort (until the allocator reuses the memory): never rely on it.
+ * - Lifetimes: a flagcore_evaluation owns a copy of its data and may outlive its store and
+ *   user; a flagcore_str borrowed from a handle is valid until that handle is freed or
+ *   modified; an exposure record, only during its callback.
+ * - Threads: a store may be used from any number of threads at once; a user or an
+ *   evaluation may be read by many threads at once but not modified or freed meanwhile.
+ * - Exposure callbacks may call back into the library (see flagcore_exposure_callback), but
+ *   must not free the store evaluating or the user being evaluated.
+ * - fork(): a store keeps working in the child. A source does not run there: its status is
+ *   FLAGCORE_RESULT_FORKED until flagcore_source_restart starts it in the child.
+ */
 
 #ifndef FLAGCORE_H
 #define FLAGCORE_H
@@ -10,7 +42,7 @@
 #include <stdint.h>
 
 /**
- * Result codes of every fallible function.
+ * Result codes of every fallible function. `flagcore_result_text` describes each.
  */
 typedef enum {
   /**
@@ -18,7 +50,8 @@ typedef enum {
    */
   FLAGCORE_RESULT_OK = 0,
   /**
-   * A required pointer argument was NULL.
+   * A required pointer argument was NULL (or a string pointer was NULL with a length
+   * other than 0).
    */
   FLAGCORE_RESULT_NULL_PARAMETER = 1,
   /**
@@ -34,7 +67,7 @@ typedef enum {
    */
   FLAGCORE_RESULT_LOAD_ERROR = 4,
   /**
-   * A JSON argument (a user, an override value) did not parse.
+   * A JSON argument (a user, an override value) did not parse or is not an object.
    */
   FLAGCORE_RESULT_INVALID_JSON = 5,
   /**
@@ -42,13 +75,26 @@ typedef enum {
    */
   FLAGCORE_RESULT_NOT_FOUND = 6,
   /**
-   * An argument is out of range (for example an unknown kind).
+   * An argument is out of range (an unknown kind, a length above `PTRDIFF_MAX`, an empty
+   * user id, …).
    */
   FLAGCORE_RESULT_INVALID_ARGUMENT = 7,
   /**
    * A bug in flagcore: a Rust panic was caught at the boundary.
    */
   FLAGCORE_RESULT_PANIC = 8,
+  /**
+   * A handle argument is not a live handle of the expected kind: a handle of another kind
+   * (a store where a user is expected), or one already freed. Detection of freed handles
+   * is best effort (it works until the allocator reuses the memory): never rely on it.
+   */
+  FLAGCORE_RESULT_INVALID_HANDLE = 9,
+  /**
+   * The source was started by another process, the parent of a `fork()`: it does not run
+   * in this one (the child has none of the parent's threads) and the store is no longer
+   * updated. Restart it with `flagcore_source_restart`, or free it.
+   */
+  FLAGCORE_RESULT_FORKED = 10,
 } flagcore_result;
 
 /**
@@ -182,8 +228,9 @@ typedef enum {
 } flagcore_evaluation_text;
 
 /**
- * The full result of one evaluation. Owns its data; strings borrowed from it stay valid
- * until `flagcore_evaluation_free`.
+ * The full result of one evaluation. Owns a copy of its data: it may outlive the store
+ * that made it (and the user), and strings borrowed from it stay valid until
+ * `flagcore_evaluation_free`.
  */
 typedef struct flagcore_evaluation flagcore_evaluation;
 
@@ -191,19 +238,26 @@ typedef struct flagcore_evaluation flagcore_evaluation;
 /**
  * A running config source (a Statsig poller or a file watcher) feeding a store, on a thread
  * of its own. Free it with `flagcore_source_free`, which stops it. May be shared across
- * threads for `flagcore_source_status`; does not survive `fork` (the child has no such
- * thread: free it there and start a new one).
+ * threads for `flagcore_source_status`.
+ *
+ * After `fork()` the child has none of the parent's threads, so the source does not run
+ * there: in the child `flagcore_source_status` returns `FLAGCORE_RESULT_FORKED` (the store
+ * keeps its last ruleset, frozen), `flagcore_source_restart` starts it anew in the child,
+ * and `flagcore_source_free` frees it without touching the parent's threads.
  */
 typedef struct flagcore_source flagcore_source;
 #endif
 
 /**
- * The evaluation engine: the active ruleset, swapped atomically. Thread-safe.
+ * The evaluation engine: the active ruleset, swapped atomically. Thread-safe. Created by
+ * `flagcore_store_new` or `flagcore_store_new_with_exposures`, freed by
+ * `flagcore_store_free`.
  */
 typedef struct flagcore_store flagcore_store;
 
 /**
  * A user (Statsig's user model). Build it once, then read it from any number of threads.
+ * Created by `flagcore_user_new` or `flagcore_user_from_json`, freed by `flagcore_user_free`.
  */
 typedef struct flagcore_user flagcore_user;
 
@@ -268,6 +322,10 @@ typedef struct {
 /**
  * Receives exposures, on the evaluating thread, right after each evaluation. Must not block
  * and must not unwind (no C++ exceptions, no longjmp) through flagcore.
+ *
+ * It may call back into flagcore: evaluate (with the same store too: that logs and calls
+ * the callback again, so stop the recursion yourself), load payloads, set overrides. It must
+ * not free the store that is evaluating or the user being evaluated.
  */
 typedef void (*flagcore_exposure_callback)(void *userdata, const flagcore_exposure *exposure);
 
@@ -304,13 +362,23 @@ extern "C" {
 #endif // __cplusplus
 
 /**
+ * A static, NUL-terminated English description of a result code (`"unknown result code"`
+ * for values that are none). Never NULL; never free it.
+ */
+const char *flagcore_result_text(uint32_t code);
+
+/**
  * The version of this library as a static NUL-terminated string.
  */
 const char *flagcore_version(void);
 
 /**
- * Creates an empty store. `environment` (may be NULL with length 0) is the environment
- * tier, e.g. `production`. Free it with `flagcore_store_free`.
+ * Creates an empty store. `environment` is the environment tier, e.g. `production` (NULL
+ * with length 0: none; an empty string is the tier named ""). Free it with
+ * `flagcore_store_free`.
+ *
+ * Results: `OK`; `NULL_PARAMETER` (`out`, or `environment` NULL with a length);
+ * `INVALID_UTF8`; `INVALID_ARGUMENT` (length above `PTRDIFF_MAX`); `PANIC`.
  *
  * # Safety
  * `environment` must be NULL or point to `environment_len` bytes; `out` must be writable.
@@ -322,7 +390,10 @@ flagcore_result flagcore_store_new(const uint8_t *environment,
 /**
  * Creates an empty store that reports every logged evaluation (`flagcore_store_evaluate`
  * and `flagcore_store_check_gate`) to `callback` with `userdata`. The callback runs on the
- * evaluating threads, so `userdata` must be safe to use from all of them.
+ * evaluating threads, so `userdata` must be safe to use from all of them; see
+ * `flagcore_exposure_callback` for what it may do.
+ *
+ * Results: as for `flagcore_store_new`; `NULL_PARAMETER` also for a NULL `callback`.
  *
  * # Safety
  * As for `flagcore_store_new`; `callback` must stay callable while the store lives.
@@ -336,8 +407,12 @@ flagcore_result flagcore_store_new_with_exposures(const uint8_t *environment,
 /**
  * Secondary exposure `index` (a gate checked on the way) of an exposure, during the callback.
  *
+ * Results: `OK`; `NULL_PARAMETER`; `INVALID_HANDLE` (`exposure` is not the record passed
+ * to the innermost callback running on this thread, e.g. a copy or one whose callback
+ * returned); `NOT_FOUND` (`index >= secondary_count`); `PANIC`.
+ *
  * # Safety
- * `exposure` must be the pointer passed to the running callback; the outputs writable.
+ * `exposure` must be NULL or the pointer passed to a callback; the outputs writable.
  */
 flagcore_result flagcore_exposure_secondary(const flagcore_exposure *exposure,
                                             size_t index,
@@ -346,10 +421,13 @@ flagcore_result flagcore_exposure_secondary(const flagcore_exposure *exposure,
                                             flagcore_str *rule_id);
 
 /**
- * Frees a store. NULL is a no-op. No other thread may be using it.
+ * Frees a store. NULL is a no-op, and so is a pointer that is not a live store (best
+ * effort, see `FLAGCORE_RESULT_INVALID_HANDLE`). No other thread may be using it, and no
+ * exposure callback of it may be running. Evaluations made with it stay valid; a source
+ * feeding it keeps its own reference (free the source to stop it).
  *
  * # Safety
- * `store` must be NULL or a pointer from `flagcore_store_new`, not yet freed.
+ * `store` must be NULL or a pointer from `flagcore_store_new*`, not used by anyone else.
  */
 void flagcore_store_free(flagcore_store *store);
 
@@ -357,7 +435,11 @@ void flagcore_store_free(flagcore_store *store);
  * Parses a `download_config_specs` payload and installs it. On error nothing changes (the
  * current ruleset keeps serving) and a message saying where the payload is wrong is copied to
  * `error` (`error_cap` bytes, may be NULL with cap 0; `*error_len` receives the message length,
- * which may exceed `error_cap`: the message is then cut). Readers are never blocked.
+ * which may exceed `error_cap`: the message is then cut). The message is not NUL-terminated.
+ * On success `*error_len` is set to 0. Readers are never blocked.
+ *
+ * Results: `OK`; `LOAD_ERROR` (the message is written); `NULL_PARAMETER`;
+ * `INVALID_HANDLE`; `INVALID_ARGUMENT` (a length above `PTRDIFF_MAX`); `PANIC`.
  *
  * # Safety
  * `store` valid; `json` points to `json_len` bytes; `error` NULL or writable for `error_cap`
@@ -373,6 +455,8 @@ flagcore_result flagcore_store_load_json(const flagcore_store *store,
 /**
  * The `time` of the active ruleset (0 when none) in `*out`.
  *
+ * Results: `OK`; `NULL_PARAMETER`; `INVALID_HANDLE`; `PANIC`.
+ *
  * # Safety
  * `store` valid; `out` writable.
  */
@@ -381,13 +465,20 @@ flagcore_result flagcore_store_ruleset_time(const flagcore_store *store, uint64_
 /**
  * Creates an empty user. Free it with `flagcore_user_free`.
  *
+ * Results: `OK`; `NULL_PARAMETER`; `PANIC`.
+ *
  * # Safety
  * `out` writable.
  */
 flagcore_result flagcore_user_new(flagcore_user **out);
 
 /**
- * Creates a user from Statsig's user JSON (`{"userID": …, "email": …, "custom": {…}, …}`).
+ * Creates a user from Statsig's user JSON, an object (`{"userID": …, "email": …,
+ * "custom": {…}, …}`); anything else (an array, a string, …) is `INVALID_JSON`. Free it
+ * with `flagcore_user_free`.
+ *
+ * Results: `OK`; `INVALID_JSON`; `NULL_PARAMETER`; `INVALID_ARGUMENT` (a length above
+ * `PTRDIFF_MAX`); `PANIC`.
  *
  * # Safety
  * `json` points to `json_len` bytes; `out` writable.
@@ -395,15 +486,19 @@ flagcore_result flagcore_user_new(flagcore_user **out);
 flagcore_result flagcore_user_from_json(const uint8_t *json, size_t json_len, flagcore_user **out);
 
 /**
- * Frees a user. NULL is a no-op.
+ * Frees a user. NULL is a no-op, and so is a pointer that is not a live user (best effort,
+ * see `FLAGCORE_RESULT_INVALID_HANDLE`).
  *
  * # Safety
- * `user` NULL or from `flagcore_user_new`/`flagcore_user_from_json`, not yet freed.
+ * `user` NULL or from `flagcore_user_new`/`flagcore_user_from_json`, not used by anyone else.
  */
 void flagcore_user_free(flagcore_user *user);
 
 /**
  * Sets a standard field to a string.
+ *
+ * Results: `OK`; `NULL_PARAMETER`; `INVALID_HANDLE`; `INVALID_UTF8`; `INVALID_ARGUMENT` (an unknown
+ * field, a length above `PTRDIFF_MAX`); `PANIC`. On error the user is unchanged.
  *
  * # Safety
  * `user` valid and not used by another thread; `value` points to `value_len` bytes.
@@ -415,6 +510,9 @@ flagcore_result flagcore_user_set_field(flagcore_user *user,
 
 /**
  * Sets a string attribute (custom, private, custom id or environment).
+ *
+ * Results: `OK`; `NULL_PARAMETER`; `INVALID_HANDLE`; `INVALID_UTF8`; `INVALID_ARGUMENT` (an unknown
+ * map, a length above `PTRDIFF_MAX`); `PANIC`. On error the user is unchanged.
  *
  * # Safety
  * `user` valid and not used by another thread; `key`/`value` point to their lengths in bytes.
@@ -429,6 +527,10 @@ flagcore_result flagcore_user_set_string(flagcore_user *user,
 /**
  * Sets a number attribute. Non-finite numbers are rejected.
  *
+ * Results: `OK`; `NULL_PARAMETER`; `INVALID_HANDLE`; `INVALID_UTF8`; `INVALID_ARGUMENT` (an unknown
+ * map, a non-finite number, a length above `PTRDIFF_MAX`); `PANIC`. On error the user is
+ * unchanged.
+ *
  * # Safety
  * `user` valid and not used by another thread; `key` points to `key_len` bytes.
  */
@@ -440,6 +542,9 @@ flagcore_result flagcore_user_set_number(flagcore_user *user,
 
 /**
  * Sets a boolean attribute.
+ *
+ * Results: `OK`; `NULL_PARAMETER`; `INVALID_HANDLE`; `INVALID_UTF8`; `INVALID_ARGUMENT` (an unknown
+ * map, a length above `PTRDIFF_MAX`); `PANIC`. On error the user is unchanged.
  *
  * # Safety
  * `user` valid and not used by another thread; `key` points to `key_len` bytes.
@@ -453,6 +558,9 @@ flagcore_result flagcore_user_set_bool(flagcore_user *user,
 /**
  * Checks a gate: `*out` is its value. No heap allocation; no JSON. An unknown gate is
  * `false` with `FLAGCORE_RESULT_OK`.
+ *
+ * Results: `OK`; `NULL_PARAMETER`; `INVALID_HANDLE`; `INVALID_UTF8`; `INVALID_ARGUMENT` (a length
+ * above `PTRDIFF_MAX`); `PANIC`.
  *
  * # Safety
  * `store`, `user` valid; `name` points to `name_len` bytes; `out` writable.
@@ -468,6 +576,9 @@ flagcore_result flagcore_store_check_gate(const flagcore_store *store,
  * `flagcore_evaluation` (free it with `flagcore_evaluation_free`). This copies the result
  * out of the ruleset (it allocates); use `flagcore_store_check_gate` on hot paths.
  *
+ * Results: `OK`; `NULL_PARAMETER`; `INVALID_HANDLE`; `INVALID_UTF8`; `INVALID_ARGUMENT` (an unknown
+ * kind, a length above `PTRDIFF_MAX`); `PANIC`.
+ *
  * # Safety
  * `store`, `user` valid; `name` points to `name_len` bytes; `out` writable.
  */
@@ -479,15 +590,18 @@ flagcore_result flagcore_store_evaluate(const flagcore_store *store,
                                         flagcore_evaluation **out);
 
 /**
- * Frees an evaluation. NULL is a no-op.
+ * Frees an evaluation. NULL is a no-op, and so is a pointer that is not a live evaluation
+ * (best effort, see `FLAGCORE_RESULT_INVALID_HANDLE`).
  *
  * # Safety
- * `evaluation` NULL or from `flagcore_store_evaluate`, not yet freed.
+ * `evaluation` NULL or from `flagcore_store_evaluate`, not used by anyone else.
  */
 void flagcore_evaluation_free(flagcore_evaluation *evaluation);
 
 /**
  * The boolean value (a gate's value; for configs whether a rule passed).
+ *
+ * Results: `OK`; `NULL_PARAMETER`; `INVALID_HANDLE`; `PANIC`.
  *
  * # Safety
  * `evaluation` valid; `out` writable.
@@ -496,6 +610,9 @@ flagcore_result flagcore_evaluation_value(const flagcore_evaluation *evaluation,
 
 /**
  * A string of the evaluation, borrowed: valid until `flagcore_evaluation_free`.
+ *
+ * Results: `OK`; `NOT_FOUND`; `NULL_PARAMETER`; `INVALID_HANDLE`; `INVALID_ARGUMENT` (an unknown
+ * `which`); `PANIC`.
  *
  * # Safety
  * `evaluation` valid; `out` writable.
@@ -507,6 +624,8 @@ flagcore_result flagcore_evaluation_string(const flagcore_evaluation *evaluation
 /**
  * Why the evaluation has its value, and the ruleset's time.
  *
+ * Results: `OK`; `NULL_PARAMETER` (nothing is written then); `INVALID_HANDLE`; `PANIC`.
+ *
  * # Safety
  * `evaluation` valid; `reason` and `ruleset_time` writable.
  */
@@ -517,6 +636,9 @@ flagcore_result flagcore_evaluation_details(const flagcore_evaluation *evaluatio
 /**
  * A parameter of the value that is a string (borrowed until `flagcore_evaluation_free`).
  * `FLAGCORE_RESULT_NOT_FOUND` when absent or not a string.
+ *
+ * Results: `OK`; `NOT_FOUND`; `NULL_PARAMETER`; `INVALID_HANDLE`; `INVALID_UTF8`;
+ * `INVALID_ARGUMENT` (a length above `PTRDIFF_MAX`); `PANIC`.
  *
  * # Safety
  * `evaluation` valid; `key` points to `key_len` bytes; `out` writable.
@@ -530,6 +652,9 @@ flagcore_result flagcore_evaluation_get_string(const flagcore_evaluation *evalua
  * A parameter of the value that is a number. `FLAGCORE_RESULT_NOT_FOUND` when absent or not
  * a number.
  *
+ * Results: `OK`; `NOT_FOUND`; `NULL_PARAMETER`; `INVALID_HANDLE`; `INVALID_UTF8`;
+ * `INVALID_ARGUMENT` (a length above `PTRDIFF_MAX`); `PANIC`.
+ *
  * # Safety
  * `evaluation` valid; `key` points to `key_len` bytes; `out` writable.
  */
@@ -541,6 +666,9 @@ flagcore_result flagcore_evaluation_get_number(const flagcore_evaluation *evalua
 /**
  * A parameter of the value that is a boolean. `FLAGCORE_RESULT_NOT_FOUND` when absent or
  * not a boolean.
+ *
+ * Results: `OK`; `NOT_FOUND`; `NULL_PARAMETER`; `INVALID_HANDLE`; `INVALID_UTF8`;
+ * `INVALID_ARGUMENT` (a length above `PTRDIFF_MAX`); `PANIC`.
  *
  * # Safety
  * `evaluation` valid; `key` points to `key_len` bytes; `out` writable.
@@ -555,6 +683,10 @@ flagcore_result flagcore_evaluation_get_bool(const flagcore_evaluation *evaluati
  * bytes, not NUL-terminated). `*len` receives the needed length; when it exceeds `cap` the
  * result is `FLAGCORE_RESULT_BUFFER_TOO_SMALL` and nothing is copied.
  *
+ * Results: `OK`; `BUFFER_TOO_SMALL` (`*len` is written, nothing else); `NULL_PARAMETER` (`len`, or
+ * `buf` NULL with a `cap`: nothing is written); `INVALID_HANDLE`; `INVALID_ARGUMENT`
+ * (`cap` above `PTRDIFF_MAX`); `PANIC`.
+ *
  * # Safety
  * `evaluation` valid; `buf` NULL (cap 0) or writable for `cap` bytes; `len` writable.
  */
@@ -568,6 +700,8 @@ flagcore_result flagcore_evaluation_json(const flagcore_evaluation *evaluation,
  * rule id, group, secondary and undelegated exposures, allocated experiment) as JSON text,
  * for debugging and cross-checking. Buffer handling as in `flagcore_evaluation_json`.
  *
+ * Results: as for `flagcore_evaluation_json`.
+ *
  * # Safety
  * As for `flagcore_evaluation_json`.
  */
@@ -577,7 +711,12 @@ flagcore_result flagcore_evaluation_record_json(const flagcore_evaluation *evalu
                                                 size_t *len);
 
 /**
- * Forces a gate's value for everyone (`user_id` NULL with length 0) or for one user id.
+ * Forces a gate's value for everyone (`user_id` NULL with length 0) or for one user id (a
+ * user with that `userID`; an empty id, `""`, is `INVALID_ARGUMENT`: pass NULL for
+ * everyone). A user override wins over an everyone override.
+ *
+ * Results: `OK`; `NULL_PARAMETER`; `INVALID_HANDLE`; `INVALID_UTF8`; `INVALID_ARGUMENT`
+ * (an empty user id, a length above `PTRDIFF_MAX`); `PANIC`.
  *
  * # Safety
  * `store` valid; `name`/`user_id` point to their lengths in bytes (or NULL with 0).
@@ -591,7 +730,12 @@ flagcore_result flagcore_store_override_gate(const flagcore_store *store,
 
 /**
  * Forces the value (a JSON object) of a dynamic config or experiment (`kind` 1 or 2) or a
- * layer (`kind` 3), for everyone or one user id.
+ * layer (`kind` 3), for everyone (`user_id` NULL) or one user id (not empty), as
+ * `flagcore_store_override_gate`.
+ *
+ * Results: `OK`; `NULL_PARAMETER`; `INVALID_HANDLE`; `INVALID_UTF8`; `INVALID_JSON` (not a
+ * JSON object); `INVALID_ARGUMENT` (another kind, an empty user id, a length above
+ * `PTRDIFF_MAX`); `PANIC`.
  *
  * # Safety
  * `store` valid; byte arguments point to their lengths (or NULL with 0 for `user_id`).
@@ -608,6 +752,8 @@ flagcore_result flagcore_store_override_value(const flagcore_store *store,
 /**
  * Removes every local override.
  *
+ * Results: `OK`; `NULL_PARAMETER`; `INVALID_HANDLE`; `PANIC`.
+ *
  * # Safety
  * `store` valid.
  */
@@ -616,7 +762,11 @@ flagcore_result flagcore_store_clear_overrides(const flagcore_store *store);
 #if defined(FLAGCORE_SYNC)
 /**
  * Watches a payload file and installs it into `store` whenever it changes (checked every
- * `interval_ms`); a file that does not load is not installed.
+ * `interval_ms`); a file that does not load is not installed. The source keeps its own
+ * reference to the store.
+ *
+ * Results: `OK`; `NULL_PARAMETER`; `INVALID_HANDLE`; `INVALID_UTF8`; `INVALID_ARGUMENT` (a
+ * length above `PTRDIFF_MAX`, or the source's thread could not start); `PANIC`.
  *
  * # Safety
  * `store` valid; `path` points to `path_len` bytes; `out` writable.
@@ -633,6 +783,10 @@ flagcore_result flagcore_source_start_file(const flagcore_store *store,
  * Polls Statsig's `download_config_specs` with `server_secret` every `interval_ms` and
  * installs what it gets into `store`. `specs_url` (NULL with length 0: Statsig's CDN) points
  * at a proxy.
+ *
+ * Results: `OK`; `NULL_PARAMETER`; `INVALID_HANDLE`; `INVALID_UTF8`; `INVALID_ARGUMENT` (a
+ * length above `PTRDIFF_MAX`, options the poller rejects, or its thread could not start);
+ * `PANIC`.
  *
  * # Safety
  * `store` valid; string arguments point to their lengths (or NULL with 0 for `specs_url`);
@@ -651,6 +805,10 @@ flagcore_result flagcore_source_start_statsig(const flagcore_store *store,
 /**
  * The source's status.
  *
+ * Results: `OK`; `FORKED` (this process is a child forked after the source started: it
+ * does not run here, nothing is written; see `flagcore_source_restart`); `NULL_PARAMETER`;
+ * `INVALID_HANDLE`; `PANIC`.
+ *
  * # Safety
  * `source` valid; `out` writable.
  */
@@ -659,10 +817,29 @@ flagcore_result flagcore_source_status(const flagcore_source *source, flagcore_s
 
 #if defined(FLAGCORE_SYNC)
 /**
- * Stops a source (waiting for its thread to end) and frees it. NULL is a no-op.
+ * Starts the source again, with the arguments it was started with, in this process: in a
+ * child forked after the source started (where `flagcore_source_status` says `FORKED`)
+ * this is how the store gets updates again; the parent's copy is left alone. In the process
+ * that started it, the source is stopped and started afresh. On error the source is
+ * unchanged.
+ *
+ * Results: `OK`; `NULL_PARAMETER`; `INVALID_HANDLE`; `INVALID_ARGUMENT` (the source's
+ * thread could not start); `PANIC`.
  *
  * # Safety
- * `source` NULL or from a `flagcore_source_start_*` function, not yet freed.
+ * `source` valid, and no other thread may use it during the call.
+ */
+flagcore_result flagcore_source_restart(flagcore_source *source);
+#endif
+
+#if defined(FLAGCORE_SYNC)
+/**
+ * Stops a source (waiting for its thread to end) and frees it. NULL is a no-op, and so is a
+ * pointer that is not a live source (best effort, see `FLAGCORE_RESULT_INVALID_HANDLE`). In
+ * a forked child (see `flagcore_source`) the parent's thread is not waited for.
+ *
+ * # Safety
+ * `source` NULL or from a `flagcore_source_start_*` function, not used by anyone else.
  */
 void flagcore_source_free(flagcore_source *source);
 #endif

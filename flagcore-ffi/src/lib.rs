@@ -1,35 +1,44 @@
 //! The C ABI of flagcore: Statsig-compatible gate, config, experiment and layer evaluation
-//! for any language. The header is `include/flagcore.h`.
+//! for any language. The header is `include/flagcore.h`; its opening comment (from
+//! `cbindgen.toml`) states the rules every function follows.
 //!
 //! Conventions (after rustls-ffi):
 //! - Every function returns a [`flagcore_result`] code (or is a `_free` returning nothing)
 //!   and runs inside a panic boundary: a Rust panic becomes `FLAGCORE_RESULT_PANIC`, never an
 //!   abort of the host process.
-//! - Handles are opaque and created by `_new` functions; `_free(NULL)` is a no-op.
+//! - Handles are opaque, created by `_new`/`_start` functions, and tagged with their kind: a
+//!   handle of another kind (or a freed one whose memory was not reused yet) gives
+//!   `FLAGCORE_RESULT_INVALID_HANDLE`; `_free(NULL)` is a no-op.
 //! - Strings are passed as `(pointer, length)` pairs of UTF-8 bytes, not NUL-terminated;
 //!   invalid UTF-8 gives `FLAGCORE_RESULT_INVALID_UTF8`. A NULL pointer is accepted only with
-//!   length 0 where documented.
+//!   length 0; a length above `PTRDIFF_MAX` gives `FLAGCORE_RESULT_INVALID_ARGUMENT`.
+//! - Outputs come last and are written only on success (the documented exceptions: the
+//!   needed length of a too small buffer, and a load error's message).
 //! - Thread safety: a `flagcore_store` may be used from many threads at once (no lock: the
 //!   active ruleset sits behind an atomic pointer). A `flagcore_user` or
 //!   `flagcore_evaluation` may be read from many threads at once, but must not be modified
 //!   (user setters, `_free`) while another thread uses it.
-//! - Fork: the library starts no threads and holds no locks, so a forked child keeps
-//!   evaluating with the store it inherited.
+//! - Fork: the core starts no threads and holds no locks, so a forked child keeps evaluating
+//!   with the store it inherited; a source (feature `sync`) does not run in the child, says
+//!   so (`FLAGCORE_RESULT_FORKED`) and can be restarted there.
 
 #![allow(non_camel_case_types)] // C naming: flagcore_store, flagcore_result, …
 
+use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
 
 use flagcore::{Exposures, Kind, Options, Reason, Scratch, Store, UserData};
 use serde_json::{Map, Value as Json};
 
-/// Result codes of every fallible function.
+/// Result codes of every fallible function. `flagcore_result_text` describes each.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum flagcore_result {
     /// Success.
     FLAGCORE_RESULT_OK = 0,
-    /// A required pointer argument was NULL.
+    /// A required pointer argument was NULL (or a string pointer was NULL with a length
+    /// other than 0).
     FLAGCORE_RESULT_NULL_PARAMETER = 1,
     /// A string argument was not valid UTF-8.
     FLAGCORE_RESULT_INVALID_UTF8 = 2,
@@ -37,17 +46,77 @@ pub enum flagcore_result {
     FLAGCORE_RESULT_BUFFER_TOO_SMALL = 3,
     /// The payload was rejected; the current ruleset keeps serving.
     FLAGCORE_RESULT_LOAD_ERROR = 4,
-    /// A JSON argument (a user, an override value) did not parse.
+    /// A JSON argument (a user, an override value) did not parse or is not an object.
     FLAGCORE_RESULT_INVALID_JSON = 5,
     /// The parameter does not exist or has another type.
     FLAGCORE_RESULT_NOT_FOUND = 6,
-    /// An argument is out of range (for example an unknown kind).
+    /// An argument is out of range (an unknown kind, a length above `PTRDIFF_MAX`, an empty
+    /// user id, …).
     FLAGCORE_RESULT_INVALID_ARGUMENT = 7,
     /// A bug in flagcore: a Rust panic was caught at the boundary.
     FLAGCORE_RESULT_PANIC = 8,
+    /// A handle argument is not a live handle of the expected kind: a handle of another kind
+    /// (a store where a user is expected), or one already freed. Detection of freed handles
+    /// is best effort (it works until the allocator reuses the memory): never rely on it.
+    FLAGCORE_RESULT_INVALID_HANDLE = 9,
+    /// The source was started by another process, the parent of a `fork()`: it does not run
+    /// in this one (the child has none of the parent's threads) and the store is no longer
+    /// updated. Restart it with `flagcore_source_restart`, or free it.
+    FLAGCORE_RESULT_FORKED = 10,
 }
 
 use flagcore_result::*;
+
+/// A static, NUL-terminated English description of a result code (`"unknown result code"`
+/// for values that are none). Never NULL; never free it.
+#[unsafe(no_mangle)]
+pub extern "C" fn flagcore_result_text(code: u32) -> *const std::ffi::c_char {
+    const TEXTS: [(flagcore_result, &std::ffi::CStr); 11] = [
+        (FLAGCORE_RESULT_OK, c"ok"),
+        (
+            FLAGCORE_RESULT_NULL_PARAMETER,
+            c"a required pointer argument was NULL",
+        ),
+        (
+            FLAGCORE_RESULT_INVALID_UTF8,
+            c"a string argument is not valid UTF-8",
+        ),
+        (
+            FLAGCORE_RESULT_BUFFER_TOO_SMALL,
+            c"the buffer is too small; the needed length was written",
+        ),
+        (
+            FLAGCORE_RESULT_LOAD_ERROR,
+            c"the payload was rejected; the current ruleset keeps serving",
+        ),
+        (
+            FLAGCORE_RESULT_INVALID_JSON,
+            c"a JSON argument did not parse or is not an object",
+        ),
+        (FLAGCORE_RESULT_NOT_FOUND, c"not found, or of another type"),
+        (
+            FLAGCORE_RESULT_INVALID_ARGUMENT,
+            c"an argument is out of range",
+        ),
+        (
+            FLAGCORE_RESULT_PANIC,
+            c"a bug in flagcore: a panic was caught",
+        ),
+        (
+            FLAGCORE_RESULT_INVALID_HANDLE,
+            c"not a live handle of the expected kind (another kind, or freed)",
+        ),
+        (
+            FLAGCORE_RESULT_FORKED,
+            c"the source was started before a fork and does not run in this process; restart it",
+        ),
+    ];
+    TEXTS
+        .iter()
+        .find(|(c, _)| *c as u32 == code)
+        .map_or(c"unknown result code", |(_, text)| text)
+        .as_ptr()
+}
 
 /// What is evaluated.
 #[repr(C)]
@@ -103,19 +172,43 @@ impl flagcore_str {
     }
 }
 
-/// The evaluation engine: the active ruleset, swapped atomically. Thread-safe.
+/// The evaluation engine: the active ruleset, swapped atomically. Thread-safe. Created by
+/// `flagcore_store_new` or `flagcore_store_new_with_exposures`, freed by
+/// `flagcore_store_free`.
 pub struct flagcore_store {
-    store: std::sync::Arc<Store>,
+    _opaque: [u8; 0],
+}
+
+impl ptr::Handle for flagcore_store {
+    type Data = Arc<Store>;
+    const TAG: u64 = u64::from_le_bytes(*b"fcSTORE\0");
 }
 
 /// A user (Statsig's user model). Build it once, then read it from any number of threads.
+/// Created by `flagcore_user_new` or `flagcore_user_from_json`, freed by `flagcore_user_free`.
 pub struct flagcore_user {
-    data: UserData,
+    _opaque: [u8; 0],
 }
 
-/// The full result of one evaluation. Owns its data; strings borrowed from it stay valid
-/// until `flagcore_evaluation_free`.
+impl ptr::Handle for flagcore_user {
+    type Data = UserData;
+    const TAG: u64 = u64::from_le_bytes(*b"fcUSER\0\0");
+}
+
+/// The full result of one evaluation. Owns a copy of its data: it may outlive the store
+/// that made it (and the user), and strings borrowed from it stay valid until
+/// `flagcore_evaluation_free`.
 pub struct flagcore_evaluation {
+    _opaque: [u8; 0],
+}
+
+impl ptr::Handle for flagcore_evaluation {
+    type Data = EvaluationData;
+    const TAG: u64 = u64::from_le_bytes(*b"fcEVAL\0\0");
+}
+
+/// What a `flagcore_evaluation` holds.
+struct EvaluationData {
     kind: Kind,
     value: bool,
     json: Map<String, Json>,
@@ -161,7 +254,113 @@ macro_rules! try_ffi {
 mod ptr {
     use super::flagcore_result::{self, *};
 
-    /// The bytes at `(ptr, len)`; NULL is accepted only with `len == 0`.
+    /// A handle kind: the opaque C type `Self` stands for a [`Tagged`] `Data` on the heap.
+    pub(crate) trait Handle {
+        /// What the handle holds.
+        type Data;
+        /// The tag of a live handle of this kind (distinct per kind, never [`DEAD`]).
+        const TAG: u64;
+    }
+
+    /// A handle's allocation: the kind's tag first (`repr(C)`: at offset 0 for every kind,
+    /// so reading it through a pointer to another kind reads the same word), then the data.
+    #[repr(C)]
+    struct Tagged<D> {
+        tag: u64,
+        data: D,
+    }
+
+    /// The tag of a freed handle.
+    const DEAD: u64 = 0;
+
+    /// Moves `data` into a new tagged handle and writes it through `out` (checked first, so
+    /// nothing leaks when `out` is NULL).
+    ///
+    /// # Safety
+    /// `out` must be NULL or valid for writes.
+    pub(crate) unsafe fn put_handle<H: Handle>(
+        out: *mut *mut H,
+        data: H::Data,
+    ) -> Result<(), flagcore_result> {
+        if out.is_null() {
+            return Err(FLAGCORE_RESULT_NULL_PARAMETER);
+        }
+        let handle = Box::into_raw(Box::new(Tagged { tag: H::TAG, data })).cast::<H>();
+        // SAFETY: non-null and writable by the caller's promise.
+        unsafe { out.write(handle) };
+        Ok(())
+    }
+
+    /// The allocation behind `p` when its tag says it is a live `H`.
+    ///
+    /// # Safety
+    /// `p` must be NULL or a pointer returned as a flagcore handle (of any kind), possibly
+    /// freed: a freed handle's memory is read (best effort detection, see
+    /// `FLAGCORE_RESULT_INVALID_HANDLE`).
+    unsafe fn tagged<H: Handle>(p: *const H) -> Result<*mut Tagged<H::Data>, flagcore_result> {
+        if p.is_null() {
+            return Err(FLAGCORE_RESULT_NULL_PARAMETER);
+        }
+        let t = p.cast::<Tagged<H::Data>>().cast_mut();
+        if !t.is_aligned() {
+            return Err(FLAGCORE_RESULT_INVALID_HANDLE);
+        }
+        // SAFETY: every handle allocation starts with its `u64` tag (`Tagged` is `repr(C)`)
+        // and is aligned for it (checked above for this kind's alignment, at least a `u64`'s).
+        // Volatile: the word may belong to another kind or to freed memory.
+        let tag = unsafe { t.cast::<u64>().read_volatile() };
+        if tag == H::TAG {
+            Ok(t)
+        } else {
+            Err(FLAGCORE_RESULT_INVALID_HANDLE)
+        }
+    }
+
+    /// The data of the live handle `p` of kind `H`.
+    ///
+    /// # Safety
+    /// As for [`tagged`]; a live `p` must stay valid and unmodified for `'a`.
+    pub(crate) unsafe fn handle<'a, H: Handle>(
+        p: *const H,
+    ) -> Result<&'a H::Data, flagcore_result> {
+        // SAFETY: forwarded.
+        let t = unsafe { tagged(p) }?;
+        // SAFETY: a live handle of kind `H` (its tag says so), shared for `'a`.
+        Ok(unsafe { &(*t).data })
+    }
+
+    /// The data of the live handle `p` of kind `H`, to modify.
+    ///
+    /// # Safety
+    /// As for [`tagged`]; a live `p` must not be used by anyone else during `'a`.
+    pub(crate) unsafe fn handle_mut<'a, H: Handle>(
+        p: *mut H,
+    ) -> Result<&'a mut H::Data, flagcore_result> {
+        // SAFETY: forwarded.
+        let t = unsafe { tagged(p.cast_const()) }?;
+        // SAFETY: a live handle of kind `H`, exclusive for `'a` by the caller's promise.
+        Ok(unsafe { &mut (*t).data })
+    }
+
+    /// Frees the live handle `p` of kind `H`, clearing its tag first; NULL, a handle of
+    /// another kind or a freed one is ignored.
+    ///
+    /// # Safety
+    /// As for [`tagged`]; nobody may use a live `p` any more.
+    pub(crate) unsafe fn free_handle<H: Handle>(p: *mut H) {
+        // SAFETY: forwarded.
+        let Ok(t) = (unsafe { tagged(p.cast_const()) }) else {
+            return;
+        };
+        // SAFETY: a live handle (checked), writable; volatile so that the store before the
+        // deallocation is not optimised away.
+        unsafe { std::ptr::addr_of_mut!((*t).tag).write_volatile(DEAD) };
+        // SAFETY: created by `Box::into_raw` in `put_handle`, freed once (its tag is now DEAD).
+        drop(unsafe { Box::from_raw(t) });
+    }
+
+    /// The bytes at `(ptr, len)`; NULL is accepted only with `len == 0`, and `len` must not
+    /// exceed `isize::MAX` (`PTRDIFF_MAX`: no object is larger).
     ///
     /// # Safety
     /// `ptr` must be NULL or point to `len` readable bytes that stay valid for `'a`.
@@ -176,7 +375,11 @@ mod ptr {
                 Err(FLAGCORE_RESULT_NULL_PARAMETER)
             };
         }
-        // SAFETY: non-null, and the caller promises `len` readable bytes.
+        if isize::try_from(len).is_err() {
+            return Err(FLAGCORE_RESULT_INVALID_ARGUMENT);
+        }
+        // SAFETY: non-null, `len <= isize::MAX` (checked), and the caller promises `len`
+        // readable bytes.
         Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
     }
 
@@ -197,11 +400,14 @@ mod ptr {
         unsafe { p.as_ref() }.ok_or(FLAGCORE_RESULT_NULL_PARAMETER)
     }
 
-    /// # Safety
-    /// `p` must be NULL or a valid, exclusive pointer to `T` for `'a`.
-    pub(crate) unsafe fn mutable<'a, T>(p: *mut T) -> Result<&'a mut T, flagcore_result> {
-        // SAFETY: the caller promises `p` is NULL or valid and not aliased.
-        unsafe { p.as_mut() }.ok_or(FLAGCORE_RESULT_NULL_PARAMETER)
+    /// `FLAGCORE_RESULT_NULL_PARAMETER` unless every output pointer is non-null: checked
+    /// before anything is written, so that outputs are written only on success.
+    pub(crate) fn outputs(outs: &[*const ()]) -> Result<(), flagcore_result> {
+        if outs.iter().any(|p| p.is_null()) {
+            Err(FLAGCORE_RESULT_NULL_PARAMETER)
+        } else {
+            Ok(())
+        }
     }
 
     /// Writes `value` through `out`.
@@ -217,22 +423,9 @@ mod ptr {
         Ok(())
     }
 
-    /// Moves `value` to the heap and writes the pointer through `out` (checked first, so
-    /// nothing leaks when `out` is NULL).
-    ///
-    /// # Safety
-    /// `out` must be NULL or valid for writes.
-    pub(crate) unsafe fn put_box<T>(out: *mut *mut T, value: T) -> Result<(), flagcore_result> {
-        if out.is_null() {
-            return Err(FLAGCORE_RESULT_NULL_PARAMETER);
-        }
-        // SAFETY: non-null and writable by the caller's promise.
-        unsafe { out.write(Box::into_raw(Box::new(value))) };
-        Ok(())
-    }
-
     /// Copies `s` into the caller's buffer `(buf, cap)` and stores its length in `*len_out`
-    /// (always, so a caller can retry with a large enough buffer).
+    /// (also when the buffer is too small, so a caller can retry with a large enough one;
+    /// on any other error nothing is written).
     ///
     /// # Safety
     /// `buf` must be NULL (with `cap == 0`) or valid for `cap` bytes of writes; `len_out` valid.
@@ -242,20 +435,23 @@ mod ptr {
         cap: usize,
         len_out: *mut usize,
     ) -> flagcore_result {
-        // SAFETY: forwarded.
-        try_ffi!(unsafe { put(len_out, s.len()) });
+        if len_out.is_null() || (buf.is_null() && cap > 0) {
+            return FLAGCORE_RESULT_NULL_PARAMETER;
+        }
+        if isize::try_from(cap).is_err() {
+            return FLAGCORE_RESULT_INVALID_ARGUMENT;
+        }
+        // SAFETY: non-null (checked) and writable by the caller's promise.
+        unsafe { len_out.write(s.len()) };
         if s.len() > cap {
             return FLAGCORE_RESULT_BUFFER_TOO_SMALL;
         }
-        if s.is_empty() {
-            return FLAGCORE_RESULT_OK;
+        if !s.is_empty() {
+            // SAFETY: `buf` is non-null (`cap >= s.len() > 0`) and holds at least
+            // `cap >= s.len()` writable bytes; the regions cannot overlap since `s` is owned
+            // by this library.
+            unsafe { std::ptr::copy_nonoverlapping(s.as_ptr(), buf, s.len()) };
         }
-        if buf.is_null() {
-            return FLAGCORE_RESULT_NULL_PARAMETER;
-        }
-        // SAFETY: `buf` holds at least `cap >= s.len()` writable bytes; the regions cannot
-        // overlap since `s` is owned by this library.
-        unsafe { std::ptr::copy_nonoverlapping(s.as_ptr(), buf, s.len()) };
         FLAGCORE_RESULT_OK
     }
 
@@ -276,9 +472,16 @@ mod ptr {
     pub(crate) fn opaque(e: &flagcore::Evaluation<'_>) -> *const std::ffi::c_void {
         (e as *const flagcore::Evaluation<'_>).cast()
     }
+
+    /// A pointer as the untyped address [`outputs`] checks.
+    pub(crate) fn erased<T>(p: *mut T) -> *const () {
+        p.cast_const().cast()
+    }
 }
 
-use ptr::{bytes, copy_out, mutable, put, put_box, reference, text};
+use ptr::{
+    bytes, copy_out, erased, free_handle, handle, handle_mut, outputs, put, put_handle, text,
+};
 
 /// The version of this library as a static NUL-terminated string.
 #[unsafe(no_mangle)]
@@ -286,8 +489,33 @@ pub extern "C" fn flagcore_version() -> *const std::ffi::c_char {
     concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
 }
 
-/// Creates an empty store. `environment` (may be NULL with length 0) is the environment
-/// tier, e.g. `production`. Free it with `flagcore_store_free`.
+/// A new store with `options` and the environment tier at `(environment, environment_len)`.
+///
+/// # Safety
+/// As for `flagcore_store_new`.
+unsafe fn new_store(
+    environment: *const u8,
+    environment_len: usize,
+    options: Options,
+    out: *mut *mut flagcore_store,
+) -> flagcore_result {
+    // SAFETY: the caller's promise.
+    let tier = try_ffi!(unsafe { text(environment, environment_len) });
+    let options = Options {
+        environment: (!environment.is_null()).then(|| tier.to_owned()),
+        ..options
+    };
+    // SAFETY: the caller's promise.
+    try_ffi!(unsafe { put_handle(out, Arc::new(Store::with_options(options))) });
+    FLAGCORE_RESULT_OK
+}
+
+/// Creates an empty store. `environment` is the environment tier, e.g. `production` (NULL
+/// with length 0: none; an empty string is the tier named ""). Free it with
+/// `flagcore_store_free`.
+///
+/// Results: `OK`; `NULL_PARAMETER` (`out`, or `environment` NULL with a length);
+/// `INVALID_UTF8`; `INVALID_ARGUMENT` (length above `PTRDIFF_MAX`); `PANIC`.
 ///
 /// # Safety
 /// `environment` must be NULL or point to `environment_len` bytes; `out` must be writable.
@@ -297,20 +525,8 @@ pub unsafe extern "C" fn flagcore_store_new(
     environment_len: usize,
     out: *mut *mut flagcore_store,
 ) -> flagcore_result {
-    boundary(|| {
-        // SAFETY: the caller's promise.
-        let tier = try_ffi!(unsafe { text(environment, environment_len) });
-        let options = Options {
-            environment: (!environment.is_null()).then(|| tier.to_owned()),
-            ..Options::default()
-        };
-        let store = flagcore_store {
-            store: std::sync::Arc::new(Store::with_options(options)),
-        };
-        // SAFETY: the caller's promise.
-        try_ffi!(unsafe { put_box(out, store) });
-        FLAGCORE_RESULT_OK
-    })
+    // SAFETY: the caller's promises.
+    boundary(|| unsafe { new_store(environment, environment_len, Options::default(), out) })
 }
 
 /// One exposure, handed to a `flagcore_exposure_callback`. Everything in it (and what
@@ -339,6 +555,10 @@ pub struct flagcore_exposure {
 
 /// Receives exposures, on the evaluating thread, right after each evaluation. Must not block
 /// and must not unwind (no C++ exceptions, no longjmp) through flagcore.
+///
+/// It may call back into flagcore: evaluate (with the same store too: that logs and calls
+/// the callback again, so stop the recursion yourself), load payloads, set overrides. It must
+/// not free the store that is evaluating or the user being evaluated.
 pub type flagcore_exposure_callback = Option<
     unsafe extern "C" fn(userdata: *mut std::ffi::c_void, exposure: *const flagcore_exposure),
 >;
@@ -358,6 +578,13 @@ const NO_STR: flagcore_str = flagcore_str {
     data: b"".as_ptr(),
     len: 0,
 };
+
+thread_local! {
+    /// The exposure record of the innermost callback running on this thread (NULL when
+    /// none): `flagcore_exposure_secondary` accepts only that one.
+    static CURRENT_EXPOSURE: Cell<*const flagcore_exposure> =
+        const { Cell::new(std::ptr::null()) };
+}
 
 impl flagcore::ExposureSink for CallbackSink {
     fn log(&self, exposure: &flagcore::Exposure<'_>) {
@@ -383,15 +610,20 @@ impl flagcore::ExposureSink for CallbackSink {
             secondary_count: e.secondary_exposures().len(),
             evaluation: ptr::opaque(e),
         };
+        let outer = CURRENT_EXPOSURE.with(|c| c.replace(&record));
         // SAFETY: the callback was supplied by the caller for this purpose; `record` and
         // what it points to live until the call returns.
         unsafe { (self.callback)(self.userdata, &record) };
+        CURRENT_EXPOSURE.with(|c| c.set(outer));
     }
 }
 
 /// Creates an empty store that reports every logged evaluation (`flagcore_store_evaluate`
 /// and `flagcore_store_check_gate`) to `callback` with `userdata`. The callback runs on the
-/// evaluating threads, so `userdata` must be safe to use from all of them.
+/// evaluating threads, so `userdata` must be safe to use from all of them; see
+/// `flagcore_exposure_callback` for what it may do.
+///
+/// Results: as for `flagcore_store_new`; `NULL_PARAMETER` also for a NULL `callback`.
 ///
 /// # Safety
 /// As for `flagcore_store_new`; `callback` must stay callable while the store lives.
@@ -407,26 +639,23 @@ pub unsafe extern "C" fn flagcore_store_new_with_exposures(
         let Some(callback) = callback else {
             return FLAGCORE_RESULT_NULL_PARAMETER;
         };
-        // SAFETY: the caller's promise.
-        let tier = try_ffi!(unsafe { text(environment, environment_len) });
         let options = Options {
-            environment: (!environment.is_null()).then(|| tier.to_owned()),
-            exposure_sink: Some(std::sync::Arc::new(CallbackSink { callback, userdata })),
+            exposure_sink: Some(Arc::new(CallbackSink { callback, userdata })),
             ..Options::default()
         };
-        let store = flagcore_store {
-            store: std::sync::Arc::new(Store::with_options(options)),
-        };
-        // SAFETY: the caller's promise.
-        try_ffi!(unsafe { put_box(out, store) });
-        FLAGCORE_RESULT_OK
+        // SAFETY: the caller's promises.
+        unsafe { new_store(environment, environment_len, options, out) }
     })
 }
 
 /// Secondary exposure `index` (a gate checked on the way) of an exposure, during the callback.
 ///
+/// Results: `OK`; `NULL_PARAMETER`; `INVALID_HANDLE` (`exposure` is not the record passed
+/// to the innermost callback running on this thread, e.g. a copy or one whose callback
+/// returned); `NOT_FOUND` (`index >= secondary_count`); `PANIC`.
+///
 /// # Safety
-/// `exposure` must be the pointer passed to the running callback; the outputs writable.
+/// `exposure` must be NULL or the pointer passed to a callback; the outputs writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn flagcore_exposure_secondary(
     exposure: *const flagcore_exposure,
@@ -436,34 +665,46 @@ pub unsafe extern "C" fn flagcore_exposure_secondary(
     rule_id: *mut flagcore_str,
 ) -> flagcore_result {
     boundary(|| {
-        // SAFETY: the caller's promise.
-        let x = try_ffi!(unsafe { reference(exposure) });
+        if exposure.is_null() {
+            return FLAGCORE_RESULT_NULL_PARAMETER;
+        }
+        if CURRENT_EXPOSURE.with(Cell::get) != exposure {
+            return FLAGCORE_RESULT_INVALID_HANDLE;
+        }
+        try_ffi!(outputs(&[
+            erased(gate),
+            erased(gate_value),
+            erased(rule_id)
+        ]));
+        // SAFETY: the record of the running callback (checked above), alive until it returns.
+        let x = try_ffi!(unsafe { ptr::reference(exposure) });
         // SAFETY: set by `CallbackSink::log` to the evaluation alive during the callback.
         let e = try_ffi!(unsafe { ptr::evaluation(x.evaluation) });
         let Some(s) = e.secondary_exposures().get(index) else {
             return FLAGCORE_RESULT_NOT_FOUND;
         };
-        // SAFETY: the caller's promises.
-        try_ffi!(unsafe { put(gate, flagcore_str::from(s.gate)) });
-        // SAFETY: the caller's promises.
-        try_ffi!(unsafe { put(gate_value, s.gate_value) });
-        // SAFETY: the caller's promises.
-        try_ffi!(unsafe { put(rule_id, flagcore_str::from(s.rule_id)) });
+        // SAFETY: the outputs are non-null (checked) and writable by the caller's promise.
+        unsafe {
+            gate.write(flagcore_str::from(s.gate));
+            gate_value.write(s.gate_value);
+            rule_id.write(flagcore_str::from(s.rule_id));
+        }
         FLAGCORE_RESULT_OK
     })
 }
 
-/// Frees a store. NULL is a no-op. No other thread may be using it.
+/// Frees a store. NULL is a no-op, and so is a pointer that is not a live store (best
+/// effort, see `FLAGCORE_RESULT_INVALID_HANDLE`). No other thread may be using it, and no
+/// exposure callback of it may be running. Evaluations made with it stay valid; a source
+/// feeding it keeps its own reference (free the source to stop it).
 ///
 /// # Safety
-/// `store` must be NULL or a pointer from `flagcore_store_new`, not yet freed.
+/// `store` must be NULL or a pointer from `flagcore_store_new*`, not used by anyone else.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn flagcore_store_free(store: *mut flagcore_store) {
     let _ = boundary(|| {
-        if !store.is_null() {
-            // SAFETY: created by `Box::into_raw` in `flagcore_store_new`, freed once.
-            drop(unsafe { Box::from_raw(store) });
-        }
+        // SAFETY: the caller's promise.
+        unsafe { free_handle(store) };
         FLAGCORE_RESULT_OK
     });
 }
@@ -471,7 +712,11 @@ pub unsafe extern "C" fn flagcore_store_free(store: *mut flagcore_store) {
 /// Parses a `download_config_specs` payload and installs it. On error nothing changes (the
 /// current ruleset keeps serving) and a message saying where the payload is wrong is copied to
 /// `error` (`error_cap` bytes, may be NULL with cap 0; `*error_len` receives the message length,
-/// which may exceed `error_cap`: the message is then cut). Readers are never blocked.
+/// which may exceed `error_cap`: the message is then cut). The message is not NUL-terminated.
+/// On success `*error_len` is set to 0. Readers are never blocked.
+///
+/// Results: `OK`; `LOAD_ERROR` (the message is written); `NULL_PARAMETER`;
+/// `INVALID_HANDLE`; `INVALID_ARGUMENT` (a length above `PTRDIFF_MAX`); `PANIC`.
 ///
 /// # Safety
 /// `store` valid; `json` points to `json_len` bytes; `error` NULL or writable for `error_cap`
@@ -487,10 +732,13 @@ pub unsafe extern "C" fn flagcore_store_load_json(
 ) -> flagcore_result {
     boundary(|| {
         // SAFETY: the caller's promises.
-        let store = try_ffi!(unsafe { reference(store) });
+        let store = try_ffi!(unsafe { handle(store) });
         // SAFETY: the caller's promises.
         let payload = try_ffi!(unsafe { bytes(json, json_len) });
-        match store.store.load_json(payload) {
+        if isize::try_from(error_cap).is_err() {
+            return FLAGCORE_RESULT_INVALID_ARGUMENT;
+        }
+        match store.load_json(payload) {
             Ok(_) => {
                 if !error_len.is_null() {
                     // SAFETY: non-null and writable by the caller's promise.
@@ -517,6 +765,8 @@ pub unsafe extern "C" fn flagcore_store_load_json(
 
 /// The `time` of the active ruleset (0 when none) in `*out`.
 ///
+/// Results: `OK`; `NULL_PARAMETER`; `INVALID_HANDLE`; `PANIC`.
+///
 /// # Safety
 /// `store` valid; `out` writable.
 #[unsafe(no_mangle)]
@@ -526,8 +776,8 @@ pub unsafe extern "C" fn flagcore_store_ruleset_time(
 ) -> flagcore_result {
     boundary(|| {
         // SAFETY: the caller's promise.
-        let store = try_ffi!(unsafe { reference(store) });
-        let time = store.store.ruleset().map_or(0, |r| r.time());
+        let store = try_ffi!(unsafe { handle(store) });
+        let time = store.ruleset().map_or(0, |r| r.time());
         // SAFETY: the caller's promise.
         try_ffi!(unsafe { put(out, time) });
         FLAGCORE_RESULT_OK
@@ -536,21 +786,25 @@ pub unsafe extern "C" fn flagcore_store_ruleset_time(
 
 /// Creates an empty user. Free it with `flagcore_user_free`.
 ///
+/// Results: `OK`; `NULL_PARAMETER`; `PANIC`.
+///
 /// # Safety
 /// `out` writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn flagcore_user_new(out: *mut *mut flagcore_user) -> flagcore_result {
     boundary(|| {
-        let user = flagcore_user {
-            data: UserData::default(),
-        };
         // SAFETY: the caller's promise.
-        try_ffi!(unsafe { put_box(out, user) });
+        try_ffi!(unsafe { put_handle(out, UserData::default()) });
         FLAGCORE_RESULT_OK
     })
 }
 
-/// Creates a user from Statsig's user JSON (`{"userID": …, "email": …, "custom": {…}, …}`).
+/// Creates a user from Statsig's user JSON, an object (`{"userID": …, "email": …,
+/// "custom": {…}, …}`); anything else (an array, a string, …) is `INVALID_JSON`. Free it
+/// with `flagcore_user_free`.
+///
+/// Results: `OK`; `INVALID_JSON`; `NULL_PARAMETER`; `INVALID_ARGUMENT` (a length above
+/// `PTRDIFF_MAX`); `PANIC`.
 ///
 /// # Safety
 /// `json` points to `json_len` bytes; `out` writable.
@@ -563,26 +817,28 @@ pub unsafe extern "C" fn flagcore_user_from_json(
     boundary(|| {
         // SAFETY: the caller's promise.
         let b = try_ffi!(unsafe { bytes(json, json_len) });
+        if out.is_null() {
+            return FLAGCORE_RESULT_NULL_PARAMETER;
+        }
         let Ok(data) = UserData::from_json(b) else {
             return FLAGCORE_RESULT_INVALID_JSON;
         };
         // SAFETY: the caller's promise.
-        try_ffi!(unsafe { put_box(out, flagcore_user { data }) });
+        try_ffi!(unsafe { put_handle(out, data) });
         FLAGCORE_RESULT_OK
     })
 }
 
-/// Frees a user. NULL is a no-op.
+/// Frees a user. NULL is a no-op, and so is a pointer that is not a live user (best effort,
+/// see `FLAGCORE_RESULT_INVALID_HANDLE`).
 ///
 /// # Safety
-/// `user` NULL or from `flagcore_user_new`/`flagcore_user_from_json`, not yet freed.
+/// `user` NULL or from `flagcore_user_new`/`flagcore_user_from_json`, not used by anyone else.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn flagcore_user_free(user: *mut flagcore_user) {
     let _ = boundary(|| {
-        if !user.is_null() {
-            // SAFETY: created by `Box::into_raw`, freed once.
-            drop(unsafe { Box::from_raw(user) });
-        }
+        // SAFETY: the caller's promise.
+        unsafe { free_handle(user) };
         FLAGCORE_RESULT_OK
     });
 }
@@ -609,6 +865,9 @@ pub enum flagcore_user_field {
 
 /// Sets a standard field to a string.
 ///
+/// Results: `OK`; `NULL_PARAMETER`; `INVALID_HANDLE`; `INVALID_UTF8`; `INVALID_ARGUMENT` (an unknown
+/// field, a length above `PTRDIFF_MAX`); `PANIC`. On error the user is unchanged.
+///
 /// # Safety
 /// `user` valid and not used by another thread; `value` points to `value_len` bytes.
 #[unsafe(no_mangle)]
@@ -621,10 +880,10 @@ pub unsafe extern "C" fn flagcore_user_set_field(
     use flagcore_user_field::*;
     boundary(|| {
         // SAFETY: the caller's promises.
-        let user = try_ffi!(unsafe { mutable(user) });
+        let user = try_ffi!(unsafe { handle_mut(user) });
         // SAFETY: the caller's promise.
         let v = Json::String(try_ffi!(unsafe { text(value, value_len) }).to_owned());
-        let d = &mut user.data;
+        let d = user;
         let slot = match field {
             f if f == FLAGCORE_USER_FIELD_USER_ID as u32 => &mut d.user_id,
             f if f == FLAGCORE_USER_FIELD_EMAIL as u32 => &mut d.email,
@@ -665,10 +924,10 @@ unsafe fn set_attribute(
 ) -> flagcore_result {
     use flagcore_attributes::*;
     // SAFETY: the caller's promises.
-    let user = try_ffi!(unsafe { mutable(user) });
+    let user = try_ffi!(unsafe { handle_mut(user) });
     // SAFETY: the caller's promise.
     let key = try_ffi!(unsafe { text(key, key_len) }).to_owned();
-    let d = &mut user.data;
+    let d = user;
     let map = match which {
         w if w == FLAGCORE_ATTRIBUTES_CUSTOM as u32 => &mut d.custom,
         w if w == FLAGCORE_ATTRIBUTES_PRIVATE as u32 => &mut d.private_attributes,
@@ -681,6 +940,9 @@ unsafe fn set_attribute(
 }
 
 /// Sets a string attribute (custom, private, custom id or environment).
+///
+/// Results: `OK`; `NULL_PARAMETER`; `INVALID_HANDLE`; `INVALID_UTF8`; `INVALID_ARGUMENT` (an unknown
+/// map, a length above `PTRDIFF_MAX`); `PANIC`. On error the user is unchanged.
 ///
 /// # Safety
 /// `user` valid and not used by another thread; `key`/`value` point to their lengths in bytes.
@@ -703,6 +965,10 @@ pub unsafe extern "C" fn flagcore_user_set_string(
 
 /// Sets a number attribute. Non-finite numbers are rejected.
 ///
+/// Results: `OK`; `NULL_PARAMETER`; `INVALID_HANDLE`; `INVALID_UTF8`; `INVALID_ARGUMENT` (an unknown
+/// map, a non-finite number, a length above `PTRDIFF_MAX`); `PANIC`. On error the user is
+/// unchanged.
+///
 /// # Safety
 /// `user` valid and not used by another thread; `key` points to `key_len` bytes.
 #[unsafe(no_mangle)]
@@ -724,6 +990,9 @@ pub unsafe extern "C" fn flagcore_user_set_number(
 
 /// Sets a boolean attribute.
 ///
+/// Results: `OK`; `NULL_PARAMETER`; `INVALID_HANDLE`; `INVALID_UTF8`; `INVALID_ARGUMENT` (an unknown
+/// map, a length above `PTRDIFF_MAX`); `PANIC`. On error the user is unchanged.
+///
 /// # Safety
 /// `user` valid and not used by another thread; `key` points to `key_len` bytes.
 #[unsafe(no_mangle)]
@@ -743,6 +1012,9 @@ pub unsafe extern "C" fn flagcore_user_set_bool(
 /// Checks a gate: `*out` is its value. No heap allocation; no JSON. An unknown gate is
 /// `false` with `FLAGCORE_RESULT_OK`.
 ///
+/// Results: `OK`; `NULL_PARAMETER`; `INVALID_HANDLE`; `INVALID_UTF8`; `INVALID_ARGUMENT` (a length
+/// above `PTRDIFF_MAX`); `PANIC`.
+///
 /// # Safety
 /// `store`, `user` valid; `name` points to `name_len` bytes; `out` writable.
 #[unsafe(no_mangle)]
@@ -755,12 +1027,12 @@ pub unsafe extern "C" fn flagcore_store_check_gate(
 ) -> flagcore_result {
     boundary(|| {
         // SAFETY: the caller's promises.
-        let store = try_ffi!(unsafe { reference(store) });
+        let store = try_ffi!(unsafe { handle(store) });
         // SAFETY: the caller's promises.
-        let user = try_ffi!(unsafe { reference(user) });
+        let user = try_ffi!(unsafe { handle(user) });
         // SAFETY: the caller's promise.
         let name = try_ffi!(unsafe { text(name, name_len) });
-        let value = store.store.check_gate(&user.data.view(), name);
+        let value = store.check_gate(&user.view(), name);
         // SAFETY: the caller's promise.
         try_ffi!(unsafe { put(out, value) });
         FLAGCORE_RESULT_OK
@@ -791,6 +1063,9 @@ fn exposures(list: flagcore::SecondaryExposures<'_>) -> Vec<(String, bool, Strin
 /// `flagcore_evaluation` (free it with `flagcore_evaluation_free`). This copies the result
 /// out of the ruleset (it allocates); use `flagcore_store_check_gate` on hot paths.
 ///
+/// Results: `OK`; `NULL_PARAMETER`; `INVALID_HANDLE`; `INVALID_UTF8`; `INVALID_ARGUMENT` (an unknown
+/// kind, a length above `PTRDIFF_MAX`); `PANIC`.
+///
 /// # Safety
 /// `store`, `user` valid; `name` points to `name_len` bytes; `out` writable.
 #[unsafe(no_mangle)]
@@ -804,9 +1079,9 @@ pub unsafe extern "C" fn flagcore_store_evaluate(
 ) -> flagcore_result {
     boundary(|| {
         // SAFETY: the caller's promises.
-        let store = try_ffi!(unsafe { reference(store) });
+        let store = try_ffi!(unsafe { handle(store) });
         // SAFETY: the caller's promises.
-        let user = try_ffi!(unsafe { reference(user) });
+        let user = try_ffi!(unsafe { handle(user) });
         // SAFETY: the caller's promise.
         let name = try_ffi!(unsafe { text(name, name_len) });
         if out.is_null() {
@@ -815,11 +1090,11 @@ pub unsafe extern "C" fn flagcore_store_evaluate(
         let Some(kind) = kind_of(kind) else {
             return FLAGCORE_RESULT_INVALID_ARGUMENT;
         };
-        let snapshot = store.store.snapshot();
+        let snapshot = store.snapshot();
         let mut scratch = Scratch::new();
-        let view = user.data.view();
+        let view = user.view();
         let e = snapshot.evaluate(&mut scratch, &view, kind, name, Exposures::Log);
-        let result = Box::new(flagcore_evaluation {
+        let result = EvaluationData {
             kind,
             value: e.value(),
             json: e.json().to_map(),
@@ -830,29 +1105,30 @@ pub unsafe extern "C" fn flagcore_store_evaluate(
             ruleset_time: e.ruleset_time(),
             secondary: exposures(e.secondary_exposures()),
             undelegated: e.undelegated_secondary_exposures().map(exposures),
-        });
-        // SAFETY: checked non-null above; writable by the caller's promise.
-        unsafe { out.write(Box::into_raw(result)) };
+        };
+        // SAFETY: the caller's promise.
+        try_ffi!(unsafe { put_handle(out, result) });
         FLAGCORE_RESULT_OK
     })
 }
 
-/// Frees an evaluation. NULL is a no-op.
+/// Frees an evaluation. NULL is a no-op, and so is a pointer that is not a live evaluation
+/// (best effort, see `FLAGCORE_RESULT_INVALID_HANDLE`).
 ///
 /// # Safety
-/// `evaluation` NULL or from `flagcore_store_evaluate`, not yet freed.
+/// `evaluation` NULL or from `flagcore_store_evaluate`, not used by anyone else.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn flagcore_evaluation_free(evaluation: *mut flagcore_evaluation) {
     let _ = boundary(|| {
-        if !evaluation.is_null() {
-            // SAFETY: created by `Box::into_raw`, freed once.
-            drop(unsafe { Box::from_raw(evaluation) });
-        }
+        // SAFETY: the caller's promise.
+        unsafe { free_handle(evaluation) };
         FLAGCORE_RESULT_OK
     });
 }
 
 /// The boolean value (a gate's value; for configs whether a rule passed).
+///
+/// Results: `OK`; `NULL_PARAMETER`; `INVALID_HANDLE`; `PANIC`.
 ///
 /// # Safety
 /// `evaluation` valid; `out` writable.
@@ -863,7 +1139,7 @@ pub unsafe extern "C" fn flagcore_evaluation_value(
 ) -> flagcore_result {
     boundary(|| {
         // SAFETY: the caller's promises.
-        let e = try_ffi!(unsafe { reference(evaluation) });
+        let e = try_ffi!(unsafe { handle(evaluation) });
         // SAFETY: the caller's promise.
         try_ffi!(unsafe { put(out, e.value) });
         FLAGCORE_RESULT_OK
@@ -884,6 +1160,9 @@ pub enum flagcore_evaluation_text {
 
 /// A string of the evaluation, borrowed: valid until `flagcore_evaluation_free`.
 ///
+/// Results: `OK`; `NOT_FOUND`; `NULL_PARAMETER`; `INVALID_HANDLE`; `INVALID_ARGUMENT` (an unknown
+/// `which`); `PANIC`.
+///
 /// # Safety
 /// `evaluation` valid; `out` writable.
 #[unsafe(no_mangle)]
@@ -895,7 +1174,7 @@ pub unsafe extern "C" fn flagcore_evaluation_string(
     use flagcore_evaluation_text::*;
     boundary(|| {
         // SAFETY: the caller's promises.
-        let e = try_ffi!(unsafe { reference(evaluation) });
+        let e = try_ffi!(unsafe { handle(evaluation) });
         let s = match which {
             w if w == FLAGCORE_EVALUATION_RULE_ID as u32 => Some(e.rule_id.as_str()),
             w if w == FLAGCORE_EVALUATION_GROUP_NAME as u32 => e.group_name.as_deref(),
@@ -915,6 +1194,8 @@ pub unsafe extern "C" fn flagcore_evaluation_string(
 
 /// Why the evaluation has its value, and the ruleset's time.
 ///
+/// Results: `OK`; `NULL_PARAMETER` (nothing is written then); `INVALID_HANDLE`; `PANIC`.
+///
 /// # Safety
 /// `evaluation` valid; `reason` and `ruleset_time` writable.
 #[unsafe(no_mangle)]
@@ -926,7 +1207,8 @@ pub unsafe extern "C" fn flagcore_evaluation_details(
     use flagcore_reason::*;
     boundary(|| {
         // SAFETY: the caller's promises.
-        let e = try_ffi!(unsafe { reference(evaluation) });
+        let e = try_ffi!(unsafe { handle(evaluation) });
+        try_ffi!(outputs(&[erased(reason), erased(ruleset_time)]));
         let r = match e.reason {
             Reason::Recognized => FLAGCORE_REASON_RECOGNIZED,
             Reason::Unrecognized => FLAGCORE_REASON_UNRECOGNIZED,
@@ -936,16 +1218,20 @@ pub unsafe extern "C" fn flagcore_evaluation_details(
             Reason::CountryLookupNotLoaded => FLAGCORE_REASON_COUNTRY_LOOKUP_NOT_LOADED,
             _ => FLAGCORE_REASON_DEPTH_EXCEEDED,
         };
-        // SAFETY: the caller's promises.
-        try_ffi!(unsafe { put(reason, r) });
-        // SAFETY: the caller's promises.
-        try_ffi!(unsafe { put(ruleset_time, e.ruleset_time) });
+        // SAFETY: both non-null (checked) and writable by the caller's promise.
+        unsafe {
+            reason.write(r);
+            ruleset_time.write(e.ruleset_time);
+        }
         FLAGCORE_RESULT_OK
     })
 }
 
 /// A parameter of the value that is a string (borrowed until `flagcore_evaluation_free`).
 /// `FLAGCORE_RESULT_NOT_FOUND` when absent or not a string.
+///
+/// Results: `OK`; `NOT_FOUND`; `NULL_PARAMETER`; `INVALID_HANDLE`; `INVALID_UTF8`;
+/// `INVALID_ARGUMENT` (a length above `PTRDIFF_MAX`); `PANIC`.
 ///
 /// # Safety
 /// `evaluation` valid; `key` points to `key_len` bytes; `out` writable.
@@ -958,7 +1244,7 @@ pub unsafe extern "C" fn flagcore_evaluation_get_string(
 ) -> flagcore_result {
     boundary(|| {
         // SAFETY: the caller's promises.
-        let e = try_ffi!(unsafe { reference(evaluation) });
+        let e = try_ffi!(unsafe { handle(evaluation) });
         // SAFETY: the caller's promise.
         let key = try_ffi!(unsafe { text(key, key_len) });
         let Some(Json::String(s)) = e.json.get(key) else {
@@ -973,6 +1259,9 @@ pub unsafe extern "C" fn flagcore_evaluation_get_string(
 /// A parameter of the value that is a number. `FLAGCORE_RESULT_NOT_FOUND` when absent or not
 /// a number.
 ///
+/// Results: `OK`; `NOT_FOUND`; `NULL_PARAMETER`; `INVALID_HANDLE`; `INVALID_UTF8`;
+/// `INVALID_ARGUMENT` (a length above `PTRDIFF_MAX`); `PANIC`.
+///
 /// # Safety
 /// `evaluation` valid; `key` points to `key_len` bytes; `out` writable.
 #[unsafe(no_mangle)]
@@ -984,7 +1273,7 @@ pub unsafe extern "C" fn flagcore_evaluation_get_number(
 ) -> flagcore_result {
     boundary(|| {
         // SAFETY: the caller's promises.
-        let e = try_ffi!(unsafe { reference(evaluation) });
+        let e = try_ffi!(unsafe { handle(evaluation) });
         // SAFETY: the caller's promise.
         let key = try_ffi!(unsafe { text(key, key_len) });
         let Some(n) = e.json.get(key).and_then(Json::as_f64) else {
@@ -999,6 +1288,9 @@ pub unsafe extern "C" fn flagcore_evaluation_get_number(
 /// A parameter of the value that is a boolean. `FLAGCORE_RESULT_NOT_FOUND` when absent or
 /// not a boolean.
 ///
+/// Results: `OK`; `NOT_FOUND`; `NULL_PARAMETER`; `INVALID_HANDLE`; `INVALID_UTF8`;
+/// `INVALID_ARGUMENT` (a length above `PTRDIFF_MAX`); `PANIC`.
+///
 /// # Safety
 /// `evaluation` valid; `key` points to `key_len` bytes; `out` writable.
 #[unsafe(no_mangle)]
@@ -1010,7 +1302,7 @@ pub unsafe extern "C" fn flagcore_evaluation_get_bool(
 ) -> flagcore_result {
     boundary(|| {
         // SAFETY: the caller's promises.
-        let e = try_ffi!(unsafe { reference(evaluation) });
+        let e = try_ffi!(unsafe { handle(evaluation) });
         // SAFETY: the caller's promise.
         let key = try_ffi!(unsafe { text(key, key_len) });
         let Some(b) = e.json.get(key).and_then(Json::as_bool) else {
@@ -1026,6 +1318,10 @@ pub unsafe extern "C" fn flagcore_evaluation_get_bool(
 /// bytes, not NUL-terminated). `*len` receives the needed length; when it exceeds `cap` the
 /// result is `FLAGCORE_RESULT_BUFFER_TOO_SMALL` and nothing is copied.
 ///
+/// Results: `OK`; `BUFFER_TOO_SMALL` (`*len` is written, nothing else); `NULL_PARAMETER` (`len`, or
+/// `buf` NULL with a `cap`: nothing is written); `INVALID_HANDLE`; `INVALID_ARGUMENT`
+/// (`cap` above `PTRDIFF_MAX`); `PANIC`.
+///
 /// # Safety
 /// `evaluation` valid; `buf` NULL (cap 0) or writable for `cap` bytes; `len` writable.
 #[unsafe(no_mangle)]
@@ -1037,7 +1333,7 @@ pub unsafe extern "C" fn flagcore_evaluation_json(
 ) -> flagcore_result {
     boundary(|| {
         // SAFETY: the caller's promises.
-        let e = try_ffi!(unsafe { reference(evaluation) });
+        let e = try_ffi!(unsafe { handle(evaluation) });
         let text = serde_json::to_vec(&e.json).unwrap_or_else(|_| b"{}".to_vec());
         // SAFETY: the caller's promises.
         unsafe { copy_out(&text, buf, cap, len) }
@@ -1047,6 +1343,8 @@ pub unsafe extern "C" fn flagcore_evaluation_json(
 /// The evaluation in the conformance result format of Statsig's official core (value,
 /// rule id, group, secondary and undelegated exposures, allocated experiment) as JSON text,
 /// for debugging and cross-checking. Buffer handling as in `flagcore_evaluation_json`.
+///
+/// Results: as for `flagcore_evaluation_json`.
 ///
 /// # Safety
 /// As for `flagcore_evaluation_json`.
@@ -1059,7 +1357,7 @@ pub unsafe extern "C" fn flagcore_evaluation_record_json(
 ) -> flagcore_result {
     boundary(|| {
         // SAFETY: the caller's promises.
-        let e = try_ffi!(unsafe { reference(evaluation) });
+        let e = try_ffi!(unsafe { handle(evaluation) });
         let list = |l: &[(String, bool, String)]| -> Json {
             l.iter()
                 .map(|(g, v, r)| serde_json::json!({"gate": g, "gateValue": v.to_string(), "ruleID": r}))
@@ -1083,7 +1381,22 @@ pub unsafe extern "C" fn flagcore_evaluation_record_json(
     })
 }
 
-/// Forces a gate's value for everyone (`user_id` NULL with length 0) or for one user id.
+/// Which users an override is for: everyone for a NULL `user_id`, else one user id; an
+/// empty id is rejected (a C caller passing `""` most likely means everyone).
+fn override_user(user_id: *const u8, id: &str) -> Result<Option<&str>, flagcore_result> {
+    match (user_id.is_null(), id) {
+        (true, _) => Ok(None),
+        (false, "") => Err(FLAGCORE_RESULT_INVALID_ARGUMENT),
+        (false, id) => Ok(Some(id)),
+    }
+}
+
+/// Forces a gate's value for everyone (`user_id` NULL with length 0) or for one user id (a
+/// user with that `userID`; an empty id, `""`, is `INVALID_ARGUMENT`: pass NULL for
+/// everyone). A user override wins over an everyone override.
+///
+/// Results: `OK`; `NULL_PARAMETER`; `INVALID_HANDLE`; `INVALID_UTF8`; `INVALID_ARGUMENT`
+/// (an empty user id, a length above `PTRDIFF_MAX`); `PANIC`.
 ///
 /// # Safety
 /// `store` valid; `name`/`user_id` point to their lengths in bytes (or NULL with 0).
@@ -1098,19 +1411,24 @@ pub unsafe extern "C" fn flagcore_store_override_gate(
 ) -> flagcore_result {
     boundary(|| {
         // SAFETY: the caller's promises.
-        let store = try_ffi!(unsafe { reference(store) });
+        let store = try_ffi!(unsafe { handle(store) });
         // SAFETY: the caller's promise.
         let name = try_ffi!(unsafe { text(name, name_len) });
         // SAFETY: the caller's promise.
         let id = try_ffi!(unsafe { text(user_id, user_id_len) });
-        let id = (!user_id.is_null()).then_some(id);
-        store.store.override_gate(name, value, id);
+        let id = try_ffi!(override_user(user_id, id));
+        store.override_gate(name, value, id);
         FLAGCORE_RESULT_OK
     })
 }
 
 /// Forces the value (a JSON object) of a dynamic config or experiment (`kind` 1 or 2) or a
-/// layer (`kind` 3), for everyone or one user id.
+/// layer (`kind` 3), for everyone (`user_id` NULL) or one user id (not empty), as
+/// `flagcore_store_override_gate`.
+///
+/// Results: `OK`; `NULL_PARAMETER`; `INVALID_HANDLE`; `INVALID_UTF8`; `INVALID_JSON` (not a
+/// JSON object); `INVALID_ARGUMENT` (another kind, an empty user id, a length above
+/// `PTRDIFF_MAX`); `PANIC`.
 ///
 /// # Safety
 /// `store` valid; byte arguments point to their lengths (or NULL with 0 for `user_id`).
@@ -1127,7 +1445,7 @@ pub unsafe extern "C" fn flagcore_store_override_value(
 ) -> flagcore_result {
     boundary(|| {
         // SAFETY: the caller's promises.
-        let store = try_ffi!(unsafe { reference(store) });
+        let store = try_ffi!(unsafe { handle(store) });
         // SAFETY: the caller's promise.
         let name = try_ffi!(unsafe { text(name, name_len) });
         // SAFETY: the caller's promise.
@@ -1137,12 +1455,10 @@ pub unsafe extern "C" fn flagcore_store_override_value(
         };
         // SAFETY: the caller's promise.
         let id = try_ffi!(unsafe { text(user_id, user_id_len) });
-        let id = (!user_id.is_null()).then_some(id);
+        let id = try_ffi!(override_user(user_id, id));
         match kind_of(kind) {
-            Some(Kind::DynamicConfig | Kind::Experiment) => {
-                store.store.override_config(name, value, id)
-            }
-            Some(Kind::Layer) => store.store.override_layer(name, value, id),
+            Some(Kind::DynamicConfig | Kind::Experiment) => store.override_config(name, value, id),
+            Some(Kind::Layer) => store.override_layer(name, value, id),
             _ => return FLAGCORE_RESULT_INVALID_ARGUMENT,
         }
         FLAGCORE_RESULT_OK
@@ -1150,6 +1466,8 @@ pub unsafe extern "C" fn flagcore_store_override_value(
 }
 
 /// Removes every local override.
+///
+/// Results: `OK`; `NULL_PARAMETER`; `INVALID_HANDLE`; `PANIC`.
 ///
 /// # Safety
 /// `store` valid.
@@ -1159,8 +1477,8 @@ pub unsafe extern "C" fn flagcore_store_clear_overrides(
 ) -> flagcore_result {
     boundary(|| {
         // SAFETY: the caller's promise.
-        let store = try_ffi!(unsafe { reference(store) });
-        store.store.clear_overrides();
+        let store = try_ffi!(unsafe { handle(store) });
+        store.clear_overrides();
         FLAGCORE_RESULT_OK
     })
 }
@@ -1173,7 +1491,7 @@ pub use sync::*;
 // The store is shared across threads; the user and evaluation are read-only once built.
 const _: () = {
     const fn assert_send_sync<T: Send + Sync>() {}
-    assert_send_sync::<flagcore_store>();
-    assert_send_sync::<flagcore_user>();
-    assert_send_sync::<flagcore_evaluation>();
+    assert_send_sync::<<flagcore_store as ptr::Handle>::Data>();
+    assert_send_sync::<<flagcore_user as ptr::Handle>::Data>();
+    assert_send_sync::<<flagcore_evaluation as ptr::Handle>::Data>();
 };

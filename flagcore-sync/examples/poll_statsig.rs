@@ -55,6 +55,12 @@ async fn main() {
             println!("  {what} error: {e}");
         }
     }
+    for dropped in &report.dropped_specs {
+        println!(
+            "  dropped {} {:?} (it evaluates as unrecognized): {}",
+            dropped.section, dropped.name, dropped.reason
+        );
+    }
     if let Some(rs) = store.ruleset() {
         println!(
             "ruleset time {}: {} gates, {} configs, {} layers",
@@ -76,10 +82,17 @@ async fn main() {
         let now = status.borrow().clone();
         if now.ruleset_time != last.ruleset_time {
             println!(
-                "new ruleset: time {:?} (age {:?})",
+                "new ruleset: time {:?} (age {:?}), {} specs dropped",
                 now.ruleset_time,
-                now.ruleset_age()
+                now.ruleset_age(),
+                now.dropped_specs.len()
             );
+            for dropped in &now.dropped_specs {
+                println!(
+                    "  dropped {} {:?}: {}",
+                    dropped.section, dropped.name, dropped.reason
+                );
+            }
         }
         if now.last_error != last.last_error {
             if let Some((_, e)) = &now.last_error {

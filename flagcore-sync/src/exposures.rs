@@ -129,6 +129,10 @@ pub struct LoggerStats {
     pub dropped_failed: u64,
     /// Dropped because they came after shutdown.
     pub dropped_shut_down: u64,
+    /// Dropped because the destination refused the server secret (HTTP 401 or 403: the
+    /// key is wrong, revoked or lacks permission, see [`crate::SyncError::Unauthorized`]).
+    /// Such a batch is not retried, since no retry would succeed: fix the key.
+    pub dropped_unauthorized: u64,
     /// Delivered.
     pub sent: u64,
     /// Batches delivered.
@@ -145,6 +149,7 @@ struct Counters {
     dropped_overflow: AtomicU64,
     dropped_failed: AtomicU64,
     dropped_shut_down: AtomicU64,
+    dropped_unauthorized: AtomicU64,
     sent: AtomicU64,
     batches_sent: AtomicU64,
     failed_attempts: AtomicU64,
@@ -271,6 +276,7 @@ impl ExposureLogger {
             dropped_overflow: get(&c.dropped_overflow),
             dropped_failed: get(&c.dropped_failed),
             dropped_shut_down: get(&c.dropped_shut_down),
+            dropped_unauthorized: get(&c.dropped_unauthorized),
             sent: get(&c.sent),
             batches_sent: get(&c.batches_sent),
             failed_attempts: get(&c.failed_attempts),
@@ -669,8 +675,10 @@ struct Batch {
 enum Failed {
     /// Worth retrying later.
     Retry,
-    /// Refused for good (HTTP 400, 403, 405, 413, 429, 501).
+    /// Refused for good (HTTP 400, 405, 413, 429, 501).
     Refused,
+    /// The server secret was refused (HTTP 401, 403): not retried, counted on its own.
+    Unauthorized,
 }
 
 type Delivery = Pin<Box<dyn Future<Output = (Batch, Result<(), Failed>)> + Send>>;
@@ -847,6 +855,7 @@ impl Flusher {
                 self.pending.push_front(batch);
                 self.backoff = (self.backoff * 2).clamp(RETRY_FIRST, RETRY_MAX);
             }
+            Err(Failed::Unauthorized) => add(&self.counters.dropped_unauthorized, batch.events),
             Err(_) => add(&self.counters.dropped_failed, batch.events),
         }
     }
@@ -884,7 +893,9 @@ impl Flusher {
         }
         if let Some((delivery, events)) = in_flight {
             match tokio::time::timeout_at(deadline, delivery).await {
-                Ok((batch, Ok(()))) => self.delivered((batch, Ok(()))),
+                Ok((batch, r @ (Ok(()) | Err(Failed::Unauthorized)))) => {
+                    self.delivered((batch, r));
+                }
                 // Tried again below, once.
                 Ok((batch, Err(Failed::Retry))) => {
                     add(&self.counters.failed_attempts, 1);
@@ -900,7 +911,9 @@ impl Flusher {
             let events = batch.events;
             let delivery = self.deliver(batch);
             match tokio::time::timeout_at(deadline, delivery).await {
-                Ok((batch, Ok(()))) => self.delivered((batch, Ok(()))),
+                Ok((batch, r @ (Ok(()) | Err(Failed::Unauthorized)))) => {
+                    self.delivered((batch, r));
+                }
                 _ => {
                     add(&self.counters.failed_attempts, 1);
                     add(&self.counters.dropped_failed, events);
@@ -992,8 +1005,9 @@ async fn send(
                     Ok(v) if v.get("success") != Some(&serde_json::Value::Bool(false)) => Ok(()),
                     _ => Err(Failed::Retry),
                 },
+                Err(crate::SyncError::Unauthorized { .. }) => Err(Failed::Unauthorized),
                 Err(crate::SyncError::Status {
-                    status: 400 | 403 | 405 | 413 | 429 | 501,
+                    status: 400 | 405 | 413 | 429 | 501,
                     ..
                 }) => Err(Failed::Refused),
                 Err(_) => Err(Failed::Retry),

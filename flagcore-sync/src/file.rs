@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use flagcore::{Limits, Store};
 
-use crate::status::StatusCell;
+use crate::status::{Installed, StatusCell};
 use crate::task::{Stopped, Task};
 use crate::{Status, SyncError};
 
@@ -57,8 +57,14 @@ impl FileOptions {
 ///
 /// A file that does not load (half written, malformed, larger than the limits, empty while
 /// the current ruleset is not) is not installed: the last good ruleset keeps serving, the
-/// error is recorded in the [`Status`], and the file is tried again when it changes. A file
-/// that disappears keeps the last ruleset too. Write files atomically (write a temporary
+/// error is recorded in the [`Status`], and the file is tried again when it changes.
+///
+/// Every check is an attempt in the [`Status`] (and wakes its `watch()` receivers). A
+/// check that finds the version that loaded unchanged is a success, so `last_success`
+/// says the file is being watched and still good; one that finds a version that failed
+/// unchanged leaves that failure standing, without counting it again. A file
+/// that disappears keeps the last ruleset too. A spec the loader drops (Statsig's semantics
+/// drop a malformed spec silently) is named in [`Status::dropped_specs`]. Write files atomically (write a temporary
 /// file, then rename it) to spare the watcher the half-written versions.
 ///
 /// ```no_run
@@ -156,11 +162,13 @@ impl Version {
     }
 }
 
-/// The version last read, its content hash, and whether its metadata can be trusted.
+/// The version last read, its content hash, whether its metadata can be trusted, and
+/// whether it loaded.
 struct Seen {
     version: Version,
     hash: u64,
     racy: bool,
+    loaded: bool,
 }
 
 async fn run(
@@ -184,20 +192,20 @@ async fn run(
             return;
         };
         match result {
-            Ok(None) => {}
-            Ok(Some(time)) => status.success(Some(Some(time))),
+            Ok(None) => status.unchanged(seen.as_ref().is_some_and(|s| s.loaded)),
+            Ok(Some(installed)) => status.success(Some(installed)),
             Err(e) => status.failure(&e),
         }
     }
 }
 
-/// One check: `Ok(None)` when nothing changed, the installed ruleset's time otherwise.
+/// One check: `Ok(None)` when nothing changed, what was installed otherwise.
 async fn check(
     store: &Store,
     options: &FileOptions,
     hasher: &RandomState,
     seen: &mut Option<Seen>,
-) -> Result<Option<u64>, SyncError> {
+) -> Result<Option<Installed>, SyncError> {
     let path = &options.path;
     let before = tokio::fs::metadata(path).await.map_err(SyncError::Io)?;
     let version = Version::of(&before);
@@ -215,6 +223,7 @@ async fn check(
             version,
             hash,
             racy: false,
+            loaded: false,
         });
         return Err(SyncError::TooLarge { limit });
     }
@@ -227,17 +236,19 @@ async fn check(
     }
     let hash = hasher.hash_one(&bytes);
     let racy = version.is_racy(read_at);
-    let unchanged = seen.as_ref().is_some_and(|s| s.hash == hash);
-    *seen = Some(Seen {
+    let unchanged = seen.as_ref().filter(|s| s.hash == hash).map(|s| s.loaded);
+    let seen = seen.insert(Seen {
         version,
         hash,
         racy,
+        loaded: unchanged.unwrap_or(false),
     });
-    if unchanged {
+    if unchanged.is_some() {
         return Ok(None);
     }
-    let rs = crate::parse(&bytes, &options.limits)?;
-    crate::install(store, rs).map(Some)
+    let installed = crate::parse(&bytes, &options.limits).and_then(|rs| crate::install(store, rs));
+    seen.loaded = installed.is_ok();
+    installed.map(Some)
 }
 
 #[cfg(test)]

@@ -81,8 +81,8 @@ pub(crate) fn session_id() -> &'static str {
 }
 
 /// Sends `request` and reads the body of a successful answer, refusing bodies over `limit`
-/// bytes before they are held in memory. An HTTP error status is an error carrying the
-/// server's `Retry-After`.
+/// bytes before they are held in memory. HTTP 401 and 403 are [`SyncError::Unauthorized`];
+/// another HTTP error status is an error carrying the server's `Retry-After`.
 pub(crate) async fn fetch(
     request: reqwest::RequestBuilder,
     limit: usize,
@@ -99,6 +99,11 @@ pub(crate) async fn fetch_with_status(
 ) -> Result<(u16, Vec<u8>), SyncError> {
     let mut response = request.send().await.map_err(request_error)?;
     let status = response.status();
+    if matches!(status.as_u16(), 401 | 403) {
+        return Err(SyncError::Unauthorized {
+            status: status.as_u16(),
+        });
+    }
     if !status.is_success() {
         return Err(SyncError::Status {
             status: status.as_u16(),

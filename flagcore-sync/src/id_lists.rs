@@ -161,7 +161,7 @@ async fn run(
         };
         match result {
             Ok(false) => status.success(None),
-            Ok(true) => status.success(Some(None)),
+            Ok(true) => status.success(Some(crate::status::Installed::IdLists)),
             Err(e) => status.failure(&e),
         }
     }

@@ -17,7 +17,8 @@
 //! - [`IdListSync`] keeps the store's ID lists (members of large segments) in sync,
 //!   downloading only what was appended since the last sync.
 //! - Each source reports a [`Status`]: last success, last error, ruleset time and age,
-//!   consecutive failures.
+//!   consecutive failures, and the specs the payload lost (Statsig drops a malformed spec
+//!   silently; [`Status::dropped_specs`] names them and says why).
 //! - [`ExposureLogger`] is the store's [`flagcore::ExposureSink`]: it copies each exposure
 //!   into a Statsig event and queues it without waiting (a full queue drops and counts),
 //!   deduplicates, batches, and posts gzipped batches to Statsig's `log_event` endpoint (or
@@ -136,6 +137,17 @@ pub enum SyncError {
         /// The delay the server asked for.
         retry_after: Option<Duration>,
     },
+    /// The source refused the server secret (HTTP 401 or 403): the key is wrong, revoked,
+    /// not a server secret (`secret-…`; a client key is refused), or lacks permission for
+    /// this endpoint. Check the key given to the source (and the proxy's, if there is one):
+    /// nothing will work until it is fixed. Sources keep trying, but only after a long delay
+    /// ([`StatsigOptions::unauthorized_retry`]); the exposure logger drops such batches
+    /// ([`LoggerStats::dropped_unauthorized`]).
+    #[error("the server secret was refused (HTTP {status}): it is wrong, revoked or lacks permission; check the key")]
+    Unauthorized {
+        /// 401 or 403.
+        status: u16,
+    },
     /// The body was larger than the loader's `max_payload_bytes`; it was not read further.
     /// Raise the limit in the source's options if the payload really is that large.
     #[error("the payload is larger than {limit} bytes")]
@@ -205,13 +217,19 @@ fn is_empty(rs: &flagcore::Ruleset) -> bool {
 }
 
 /// Installs `rs` unless it would replace a non-empty ruleset by an empty one; returns its
-/// time.
-pub(crate) fn install(store: &flagcore::Store, rs: flagcore::Ruleset) -> Result<u64, SyncError> {
+/// time and the specs it dropped.
+pub(crate) fn install(
+    store: &flagcore::Store,
+    rs: flagcore::Ruleset,
+) -> Result<status::Installed, SyncError> {
     let current_has_specs = store.ruleset().is_some_and(|c| !is_empty(&c));
     if current_has_specs && is_empty(&rs) {
         return Err(SyncError::EmptyPayload);
     }
-    let time = rs.time();
+    let installed = status::Installed::Ruleset {
+        time: rs.time(),
+        dropped: rs.dropped_specs().to_vec(),
+    };
     store.install(rs);
-    Ok(time)
+    Ok(installed)
 }

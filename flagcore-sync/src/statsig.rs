@@ -6,7 +6,7 @@ use std::time::Duration;
 use flagcore::{Limits, Ruleset, Store};
 
 use crate::http::{self, Backoff};
-use crate::status::StatusCell;
+use crate::status::{Installed, StatusCell};
 use crate::task::{Stopped, Task};
 use crate::{Status, SyncError};
 
@@ -47,6 +47,12 @@ pub struct StatsigOptions {
     /// The longest `Retry-After` honoured (10 minutes): a larger one is cut to this, so a
     /// broken proxy cannot stop polling for days.
     pub max_retry_after: Duration,
+    /// The wait after the server secret was refused (HTTP 401/403,
+    /// [`SyncError::Unauthorized`]) before trying again (5 minutes), instead of the short
+    /// backoff: a wrong key does not fix itself within seconds, and hammering the endpoint
+    /// with it helps no one. Tries go on, so a key whose permission is restored at the
+    /// source is picked up without a restart.
+    pub unauthorized_retry: Duration,
     /// Limits on the payload (size, counts); a larger body is not even read.
     pub limits: Limits,
 }
@@ -61,6 +67,7 @@ impl core::fmt::Debug for StatsigOptions {
             .field("timeout", &self.timeout)
             .field("retry_base", &self.retry_base)
             .field("max_retry_after", &self.max_retry_after)
+            .field("unauthorized_retry", &self.unauthorized_retry)
             .field("limits", &self.limits)
             .finish()
     }
@@ -77,6 +84,7 @@ impl StatsigOptions {
             timeout: Duration::from_secs(10),
             retry_base: Duration::from_millis(200),
             max_retry_after: Duration::from_secs(600),
+            unauthorized_retry: Duration::from_secs(300),
             limits: Limits::default(),
         }
     }
@@ -117,6 +125,12 @@ impl StatsigOptions {
         self
     }
 
+    /// Sets the wait after a refused server secret.
+    pub fn unauthorized_retry(mut self, delay: Duration) -> Self {
+        self.unauthorized_retry = delay;
+        self
+    }
+
     /// Sets the payload limits.
     pub fn limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
@@ -129,7 +143,8 @@ impl StatsigOptions {
 /// The first sync starts at once; then one every `interval`. A failure (HTTP error,
 /// timeout, a payload the loader rejects, an empty payload replacing a non-empty one) keeps
 /// the current ruleset, is recorded in the [`Status`], and is retried after a capped,
-/// jittered backoff (or the server's `Retry-After`). The loop never ends on its own.
+/// jittered backoff (or the server's `Retry-After`); a refused server secret (HTTP 401/403)
+/// is retried only after [`StatsigOptions::unauthorized_retry`]. The loop never ends on its own.
 /// Dropping the handle stops it; [`StatsigPoller::shutdown`] stops it and waits until it
 /// has.
 #[derive(Debug)]
@@ -139,7 +154,7 @@ pub struct StatsigPoller {
 
 /// What one successful sync did.
 enum Synced {
-    Installed(u64),
+    Installed(Installed),
     NoUpdates,
 }
 
@@ -201,7 +216,7 @@ async fn run(
         delay = match result {
             Ok(synced) => {
                 let installed = match synced {
-                    Synced::Installed(time) => Some(Some(time)),
+                    Synced::Installed(installed) => Some(installed),
                     Synced::NoUpdates => None,
                 };
                 status.success(installed);
@@ -215,6 +230,7 @@ async fn run(
                         retry_after: Some(asked),
                         ..
                     } => delay.max(asked.min(options.max_retry_after)),
+                    SyncError::Unauthorized { .. } => options.unauthorized_retry,
                     _ => delay,
                 }
             }
@@ -328,6 +344,10 @@ pub struct InitReport {
     pub duration: Duration,
     /// The `time` of the ruleset serving afterwards.
     pub ruleset_time: Option<u64>,
+    /// The specs that the ruleset serving afterwards dropped, with why (see
+    /// [`Status::dropped_specs`]): names that evaluate as unrecognized although the payload
+    /// has them. Empty when nothing was dropped.
+    pub dropped_specs: Vec<flagcore::DroppedSpec>,
 }
 
 impl InitReport {
@@ -392,6 +412,9 @@ pub async fn initialize(
         bootstrap_error,
         duration: started.elapsed(),
         ruleset_time: store.ruleset().map(|r| r.time()),
+        dropped_specs: store
+            .ruleset()
+            .map_or_else(Vec::new, |r| r.dropped_specs().to_vec()),
     };
     Ok((poller, report))
 }

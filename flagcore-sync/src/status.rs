@@ -34,6 +34,13 @@ pub struct Status {
     pub consecutive_failures: u32,
     /// The `time` (ms since the Unix epoch) of the ruleset this source installed last.
     pub ruleset_time: Option<u64>,
+    /// The specs that the ruleset this source installed last dropped, with why
+    /// ([`flagcore::Ruleset::dropped_specs`]). Statsig's semantics drop a malformed spec (a
+    /// `"passPercentage": "50%"`, a missing field…) without failing the payload, and its
+    /// name then evaluates as unrecognized: a gate is `false`, a config gives its default.
+    /// flagcore keeps that behaviour; this list makes it visible. Empty when nothing was
+    /// dropped: alert when it is not.
+    pub dropped_specs: Vec<flagcore::DroppedSpec>,
 }
 
 impl Status {
@@ -49,6 +56,18 @@ impl Status {
         // A time in the future (clock skew, or absurd) is no age at all.
         Some(changed.map_or(Duration::ZERO, |t| t.elapsed().unwrap_or_default()))
     }
+}
+
+/// What a successful attempt installed.
+#[derive(Debug)]
+pub(crate) enum Installed {
+    /// A ruleset: its time, and the specs it dropped.
+    Ruleset {
+        time: u64,
+        dropped: Vec<flagcore::DroppedSpec>,
+    },
+    /// ID lists changed.
+    IdLists,
 }
 
 /// A `Status` shared between a source's task (the only writer, once per attempt) and its
@@ -80,19 +99,31 @@ impl StatusCell {
         });
     }
 
-    /// A successful attempt; `installed` is the time of the ruleset it installed, if any
-    /// (`Some(None)`: something other than a ruleset was installed, e.g. ID lists).
-    pub(crate) fn success(&self, installed: Option<Option<u64>>) {
+    /// A successful attempt; `installed` is what it installed, if anything
+    /// ([`Installed::IdLists`]: something other than a ruleset, ID lists).
+    pub(crate) fn success(&self, installed: Option<Installed>) {
         self.attempt(|s, now| {
             s.last_success = Some(now);
             s.consecutive_failures = 0;
-            if let Some(time) = installed {
+            if let Some(installed) = installed {
                 s.last_install = Some(now);
-                if time.is_some() {
-                    s.ruleset_time = time;
+                if let Installed::Ruleset { time, dropped } = installed {
+                    s.ruleset_time = Some(time);
+                    s.dropped_specs = dropped;
                 }
             }
         });
+    }
+
+    /// An attempt that found nothing new: a success when what the source holds is its
+    /// last good version (`good`); otherwise the failure it had stands (and is not counted
+    /// again).
+    pub(crate) fn unchanged(&self, good: bool) {
+        if good {
+            self.success(None);
+        } else {
+            self.attempt(|_, _| {});
+        }
     }
 
     pub(crate) fn failure(&self, error: &crate::SyncError) {
@@ -135,7 +166,30 @@ mod tests {
         let s = cell.get();
         assert_eq!((s.attempts, s.consecutive_failures), (3, 0));
         assert!(s.last_error.is_some() && s.last_install.is_none());
-        cell.success(Some(Some(7)));
+        let dropped = flagcore::DroppedSpec {
+            section: "feature_gates",
+            name: "g".into(),
+            entity: Some("feature_gate".into()),
+            reason: "bad".into(),
+        };
+        cell.success(Some(Installed::Ruleset {
+            time: 7,
+            dropped: vec![dropped.clone()],
+        }));
         assert_eq!(cell.get().ruleset_time, Some(7));
+        assert_eq!(cell.get().dropped_specs, [dropped]);
+        // ID lists leave the ruleset's fields alone.
+        cell.success(Some(Installed::IdLists));
+        assert_eq!(cell.get().ruleset_time, Some(7));
+        assert_eq!(cell.get().dropped_specs.len(), 1);
+        // Nothing new: a success when the source holds a good version, else the failure
+        // stands, counted once.
+        cell.failure(&e);
+        cell.unchanged(false);
+        let s = cell.get();
+        assert_eq!((s.attempts, s.consecutive_failures), (7, 1));
+        cell.unchanged(true);
+        let s = cell.get();
+        assert_eq!((s.attempts, s.consecutive_failures), (8, 0));
     }
 }

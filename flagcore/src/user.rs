@@ -294,7 +294,9 @@ pub(crate) enum TopField {
 /// assert!(user.user_id_value().is_some());
 /// ```
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
+// `remote = "Self"`: the derived code becomes the inherent `UserData::deserialize`, called by
+// the trait impl below once it has checked that the input is an object.
+#[serde(remote = "Self", rename_all = "camelCase")]
 pub struct UserData {
     /// `userID`: any JSON (strings, numbers…).
     #[serde(rename = "userID", default)]
@@ -331,8 +333,26 @@ pub struct UserData {
     pub statsig_environment: Option<Map<String, Json>>,
 }
 
+/// A user is a JSON object: serde would otherwise read a struct from an array too, field by
+/// field (`["u1", "a@b.com"]` as a userID and an email).
+impl<'de> Deserialize<'de> for UserData {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<UserData, D::Error> {
+        struct Object;
+        impl<'de> serde::de::Visitor<'de> for Object {
+            type Value = UserData;
+            fn expecting(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                f.write_str("a user; a user must be a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<UserData, A::Error> {
+                UserData::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+            }
+        }
+        deserializer.deserialize_map(Object)
+    }
+}
+
 impl UserData {
-    /// Parses Statsig user JSON.
+    /// Parses Statsig user JSON: an object (anything else is an error).
     pub fn from_json(bytes: &[u8]) -> Result<UserData, serde_json::Error> {
         serde_json::from_slice(bytes)
     }

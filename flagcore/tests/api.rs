@@ -16,4 +16,5 @@ mod api {
     mod shortcuts;
     mod soak;
     mod stress;
+    mod user_json;
 }

@@ -1,7 +1,10 @@
 //! C programs in `tests/c/`, compiled with `-Wall -Wextra -Werror
 //! -fsanitize=address,undefined` against the static library and run: the API end to end
-//! and under misuse, a multi-threaded stress run with a forked child, and conformance
-//! through the C ABI on `../shared/conformance/fixtures/demo_proj`.
+//! and under misuse, a multi-threaded stress run with a forked child, a source across a
+//! fork, and conformance through the C ABI on the `demo_proj` fixture.
+//!
+//! They need gcc with its sanitizer runtimes (libasan, libubsan) and python3: a test fails,
+//! saying so, when one is missing; none is skipped.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -30,9 +33,20 @@ fn static_library() -> PathBuf {
     lib
 }
 
-/// Compiles `tests/c/<name>.c` with the sanitizers; `None` (with a notice) when there is
-/// no C compiler.
-fn compile(name: &str) -> Option<PathBuf> {
+/// A file of the repository's conformance corpus (`conformance/`); a test fails when it is
+/// missing.
+fn conformance(path: &str) -> PathBuf {
+    let full = manifest().join("../conformance").join(path);
+    assert!(
+        full.exists(),
+        "{} is missing: the conformance corpus is part of the repository",
+        full.display()
+    );
+    full
+}
+
+/// Compiles `tests/c/<name>.c` with the sanitizers.
+fn compile(name: &str) -> PathBuf {
     compile_with(
         name,
         &[
@@ -42,10 +56,11 @@ fn compile(name: &str) -> Option<PathBuf> {
     )
 }
 
-fn compile_with(name: &str, flags: &[&str]) -> Option<PathBuf> {
-    if Command::new("gcc").arg("--version").output().is_err() {
-        eprintln!("NOTICE: gcc not found; C tests skipped");
-        return None;
+/// Compiles `tests/c/<name>.c` with `flags`; fails the test when gcc is missing or the
+/// program does not compile (with the sanitizers: when their runtimes are not installed).
+fn compile_with(name: &str, flags: &[&str]) -> PathBuf {
+    if let Err(e) = Command::new("gcc").arg("--version").output() {
+        panic!("the C tests need gcc, which did not run ({e}): install it (apt-get install gcc)");
     }
     let lib = static_library();
     let out = std::env::temp_dir().join(format!("flagcore-c-{name}-{}", std::process::id()));
@@ -61,8 +76,12 @@ fn compile_with(name: &str, flags: &[&str]) -> Option<PathBuf> {
         .arg(&out)
         .status()
         .expect("run gcc");
-    assert!(status.success(), "compiling {name}.c failed");
-    Some(out)
+    assert!(
+        status.success(),
+        "compiling {name}.c with {flags:?} failed (gcc's output above; for -fsanitize, the \
+         runtimes libasan and libubsan must be installed)"
+    );
+    out
 }
 
 fn run(exe: &Path, args: &[&Path]) -> Output {
@@ -75,19 +94,24 @@ fn run(exe: &Path, args: &[&Path]) -> Output {
     out
 }
 
-#[test]
-fn api_end_to_end_and_misuse() {
-    let Some(exe) = compile("api") else { return };
+/// Runs the compiled `tests/c/<name>.c` on `examples/data/demo.json` (and then deletes
+/// it); the test fails unless the program succeeds.
+fn passes_on_demo(name: &str, exe: PathBuf) {
     let demo = manifest().join("../examples/data/demo.json");
     let out = run(&exe, &[&demo]);
     println!("{}", String::from_utf8_lossy(&out.stdout));
-    assert!(out.status.success(), "api.c failed");
     let _ = std::fs::remove_file(exe);
+    assert!(out.status.success(), "{name}.c failed");
+}
+
+#[test]
+fn api_end_to_end_and_misuse() {
+    passes_on_demo("api", compile("api"));
 }
 
 #[test]
 fn eight_threads_a_thousand_reloads_and_a_fork() {
-    let Some(exe) = compile("stress") else { return };
+    let exe = compile("stress");
     let out = run(&exe, &[]);
     println!("{}", String::from_utf8_lossy(&out.stdout));
     assert!(out.status.success(), "stress.c failed");
@@ -96,14 +120,8 @@ fn eight_threads_a_thousand_reloads_and_a_fork() {
 
 #[test]
 fn conformance_through_the_c_abi() {
-    let fixture = manifest().join("../../shared/conformance/fixtures/demo_proj");
-    if !fixture.is_dir() {
-        eprintln!("NOTICE: {} is absent; test skipped", fixture.display());
-        return;
-    }
-    let Some(exe) = compile("conformance") else {
-        return;
-    };
+    let fixture = conformance("fixtures/demo_proj");
+    let exe = compile("conformance");
     let dcs: serde_json::Value =
         serde_json::from_slice(&std::fs::read(fixture.join("dcs.json")).expect("dcs.json"))
             .expect("JSON");
@@ -138,7 +156,7 @@ fn conformance_through_the_c_abi() {
     let actual = tmp.join("actual.jsonl");
     std::fs::write(&actual, &out.stdout).expect("results");
     let cmp = Command::new("python3")
-        .arg(manifest().join("../../shared/conformance/compare.py"))
+        .arg(conformance("compare.py"))
         .arg(fixture.join("expected.jsonl.xz"))
         .arg(&actual)
         .output()
@@ -157,9 +175,8 @@ fn conformance_through_the_c_abi() {
 /// prints the official core's answers for its users (see examples/tests/data/demo).
 #[test]
 fn python_ctypes_example() {
-    if Command::new("python3").arg("--version").output().is_err() {
-        eprintln!("NOTICE: python3 not found; test skipped");
-        return;
+    if let Err(e) = Command::new("python3").arg("--version").output() {
+        panic!("this test needs python3, which did not run ({e}): install it");
     }
     let lib = static_library().with_file_name("libflagcore.so");
     assert!(lib.is_file(), "{} not built", lib.display());
@@ -184,14 +201,7 @@ fn python_ctypes_example() {
 
 #[test]
 fn exposures_reach_a_c_callback() {
-    let Some(exe) = compile("exposures") else {
-        return;
-    };
-    let demo = manifest().join("../examples/data/demo.json");
-    let out = run(&exe, &[&demo]);
-    println!("{}", String::from_utf8_lossy(&out.stdout));
-    assert!(out.status.success(), "exposures.c failed");
-    let _ = std::fs::remove_file(exe);
+    passes_on_demo("exposures", compile("exposures"));
 }
 
 /// Zero heap allocations per `flagcore_store_check_gate` after warm-up, on every gate of
@@ -199,16 +209,10 @@ fn exposures_reach_a_c_callback() {
 /// ASan replaces the allocator itself).
 #[test]
 fn zero_allocations_per_check_through_the_c_abi() {
-    let fixture = manifest().join("../../shared/conformance/fixtures/eval_proj");
-    if !fixture.is_dir() {
-        eprintln!("NOTICE: {} is absent; test skipped", fixture.display());
-        return;
-    }
+    let fixture = conformance("fixtures/eval_proj");
     let wrap =
         "-Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=posix_memalign,--wrap=aligned_alloc";
-    let Some(exe) = compile_with("zero_alloc", &[wrap]) else {
-        return;
-    };
+    let exe = compile_with("zero_alloc", &[wrap]);
     let dcs: serde_json::Value =
         serde_json::from_slice(&std::fs::read(fixture.join("dcs.json")).expect("dcs.json"))
             .expect("JSON");
@@ -238,14 +242,31 @@ fn zero_allocations_per_check_through_the_c_abi() {
     );
 }
 
-/// A file source started from C (feature `sync`) flips a gate when the file changes.
+/// A file source started from C (feature `sync`) flips a gate when the file changes; across
+/// a real `fork()` the child's status says FORKED, and a restart makes the child's store
+/// follow the file again (statsig-server-core#52).
 #[test]
 fn a_file_source_started_from_c() {
-    let Some(exe) = compile("source") else { return };
+    let exe = compile("source");
     let path = std::env::temp_dir().join(format!("flagcore-c-source-{}.json", std::process::id()));
     let out = run(&exe, &[&path]);
     println!("{}", String::from_utf8_lossy(&out.stdout));
     let _ = std::fs::remove_file(&path);
     let _ = std::fs::remove_file(exe);
     assert!(out.status.success(), "source.c failed");
+}
+
+/// Freed handles are refused and double frees ignored (while the allocator has not reused
+/// the memory). Without AddressSanitizer, which reports these reads of freed memory; with
+/// UBSan.
+#[test]
+fn freed_handles_are_refused() {
+    let exe = compile_with(
+        "handles",
+        &["-fsanitize=undefined", "-fno-sanitize-recover=undefined"],
+    );
+    let out = run(&exe, &[]);
+    println!("{}", String::from_utf8_lossy(&out.stdout));
+    let _ = std::fs::remove_file(exe);
+    assert!(out.status.success(), "handles.c failed");
 }

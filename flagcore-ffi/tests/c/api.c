@@ -164,6 +164,79 @@ int main(int argc, char **argv) {
   flagcore_store_free(NULL);
   CHECK(strlen(flagcore_version()) > 0);
 
+  /* Regression (outside review): a JSON array is not a user (serde read ["u1","a@b.com"] as
+   * a userID and an email); nor is any other non-object. */
+  CHECK(flagcore_user_from_json(S("[\"u1\",\"a@b.com\"]"), &bad) == FLAGCORE_RESULT_INVALID_JSON && bad == NULL);
+  CHECK(flagcore_user_from_json(S("\"u1\""), &bad) == FLAGCORE_RESULT_INVALID_JSON && bad == NULL);
+  CHECK(flagcore_user_from_json(S("null"), &bad) == FLAGCORE_RESULT_INVALID_JSON && bad == NULL);
+
+  /* Regression: a length above PTRDIFF_MAX with a non-NULL pointer is rejected (it aborted
+   * a debug build in slice::from_raw_parts and was undefined behaviour in release). */
+  const size_t huge = (size_t)PTRDIFF_MAX + 1;
+  value = true;
+  CHECK(flagcore_store_check_gate(store, ana, (const uint8_t *)"g", huge, &value) == FLAGCORE_RESULT_INVALID_ARGUMENT && value);
+  CHECK(flagcore_store_check_gate(store, ana, (const uint8_t *)"g", SIZE_MAX, &value) == FLAGCORE_RESULT_INVALID_ARGUMENT);
+  CHECK(flagcore_store_load_json(store, (const uint8_t *)"{}", huge, NULL, 0, NULL) == FLAGCORE_RESULT_INVALID_ARGUMENT);
+  CHECK(flagcore_user_from_json((const uint8_t *)"{}", SIZE_MAX, &bad) == FLAGCORE_RESULT_INVALID_ARGUMENT && bad == NULL);
+  CHECK(flagcore_user_set_string(ana, FLAGCORE_ATTRIBUTES_CUSTOM, S("k"), (const uint8_t *)"v", huge) == FLAGCORE_RESULT_INVALID_ARGUMENT);
+  CHECK(flagcore_store_override_gate(store, S("g"), true, (const uint8_t *)"u", huge) == FLAGCORE_RESULT_INVALID_ARGUMENT);
+
+  /* Regression: handles are tagged with their kind; one of another kind is an error, and
+   * `_free` of one is ignored. */
+  CHECK(flagcore_store_check_gate((const flagcore_store *)ana, ana, S("team_dogfood"), &value) == FLAGCORE_RESULT_INVALID_HANDLE);
+  CHECK(flagcore_store_check_gate(store, (const flagcore_user *)store, S("team_dogfood"), &value) == FLAGCORE_RESULT_INVALID_HANDLE);
+  CHECK(flagcore_store_evaluate(store, ana, FLAGCORE_KIND_GATE, S("team_dogfood"), &ev) == FLAGCORE_RESULT_OK);
+  CHECK(flagcore_evaluation_value((const flagcore_evaluation *)store, &value) == FLAGCORE_RESULT_INVALID_HANDLE);
+  CHECK(flagcore_user_set_field((flagcore_user *)ev, FLAGCORE_USER_FIELD_EMAIL, S("x")) == FLAGCORE_RESULT_INVALID_HANDLE);
+  CHECK(flagcore_store_load_json((const flagcore_store *)ev, (const uint8_t *)demo, len, NULL, 0, NULL) == FLAGCORE_RESULT_INVALID_HANDLE);
+  flagcore_user_free((flagcore_user *)store);
+  flagcore_store_free((flagcore_store *)ev);
+  flagcore_evaluation_free((flagcore_evaluation *)ana);
+  CHECK(flagcore_store_check_gate(store, ana, S("team_dogfood"), &value) == FLAGCORE_RESULT_OK && value);
+  CHECK(flagcore_evaluation_value(ev, &value) == FLAGCORE_RESULT_OK && value);
+
+  /* Regression: outputs are written only on success. */
+  reason = (flagcore_reason)77;
+  CHECK(flagcore_evaluation_details(ev, &reason, NULL) == FLAGCORE_RESULT_NULL_PARAMETER && reason == (flagcore_reason)77);
+  needed = 77;
+  CHECK(flagcore_evaluation_json(ev, NULL, 16, &needed) == FLAGCORE_RESULT_NULL_PARAMETER && needed == 77);
+  CHECK(flagcore_evaluation_json(ev, (uint8_t *)small, SIZE_MAX, &needed) == FLAGCORE_RESULT_INVALID_ARGUMENT && needed == 77);
+  CHECK(flagcore_evaluation_json(ev, NULL, 0, &needed) == FLAGCORE_RESULT_BUFFER_TOO_SMALL && needed == 2); /* "{}" */
+  flagcore_evaluation_free(ev);
+
+  /* NULL user id means everyone; "" is rejected rather than taken as the user whose id is
+   * empty. */
+  CHECK(flagcore_store_override_gate(store, S("team_dogfood"), false, (const uint8_t *)"", 0) == FLAGCORE_RESULT_INVALID_ARGUMENT);
+  CHECK(flagcore_store_override_value(store, FLAGCORE_KIND_DYNAMIC_CONFIG, S("pricing"), S("{}"), (const uint8_t *)"", 0) == FLAGCORE_RESULT_INVALID_ARGUMENT);
+  flagcore_user *nobody = NULL;
+  CHECK(flagcore_user_from_json(S("{\"userID\": \"\"}"), &nobody) == FLAGCORE_RESULT_OK);
+  CHECK(flagcore_store_check_gate(store, ana, S("team_dogfood"), &value) == FLAGCORE_RESULT_OK && value);
+  CHECK(flagcore_store_override_gate(store, S("team_dogfood"), false, NULL, 0) == FLAGCORE_RESULT_OK);
+  CHECK(flagcore_store_check_gate(store, ana, S("team_dogfood"), &value) == FLAGCORE_RESULT_OK && !value);
+  CHECK(flagcore_store_check_gate(store, nobody, S("team_dogfood"), &value) == FLAGCORE_RESULT_OK && !value);
+  CHECK(flagcore_store_clear_overrides(store) == FLAGCORE_RESULT_OK);
+  flagcore_user_free(nobody);
+
+  /* An evaluation owns its data: it outlives its store. */
+  flagcore_store *short_lived = NULL;
+  CHECK(flagcore_store_new(NULL, 0, &short_lived) == FLAGCORE_RESULT_OK);
+  CHECK(flagcore_store_load_json(short_lived, (const uint8_t *)demo, len, NULL, 0, NULL) == FLAGCORE_RESULT_OK);
+  CHECK(flagcore_store_evaluate(short_lived, ana, FLAGCORE_KIND_EXPERIMENT, S("checkout_button"), &ev) == FLAGCORE_RESULT_OK);
+  flagcore_store_free(short_lived);
+  CHECK(flagcore_evaluation_get_string(ev, S("color"), &s) == FLAGCORE_RESULT_OK && str_eq(s, "blue"));
+  CHECK(flagcore_evaluation_string(ev, FLAGCORE_EVALUATION_GROUP_NAME, &s) == FLAGCORE_RESULT_OK && str_eq(s, "Control"));
+  flagcore_evaluation_free(ev);
+
+  /* Every result code has its own static text. */
+  for (uint32_t code = 0; code <= FLAGCORE_RESULT_FORKED; code++) {
+    const char *text = flagcore_result_text(code);
+    CHECK(text != NULL && strlen(text) > 0 && strcmp(text, "unknown result code") != 0);
+    for (uint32_t other = 0; other < code; other++) CHECK(strcmp(text, flagcore_result_text(other)) != 0);
+  }
+  CHECK(strcmp(flagcore_result_text(FLAGCORE_RESULT_OK), "ok") == 0);
+  CHECK(strcmp(flagcore_result_text(FLAGCORE_RESULT_FORKED + 1), "unknown result code") == 0);
+  CHECK(strcmp(flagcore_result_text(UINT32_MAX), "unknown result code") == 0);
+
   flagcore_user_free(ana);
   flagcore_user_free(bo);
   flagcore_store_free(store);

@@ -9,6 +9,9 @@ use flagcore_sync::{BlockingRuntime, Destination, LoggerOptions, StatsigOptions}
 
 use super::server::{payload, Reply, Server};
 
+/// How long a wait may take before the test fails as hung.
+const HANG: Duration = Duration::from_secs(60);
+
 /// How many threads of this process carry the runtime's thread name (Linux; `None`
 /// elsewhere).
 fn runtime_threads() -> Option<usize> {
@@ -21,6 +24,9 @@ fn runtime_threads() -> Option<usize> {
     )
 }
 
+/// Waits until `cond` holds, for at most `timeout` (of real time: the blocking runtime has
+/// no paused clock). The timeouts below only turn a hang into a failure: what they wait for
+/// takes milliseconds.
 fn wait_until(timeout: Duration, cond: impl Fn() -> bool) -> bool {
     let start = Instant::now();
     while start.elapsed() < timeout {
@@ -40,25 +46,29 @@ fn a_non_async_program_syncs_from_a_file_and_shuts_down_cleanly() {
     let store = Arc::new(Store::new());
     let watcher = runtime.start_file_watcher(store.clone(), &path, Duration::from_millis(20));
     let user = User::with_user_id("u");
-    assert!(wait_until(Duration::from_secs(5), || store.check_gate(&user, "g")));
+    assert!(wait_until(HANG, || store.check_gate(&user, "g")));
     assert_ne!(
         runtime_threads(),
         Some(0),
         "the runtime's worker thread is not named"
     );
     std::fs::write(&path, payload(2, false)).unwrap();
-    assert!(wait_until(Duration::from_secs(5), || !store.check_gate(&user, "g")));
+    assert!(wait_until(HANG, || !store.check_gate(&user, "g")));
     runtime.block_on(watcher.shutdown());
 
     // A Statsig poller and an exposure logger, from plain threads.
     let server = Server::start();
     server.set_specs(Reply::Serve(payload(3, true)));
+    let mut logger_options = LoggerOptions::new(Destination::Statsig {
+        url: server.log_url(),
+        server_secret: "secret-test".into(),
+    });
+    // Real time passes here: a test slower than the default minute must not see a repeated
+    // exposure logged again.
+    logger_options.dedupe_window = Duration::from_secs(3600);
     let logger = Arc::new(
         runtime
-            .start_exposure_logger(LoggerOptions::new(Destination::Statsig {
-                url: server.log_url(),
-                server_secret: "secret-test".into(),
-            }))
+            .start_exposure_logger(logger_options)
             .expect("logger"),
     );
     let store = Arc::new(Store::with_options(Options {
@@ -71,11 +81,11 @@ fn a_non_async_program_syncs_from_a_file_and_shuts_down_cleanly() {
     let poller = runtime
         .start_statsig_poller(store.clone(), options)
         .expect("poller");
-    assert!(wait_until(Duration::from_secs(5), || store.check_gate(&user, "g")));
+    assert!(wait_until(HANG, || store.check_gate(&user, "g")));
     server.set_specs(Reply::Serve(payload(4, false)));
-    assert!(wait_until(Duration::from_secs(5), || !store.check_gate(&user, "g")));
+    assert!(wait_until(HANG, || !store.check_gate(&user, "g")));
     runtime.block_on(poller.shutdown());
-    runtime.block_on(logger.shutdown(Duration::from_secs(5)));
+    runtime.block_on(logger.shutdown(HANG));
     // One exposure per answer: on, then off (and, if the check came first, one without a
     // ruleset).
     let values: Vec<String> = server
@@ -86,10 +96,8 @@ fn a_non_async_program_syncs_from_a_file_and_shuts_down_cleanly() {
         .collect();
     assert_eq!(values, ["true", "false"], "{:?}", logger.stats());
 
-    runtime.shutdown(Duration::from_secs(5));
+    runtime.shutdown(HANG);
     let _ = std::fs::remove_file(&path);
     // No thread of the runtime is left behind.
-    assert!(wait_until(Duration::from_secs(2), || runtime_threads()
-        .unwrap_or(0)
-        == 0));
+    assert!(wait_until(HANG, || runtime_threads().unwrap_or(0) == 0));
 }

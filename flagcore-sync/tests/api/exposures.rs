@@ -201,8 +201,11 @@ async fn batches_flush_when_full_and_on_the_interval() {
     for id in &ids(25) {
         store.check_gate(&User::with_user_id(id), "g");
     }
-    // Two full batches go at once, without any time passing.
-    until("two full batches", || server.count(LOG) == 2).await;
+    // Two full batches go at once, without any time passing. (Wait for the deliveries to
+    // end, not just for the server to see them: the clock must not pass the timeout of a
+    // request still in flight.)
+    until("two full batches", || logger.stats().batches_sent == 2).await;
+    assert_eq!(server.count(LOG), 2);
     let posts = server.requests(LOG);
     assert!(posts.iter().all(|p| p.header("content-encoding").is_none()));
     assert!(posts
@@ -246,7 +249,10 @@ async fn duplicates_are_dropped_within_the_window_and_the_set_is_bounded() {
     store.check_gate(&User::with_user_id("bob"), "g");
     store.check_gate(&ana, "outer");
     advance(Duration::from_secs(1)).await;
-    until("a batch", || server.events().len() == 3).await;
+    // Delivered, not just seen by the server: the clock must not pass the timeout of a
+    // request still in flight (its retry would send the events twice).
+    until("a batch", || logger.stats().sent == 3).await;
+    assert_eq!(server.events().len(), 3);
     // Within the window: still a duplicate.
     advance(Duration::from_secs(58)).await;
     check(5);
@@ -256,16 +262,15 @@ async fn duplicates_are_dropped_within_the_window_and_the_set_is_bounded() {
     settle().await;
     check(5);
     advance(Duration::from_secs(1)).await;
-    until("the exposure after the window", || {
-        server.events().len() == 4
-    })
-    .await;
+    until("the exposure after the window", || logger.stats().sent == 4).await;
+    assert_eq!(server.events().len(), 4);
     // A full set is cleared: 100 other users push ana out, and she is logged again.
     for id in &ids(100) {
         store.check_gate(&User::with_user_id(id), "g");
     }
     advance(Duration::from_secs(1)).await;
-    until("the other users", || server.events().len() == 104).await;
+    until("the other users", || logger.stats().sent == 104).await;
+    assert_eq!(server.events().len(), 104);
     check(1);
     logger.shutdown(Duration::from_secs(5)).await;
     let events = server.events();
@@ -333,6 +338,47 @@ async fn failed_batches_are_retried_with_backoff_and_refused_ones_dropped() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn batches_refused_for_the_secret_are_dropped_not_retried() {
+    let _clock = freeze();
+    let server = Server::start();
+    let logger = logger(&server, |o| o.batch_size = 5);
+    let store = store_with(&logger);
+    let mut users = ids(11).into_iter();
+    for (n, status) in [(1, 401), (2, 403)] {
+        server.set_log(Reply::Status(status, None));
+        for id in users.by_ref().take(5) {
+            store.check_gate(&User::with_user_id(&id), "g");
+        }
+        until("the refusal", || {
+            logger.stats().dropped_unauthorized == 5 * n
+        })
+        .await;
+        // No retry, however long we wait.
+        advance(Duration::from_secs(600)).await;
+        settle().await;
+        assert_eq!(server.count(LOG), n as usize, "a refused batch was retried");
+    }
+    // The flush at shutdown counts a refusal the same way.
+    for id in users {
+        store.check_gate(&User::with_user_id(&id), "g");
+    }
+    logger.shutdown(Duration::from_secs(1)).await;
+    assert_eq!(server.count(LOG), 3);
+    let stats = logger.stats();
+    assert_eq!(
+        (
+            stats.received,
+            stats.dropped_unauthorized,
+            stats.dropped_failed,
+            stats.failed_attempts,
+            stats.sent
+        ),
+        (11, 11, 0, 3, 0),
+        "{stats:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_stalled_server_never_blocks_evaluation() {
     let _clock = freeze();
     let server = Server::start();
@@ -358,7 +404,8 @@ async fn a_stalled_server_never_blocks_evaluation() {
     // The flusher drains the queue into batches; one is stuck in a request to the stalled
     // server, three wait, the oldest others are dropped.
     until("a stuck request", || server.count(LOG) == 1).await;
-    settle().await;
+    // Batches are sealed on the blocking pool, in real time: wait until the queue is empty.
+    until("the queue drained", || logger.queue_len() == 0).await;
     // Evaluation goes on meanwhile, and the queue takes events again.
     for id in &users[..500] {
         store.check_gate(&User::with_user_id(&format!("{id}-again")), "g");
@@ -489,6 +536,9 @@ async fn memory_stays_bounded_with_exposures_on() {
         .unwrap_or(200_000);
     let server = Server::start();
     server.set_log(Reply::Status(500, None));
+    // The server shares this process: the bodies it would keep (more, the slower the
+    // machine, as failed batches are retried) are not the logger's memory.
+    server.record_requests(false);
     let logger = logger(&server, |o| o.flush_interval = Duration::from_millis(50));
     let store = store_with(&logger);
     let custom = [
@@ -512,7 +562,10 @@ async fn memory_stays_bounded_with_exposures_on() {
         }
     }
     peak = peak.max(rss().unwrap_or(0));
-    logger.shutdown(Duration::from_millis(200)).await;
+    // A deadline that only a hang reaches: the server answers at once, so the shutdown ends
+    // when each batch has had its last try, and every exposure is counted (a shutdown cut
+    // short by its deadline on a slow machine would abort the flusher with some uncounted).
+    logger.shutdown(Duration::from_secs(60)).await;
     let stats = logger.stats();
     println!(
         "{users} distinct users with exposures on, destination failing: RSS at start {} MiB, \

@@ -23,6 +23,9 @@ pub(crate) enum Reply {
     Serve(Vec<u8>),
     /// This status, with a `Retry-After` header when given.
     Status(u16, Option<String>),
+    /// This status, with the `Retry-After` value the function gives at the moment the
+    /// server answers (an HTTP date made then is not shortened by the test's own delays).
+    StatusRetryAfterAtAnswer(u16, fn() -> String),
     /// Never answers (the client times out).
     Hang,
     /// Announces the whole body, sends half of it, and closes the connection.
@@ -74,6 +77,8 @@ struct State {
     files: HashMap<String, Vec<u8>>,
     /// Answer range requests with the whole file (as a server without range support).
     ignore_ranges: bool,
+    /// Keep the requests received (for `requests`, `count`, `events`).
+    record: bool,
     requests: Vec<Request>,
 }
 
@@ -93,6 +98,7 @@ impl Server {
             log: Reply::Serve(br#"{"success": true}"#.to_vec()),
             files: HashMap::new(),
             ignore_ranges: false,
+            record: true,
             requests: Vec::new(),
         }));
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -169,6 +175,12 @@ impl Server {
         self.with(|s| s.ignore_ranges = ignore);
     }
 
+    /// Whether to keep the requests received (on by default). Off, the server's memory
+    /// stays flat however many requests come, for tests that measure this process's.
+    pub(crate) fn record_requests(&self, record: bool) {
+        self.with(|s| s.record = record);
+    }
+
     /// Requests whose path starts with `prefix`, in order.
     pub(crate) fn requests(&self, prefix: &str) -> Vec<Request> {
         self.with(|s| {
@@ -220,6 +232,10 @@ async fn serve(mut conn: TcpStream, state: Arc<Mutex<State>>) {
             let extra = retry_after.map_or(String::new(), |r| format!("Retry-After: {r}\r\n"));
             response(&format!("{code} Error"), "text/plain", b"error", &extra)
         }
+        Route::Reply(Reply::StatusRetryAfterAtAnswer(code, retry_after)) => {
+            let extra = format!("Retry-After: {}\r\n", retry_after());
+            response(&format!("{code} Error"), "text/plain", b"error", &extra)
+        }
         Route::Reply(Reply::Hang) => {
             std::future::pending::<()>().await;
             return;
@@ -248,7 +264,9 @@ enum Route {
 
 fn route(request: &Request, state: &Mutex<State>) -> Route {
     let mut s = state.lock().unwrap();
-    s.requests.push(request.clone());
+    if s.record {
+        s.requests.push(request.clone());
+    }
     let path = request.path.as_str();
     if path.starts_with(SPECS) {
         Route::Reply(s.specs.clone())
@@ -370,13 +388,17 @@ pub(crate) async fn advance(d: Duration) {
     tokio::time::advance(d).await;
 }
 
-/// Waits (in real time, at most 10 s) until `cond` holds; panics naming `what` otherwise.
-/// Works with a frozen clock: it waits on the blocking pool, not on a timer.
+/// Waits (in real time) until `cond` holds; panics naming `what` if it has not after a
+/// minute. Works with a frozen clock: it waits on the blocking pool, not on a timer.
+///
+/// The minute only turns a hang into a failure: what a test waits for takes milliseconds,
+/// and no outcome depends on how long it takes (every virtual deadline is moved by the test
+/// itself, with [`advance`], once what it waits for has happened).
 pub(crate) async fn until(what: &str, mut cond: impl FnMut() -> bool) {
     let started = Instant::now();
     while !cond() {
         assert!(
-            started.elapsed() < Duration::from_secs(10),
+            started.elapsed() < Duration::from_secs(60),
             "timed out waiting: {what}"
         );
         tokio::task::spawn_blocking(|| std::thread::sleep(Duration::from_millis(1)))
@@ -386,7 +408,10 @@ pub(crate) async fn until(what: &str, mut cond: impl FnMut() -> bool) {
 }
 
 /// Lets the runtime run whatever is ready (a few real milliseconds), for assertions that
-/// something did *not* happen.
+/// something did *not* happen. Tasks woken by an [`advance`] run before it returns (they
+/// are ahead in the runtime's queue); the milliseconds give a request that should not
+/// have been made a chance to show. Such an assertion can miss a fault on a slow machine,
+/// never report one that is not there.
 pub(crate) async fn settle() {
     for _ in 0..20 {
         tokio::task::spawn_blocking(|| std::thread::sleep(Duration::from_millis(1)))
@@ -412,6 +437,27 @@ pub(crate) fn payload(time: u64, on: bool) -> Vec<u8> {
     .unwrap()
 }
 
+/// [`payload`] plus a gate `broken` whose rule has `"passPercentage": "50%"`: Statsig's
+/// semantics drop that spec silently (its name evaluates as unrecognized, `false`).
+pub(crate) fn payload_with_a_dropped_spec(time: u64) -> Vec<u8> {
+    let mut v: serde_json::Value = serde_json::from_slice(&payload(time, true)).unwrap();
+    let mut broken = v["feature_gates"]["g"].clone();
+    broken["rules"][0]["passPercentage"] = json!("50%");
+    v["feature_gates"]["broken"] = broken;
+    serde_json::to_vec(&v).unwrap()
+}
+
+/// Checks that `dropped` names exactly gate `broken` of [`payload_with_a_dropped_spec`],
+/// with a reason that quotes the offending value.
+pub(crate) fn assert_broken_is_named(dropped: &[flagcore::DroppedSpec]) {
+    let names: Vec<(&str, &str)> = dropped.iter().map(|d| (d.section, &*d.name)).collect();
+    assert_eq!(names, [("feature_gates", "broken")], "{dropped:?}");
+    assert!(
+        dropped[0].reason.contains("\"50%\""),
+        "the reason does not name the value: {dropped:?}"
+    );
+}
+
 /// A well-formed payload without any spec.
 pub(crate) fn empty_payload(time: u64) -> Vec<u8> {
     serde_json::to_vec(&json!({
@@ -421,17 +467,8 @@ pub(crate) fn empty_payload(time: u64) -> Vec<u8> {
     .unwrap()
 }
 
-/// A file of the shared conformance data, or `None` (with a notice) when it is absent.
-pub(crate) fn conformance(path: &str) -> Option<Vec<u8>> {
-    let full = format!(
-        "{}/../../shared/conformance/{path}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    match std::fs::read(&full) {
-        Ok(bytes) => Some(bytes),
-        Err(_) => {
-            eprintln!("notice: {full} is absent; using the test's own payload");
-            None
-        }
-    }
+/// A file of the repository's conformance corpus (`conformance/`); a missing file fails.
+pub(crate) fn conformance(path: &str) -> Vec<u8> {
+    let full = format!("{}/../conformance/{path}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read(&full).unwrap_or_else(|e| panic!("{full}: {e}"))
 }

@@ -9,7 +9,8 @@ use flagcore_sync::{initialize, InitSource, StatsigOptions, StatsigPoller};
 use serde_json::Value as Json;
 
 use super::server::{
-    advance, conformance, empty_payload, freeze, payload, settle, until, Reply, Server, SPECS,
+    advance, assert_broken_is_named, conformance, empty_payload, freeze, payload,
+    payload_with_a_dropped_spec, settle, until, Reply, Server, SPECS,
 };
 
 const INTERVAL: Duration = Duration::from_secs(10);
@@ -37,17 +38,8 @@ struct Scenario {
 }
 
 fn scenario() -> Scenario {
-    let (Some(good), Some(users)) = (
-        conformance("fixtures/demo_proj/dcs.json"),
-        conformance("fixtures/demo_proj/users.jsonl"),
-    ) else {
-        return Scenario {
-            good: payload(1, true),
-            users: vec![UserData::from_json(br#"{"userID": "u"}"#).unwrap()],
-            recovered: payload(2, false),
-            killed: "g".into(),
-        };
-    };
+    let good = conformance("fixtures/demo_proj/dcs.json");
+    let users = conformance("fixtures/demo_proj/users.jsonl");
     let users: Vec<UserData> = users
         .split(|&b| b == b'\n')
         .filter(|l| !l.is_empty())
@@ -315,18 +307,17 @@ async fn retry_after_is_honoured_in_seconds_or_as_a_date_and_capped() {
         attempts,
         "retried before Retry-After"
     );
-    server.set_specs(Reply::Status(
-        429,
-        Some(httpdate::fmt_http_date(
-            SystemTime::now() + Duration::from_secs(61),
-        )),
-    ));
+    server.set_specs(Reply::StatusRetryAfterAtAnswer(429, || {
+        httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(61))
+    }));
     advance(Duration::from_secs(1)).await;
     until("the retry", || poller.status().attempts > attempts).await;
 
-    // An HTTP date a minute away.
+    // An HTTP date a minute away. A date is wall-clock time with whole seconds: the delay
+    // it gives is between 60 s and 61 s, less the (real) time from the server's answer to
+    // the poller's reading of it; 55 s leaves five seconds of that to a slow machine.
     let attempts = poller.status().attempts;
-    advance(Duration::from_secs(58)).await;
+    advance(Duration::from_secs(55)).await;
     settle().await;
     assert_eq!(
         poller.status().attempts,
@@ -334,7 +325,7 @@ async fn retry_after_is_honoured_in_seconds_or_as_a_date_and_capped() {
         "retried before the date"
     );
     server.set_specs(Reply::Status(503, Some("999999999".into())));
-    advance(Duration::from_secs(3)).await;
+    advance(Duration::from_secs(6)).await;
     until("the retry", || poller.status().attempts > attempts).await;
 
     // An absurd one is cut to `max_retry_after`.
@@ -470,5 +461,94 @@ async fn initialisation_reports_its_source_error_and_time() {
     assert!(report.network_ok && report.network_error.is_none());
     assert_eq!(report.ruleset_time, Some(3));
     assert_eq!(report.duration, Duration::ZERO, "no virtual time passed");
+    poller.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_refused_secret_says_so_and_waits_long_before_trying_again() {
+    let _clock = freeze();
+    let server = Server::start();
+    server.set_specs(Reply::Status(401, None));
+    let store = Arc::new(Store::new());
+    let options = options(&server);
+    assert_eq!(options.unauthorized_retry, Duration::from_secs(300));
+    let poller = StatsigPoller::start(store.clone(), options).expect("client");
+    let first = poller.wait_for_first_sync(TIMEOUT).await;
+    let message = first.last_error.as_ref().expect("an error").1.clone();
+    assert!(
+        message.contains("server secret was refused (HTTP 401)")
+            && message.contains("lacks permission"),
+        "{message}"
+    );
+    assert!(
+        !message.contains("secret-test"),
+        "the key leaked: {message}"
+    );
+
+    // Not the short backoff (500 ms, doubling up to the interval): five minutes, each time.
+    for status in [403, 401] {
+        server.set_specs(Reply::Status(status, None));
+        let attempts = poller.status().attempts;
+        advance(Duration::from_secs(300) - Duration::from_millis(1)).await;
+        settle().await;
+        assert_eq!(
+            poller.status().attempts,
+            attempts,
+            "retried before unauthorized_retry"
+        );
+        advance(Duration::from_millis(1)).await;
+        until("the retry", || poller.status().attempts > attempts).await;
+        let status_now = poller.status();
+        let message = &status_now.last_error.as_ref().expect("an error").1;
+        assert!(
+            message.contains(&format!("server secret was refused (HTTP {status})")),
+            "{message}"
+        );
+    }
+    assert_eq!(server.count(SPECS), 3);
+
+    // A key whose permission comes back is picked up at the next try.
+    server.set_specs(Reply::Serve(payload(1, true)));
+    advance(Duration::from_secs(300)).await;
+    until("the ruleset", || time(&store) == Some(1)).await;
+    assert_eq!(poller.status().consecutive_failures, 0);
+    poller.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn specs_the_payload_lost_are_named_in_the_status_and_the_report() {
+    let _clock = freeze();
+    let server = Server::start();
+    // From the bootstrap…
+    server.set_specs(Reply::Status(500, None));
+    let store = Arc::new(Store::new());
+    let bootstrap = payload_with_a_dropped_spec(1);
+    let (poller, report) = initialize(store.clone(), Some(&bootstrap), options(&server), TIMEOUT)
+        .await
+        .expect("client");
+    assert_eq!(report.source, InitSource::Bootstrap, "{report:?}");
+    assert_broken_is_named(&report.dropped_specs);
+    assert!(!store.check_gate(&User::with_user_id("u"), "broken"));
+    // …then from the network: the poller's status names them too.
+    server.set_specs(Reply::Serve(payload_with_a_dropped_spec(2)));
+    advance(INTERVAL).await;
+    until("the network's ruleset", || time(&store) == Some(2)).await;
+    assert_broken_is_named(&poller.status().dropped_specs);
+    // A fixed payload clears the list.
+    server.set_specs(Reply::Serve(payload(3, true)));
+    advance(INTERVAL).await;
+    until("the fixed ruleset", || time(&store) == Some(3)).await;
+    assert_eq!(poller.status().dropped_specs, []);
+    poller.shutdown().await;
+
+    // From the network at once.
+    server.set_specs(Reply::Serve(payload_with_a_dropped_spec(4)));
+    let store = Arc::new(Store::new());
+    let (poller, report) = initialize(store.clone(), None, options(&server), TIMEOUT)
+        .await
+        .expect("client");
+    assert_eq!(report.source, InitSource::Network, "{report:?}");
+    assert_broken_is_named(&report.dropped_specs);
+    assert_broken_is_named(&poller.status().dropped_specs);
     poller.shutdown().await;
 }

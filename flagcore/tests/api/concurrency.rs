@@ -52,11 +52,17 @@ fn readers_never_see_a_mixed_state() {
                 }
             });
         }
-        for i in 0..2000 {
+        // At least 2,000 installs, and on until the readers have seen both rulesets: on a
+        // loaded machine the readers may start only after the first thousands (the test
+        // takes longer then, its outcome is the same).
+        let both_seen = || seen.iter().all(|n| n.load(Ordering::Relaxed) > 0);
+        let mut i = 0u64;
+        while i < 2000 || !both_seen() {
             store.install(if i % 2 == 0 { b.clone() } else { a.clone() });
             if i % 64 == 0 {
                 std::thread::yield_now();
             }
+            i += 1;
         }
         done.store(true, Ordering::Release);
     });
