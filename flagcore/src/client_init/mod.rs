@@ -440,9 +440,10 @@ fn app_of_key<'r>(rs: &'r Ruleset, key: &str) -> Option<&'r Json> {
         app = map.get(key);
     }
     if let Some(map) = &rs.client.hashed_sdk_keys_to_app_ids {
-        let mut digits = Vec::with_capacity(10);
-        push_u64(&mut digits, u64::from(djb2(key)));
-        app = std::str::from_utf8(&digits).ok().and_then(|d| map.get(d));
+        let mut digits = crate::value::StackStr::<20>::new();
+        // Cannot fail: a u32 has at most 10 digits.
+        let _ = core::fmt::Write::write_fmt(&mut digits, format_args!("{}", djb2(key)));
+        app = map.get(digits.as_str());
     }
     app
 }
