@@ -40,7 +40,7 @@ fn sync(c: &mut Criterion) {
         std::env::temp_dir().join(format!("flagcore-bench-{}.jsonl", std::process::id())),
     ));
     options.flush_interval = Duration::from_millis(50);
-    let logger = Arc::new(runtime.start_exposure_logger(options).expect("logger"));
+    let logger = Arc::new(runtime.start_event_logger(options).expect("logger"));
     let logged = Arc::new(Store::with_options(Options {
         exposure_sink: Some(logger.clone()),
         ..Options::default()

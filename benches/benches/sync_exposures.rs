@@ -28,10 +28,10 @@ mod server;
 
 /// The payload and a gate that rolls out to half of the users.
 fn payload() -> (Vec<u8>, &'static str) {
-    match server::conformance("fixtures/demo_proj/dcs.json") {
-        Some(bytes) => (bytes, "partial_gate"),
-        None => (server::payload(1, true), "g"),
-    }
+    (
+        server::conformance("fixtures/demo_proj/dcs.json"),
+        "partial_gate",
+    )
 }
 
 fn logger_options(server: &server::Server) -> LoggerOptions {
@@ -65,7 +65,7 @@ fn beside(c: &mut Criterion) {
         .expect("poller");
     let logger = Arc::new(
         runtime
-            .start_exposure_logger(logger_options(&server))
+            .start_event_logger(logger_options(&server))
             .expect("logger"),
     );
     let logged = Arc::new(Store::with_options(Options {
@@ -109,7 +109,7 @@ fn exposures_on(c: &mut Criterion) {
     // with the evaluating thread for the two cores of a small machine.
     let mut options = LoggerOptions::new(Destination::JsonLines("/dev/null".into()));
     options.flush_interval = Duration::from_millis(50);
-    let logger = Arc::new(runtime.start_exposure_logger(options).expect("logger"));
+    let logger = Arc::new(runtime.start_event_logger(options).expect("logger"));
     let store = Store::with_options(Options {
         exposure_sink: Some(logger.clone()),
         ..Options::default()

@@ -8,7 +8,7 @@ use std::time::Duration;
 use flagcore::Store;
 
 use crate::{
-    ExposureLogger, FileWatcher, IdListOptions, IdListSync, LoggerOptions, StatsigOptions,
+    EventLogger, FileWatcher, IdListOptions, IdListSync, LoggerOptions, StatsigOptions,
     StatsigPoller, SyncError,
 };
 
@@ -74,13 +74,16 @@ impl BlockingRuntime {
         IdListSync::start(store, options)
     }
 
-    /// Starts an [`ExposureLogger`] on this runtime.
-    pub fn start_exposure_logger(
-        &self,
-        options: LoggerOptions,
-    ) -> Result<ExposureLogger, SyncError> {
+    /// Starts an [`EventLogger`] on this runtime.
+    pub fn start_event_logger(&self, options: LoggerOptions) -> Result<EventLogger, SyncError> {
         let _guard = self.runtime.enter();
-        ExposureLogger::start(options)
+        EventLogger::start(options)
+    }
+
+    /// The former name of [`BlockingRuntime::start_event_logger`].
+    #[deprecated(note = "renamed `start_event_logger`")]
+    pub fn start_exposure_logger(&self, options: LoggerOptions) -> Result<EventLogger, SyncError> {
+        self.start_event_logger(options)
     }
 
     /// Runs `start` inside this runtime's context: for the `start` functions this type has

@@ -16,6 +16,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use crate::events::status::{Board, StatusBoard};
 use crate::http;
 
 /// Statsig's event endpoint.
@@ -90,6 +91,8 @@ pub struct LoggerOptions {
     /// The environment tier reported for users without environment attributes
     /// (`{"tier": …}`); set it to the store's [`flagcore::Options::environment`].
     pub environment: Option<String>,
+    /// Extra CA certificates and a proxy for the requests.
+    pub network: crate::Network,
 }
 
 impl LoggerOptions {
@@ -107,6 +110,7 @@ impl LoggerOptions {
             timeout: Duration::from_secs(10),
             compress: true,
             environment: None,
+            network: crate::Network::default(),
         }
     }
 }
@@ -116,7 +120,7 @@ impl LoggerOptions {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct LoggerStats {
-    /// Handed to the logger by evaluations.
+    /// Handed to the logger: exposures from evaluations, and custom events.
     pub received: u64,
     /// Dropped as duplicates within the dedupe window.
     pub deduplicated: u64,
@@ -155,21 +159,40 @@ struct Counters {
     failed_attempts: AtomicU64,
 }
 
+impl Counters {
+    fn stats(&self) -> LoggerStats {
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        LoggerStats {
+            received: get(&self.received),
+            deduplicated: get(&self.deduplicated),
+            dropped_queue_full: get(&self.dropped_queue_full),
+            dropped_overflow: get(&self.dropped_overflow),
+            dropped_failed: get(&self.dropped_failed),
+            dropped_shut_down: get(&self.dropped_shut_down),
+            dropped_unauthorized: get(&self.dropped_unauthorized),
+            sent: get(&self.sent),
+            batches_sent: get(&self.batches_sent),
+            failed_attempts: get(&self.failed_attempts),
+        }
+    }
+}
+
 fn add(counter: &AtomicU64, n: u64) {
     counter.fetch_add(n, Ordering::Relaxed);
 }
 
-/// An event on its way: its dedupe key and its JSON text.
-struct Queued {
-    key: u64,
-    event: Vec<u8>,
+/// An event on its way: its dedupe key (none for custom events) and its JSON text.
+pub(crate) struct Queued {
+    pub(crate) key: Option<u64>,
+    pub(crate) event: Vec<u8>,
 }
 
 /// Slots of the evaluating threads' duplicate filter (32 KiB).
 const RECENT_SLOTS: usize = 4096;
 
-/// An [`ExposureSink`] that turns exposures into Statsig events and ships them in batches
-/// from a background task.
+/// The service's event logger: an [`ExposureSink`] that turns exposures into Statsig
+/// events, and the way to log custom events ([`EventLogger::log_event`]); both are shipped
+/// in batches from a background task.
 ///
 /// Give it to the store in [`flagcore::Options::exposure_sink`]. On the evaluating thread,
 /// logging an exposure is: a lock-free look-up in a small table of recent exposures (a
@@ -180,10 +203,13 @@ const RECENT_SLOTS: usize = 4096;
 /// The flusher task deduplicates exactly (a bounded set of keys: spec, rule, the user's
 /// ids, the result), fills batches, gzips them, and sends one at a time, while it keeps
 /// draining the queue; batches that fail wait (bounded) and are retried with backoff.
-/// [`ExposureLogger::shutdown`] sends what is left within a deadline.
+/// [`EventLogger::shutdown`] sends what is left within a deadline.
+///
+/// Custom events take the same path (queue, batches, gzip, retries, shutdown flush) but
+/// are never deduplicated.
 ///
 /// Layers are not logged when evaluated: Statsig logs a layer exposure each time a
-/// parameter is read, through [`ExposureLogger::log_layer_parameter`].
+/// parameter is read, through [`EventLogger::log_layer_parameter`].
 ///
 /// Memory is bounded: the queue (`queue_capacity` events of about 0.5 KiB), the batch
 /// being filled, `max_pending_batches` gzipped batches, and the dedupe set
@@ -193,10 +219,10 @@ const RECENT_SLOTS: usize = 4096;
 /// # async fn run() {
 /// use std::sync::Arc;
 /// use flagcore::{Options, Store};
-/// use flagcore_sync::{Destination, ExposureLogger, LoggerOptions};
+/// use flagcore_sync::{Destination, EventLogger, LoggerOptions};
 ///
 /// let logger = Arc::new(
-///     ExposureLogger::start(LoggerOptions::new(Destination::statsig("secret-…")))
+///     EventLogger::start(LoggerOptions::new(Destination::statsig("secret-…")))
 ///         .expect("an HTTP client"),
 /// );
 /// let store = Store::with_options(Options { exposure_sink: Some(logger.clone()), ..Options::default() });
@@ -205,7 +231,7 @@ const RECENT_SLOTS: usize = 4096;
 /// println!("{:?}", logger.stats());
 /// # }
 /// ```
-pub struct ExposureLogger {
+pub struct EventLogger {
     queue: mpsc::Sender<Queued>,
     counters: Arc<Counters>,
     keys: RandomState,
@@ -214,19 +240,24 @@ pub struct ExposureLogger {
     /// Bumped by the flusher whenever it clears its dedupe set.
     epoch: Arc<AtomicU64>,
     environment: Option<String>,
+    board: Board,
     stop: watch::Sender<Option<Instant>>,
     task: Mutex<Option<JoinHandle<()>>>,
 }
 
-impl core::fmt::Debug for ExposureLogger {
+/// The former name of [`EventLogger`], from when it logged only exposures.
+#[deprecated(note = "renamed `EventLogger`: it logs custom events too")]
+pub type ExposureLogger = EventLogger;
+
+impl core::fmt::Debug for EventLogger {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("ExposureLogger")
+        f.debug_struct("EventLogger")
             .field("stats", &self.stats())
             .finish_non_exhaustive()
     }
 }
 
-impl ExposureLogger {
+impl EventLogger {
     /// Starts the flusher on the current tokio runtime.
     ///
     /// # Errors
@@ -234,14 +265,17 @@ impl ExposureLogger {
     ///
     /// # Panics
     /// Outside a tokio runtime (as `tokio::spawn` does); see [`crate::BlockingRuntime`].
-    pub fn start(options: LoggerOptions) -> Result<ExposureLogger, crate::SyncError> {
-        let client = http::client(options.timeout)?;
+    pub fn start(options: LoggerOptions) -> Result<EventLogger, crate::SyncError> {
+        let client = http::client(options.timeout, &options.network)?;
         let (queue, events) = mpsc::channel(options.queue_capacity.max(1));
         let counters = Arc::new(Counters::default());
         let epoch = Arc::new(AtomicU64::new(1));
         let (stop, stopped) = watch::channel(None);
         let environment = options.environment.clone();
+        let board = Arc::new(StatusBoard::default());
         let flusher = Flusher {
+            board: board.clone(),
+            queue: queue.downgrade(),
             seen: HashSet::new(),
             window_start: Instant::now(),
             current: Vec::new(),
@@ -253,34 +287,26 @@ impl ExposureLogger {
             options,
         };
         let task = tokio::spawn(flusher.run(events, stopped));
-        Ok(ExposureLogger {
+        Ok(EventLogger {
             queue,
             counters,
             keys: RandomState::new(),
             recent: (0..RECENT_SLOTS).map(|_| AtomicU64::new(0)).collect(),
             epoch,
             environment,
+            board,
             stop,
             task: Mutex::new(Some(task)),
         })
     }
 
-    /// What happened to the exposures so far.
+    /// What happened to the events so far.
     pub fn stats(&self) -> LoggerStats {
-        let c = &self.counters;
-        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        LoggerStats {
-            received: get(&c.received),
-            deduplicated: get(&c.deduplicated),
-            dropped_queue_full: get(&c.dropped_queue_full),
-            dropped_overflow: get(&c.dropped_overflow),
-            dropped_failed: get(&c.dropped_failed),
-            dropped_shut_down: get(&c.dropped_shut_down),
-            dropped_unauthorized: get(&c.dropped_unauthorized),
-            sent: get(&c.sent),
-            batches_sent: get(&c.batches_sent),
-            failed_attempts: get(&c.failed_attempts),
-        }
+        self.counters.stats()
+    }
+
+    pub(crate) fn board(&self) -> &StatusBoard {
+        &self.board
     }
 
     /// Events waiting in the queue for the flusher (at most `queue_capacity`).
@@ -317,6 +343,17 @@ impl ExposureLogger {
         layer: &flagcore::Evaluation<'_>,
         parameter: &str,
     ) {
+        self.enqueue_layer_parameter(user, layer, parameter, Trigger::Evaluation);
+    }
+
+    /// [`EventLogger::log_layer_parameter`], for any trigger.
+    pub(crate) fn enqueue_layer_parameter(
+        &self,
+        user: &User<'_>,
+        layer: &flagcore::Evaluation<'_>,
+        parameter: &str,
+        trigger: Trigger,
+    ) {
         if layer.kind() != Kind::Layer || layer.get(parameter).is_none() {
             return;
         }
@@ -324,13 +361,14 @@ impl ExposureLogger {
             user,
             evaluation: layer,
         };
-        self.enqueue(&exposure, Some(parameter));
+        self.enqueue(&exposure, Some(parameter), trigger);
     }
 
-    fn enqueue(&self, exposure: &Exposure<'_>, parameter: Option<&str>) {
+    /// Counts an event handed to the logger; `false` when it is dropped at once because
+    /// the queue is full or closed (before any work is spent on it).
+    pub(crate) fn admit(&self) -> bool {
         let c = &*self.counters;
         add(&c.received, 1);
-        // A full queue drops before any work is spent on the event.
         if self.queue.capacity() == 0 {
             let counter = if self.queue.is_closed() {
                 &c.dropped_shut_down
@@ -338,6 +376,35 @@ impl ExposureLogger {
                 &c.dropped_queue_full
             };
             add(counter, 1);
+            return false;
+        }
+        true
+    }
+
+    /// Queues an encoded event without deduplication (custom events); `admit` first.
+    pub(crate) fn push_event(&self, event: Vec<u8>) {
+        let c = &*self.counters;
+        match self.queue.try_send(Queued { key: None, event }) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => add(&c.dropped_queue_full, 1),
+            Err(mpsc::error::TrySendError::Closed(_)) => add(&c.dropped_shut_down, 1),
+        }
+    }
+
+    /// The tier written for users without environment attributes.
+    pub(crate) fn environment(&self) -> Option<&str> {
+        self.environment.as_deref()
+    }
+
+    /// Dedupes, encodes and queues one exposure (`parameter` for layers).
+    pub(crate) fn enqueue(
+        &self,
+        exposure: &Exposure<'_>,
+        parameter: Option<&str>,
+        trigger: Trigger,
+    ) {
+        let c = &*self.counters;
+        if !self.admit() {
             return;
         }
         let key = dedupe_key(&self.keys, exposure, parameter);
@@ -351,10 +418,14 @@ impl ExposureLogger {
         let event = encode(
             exposure,
             parameter,
+            trigger,
             self.environment.as_deref(),
             http::now_ms(),
         );
-        match self.queue.try_send(Queued { key, event }) {
+        match self.queue.try_send(Queued {
+            key: Some(key),
+            event,
+        }) {
             Ok(()) => slot.store(tag, Ordering::Relaxed),
             Err(mpsc::error::TrySendError::Full(_)) => add(&c.dropped_queue_full, 1),
             Err(mpsc::error::TrySendError::Closed(_)) => add(&c.dropped_shut_down, 1),
@@ -362,7 +433,7 @@ impl ExposureLogger {
     }
 }
 
-impl Drop for ExposureLogger {
+impl Drop for EventLogger {
     fn drop(&mut self) {
         if let Some(task) = self.task.lock().ok().and_then(|mut t| t.take()) {
             task.abort();
@@ -370,11 +441,11 @@ impl Drop for ExposureLogger {
     }
 }
 
-impl ExposureSink for ExposureLogger {
+impl ExposureSink for EventLogger {
     fn log(&self, exposure: &Exposure<'_>) {
         // Layers are exposed per parameter read (`log_layer_parameter`), not per evaluation.
         if exposure.evaluation.kind() != Kind::Layer {
-            self.enqueue(exposure, None);
+            self.enqueue(exposure, None, Trigger::Evaluation);
         }
     }
 }
@@ -449,12 +520,12 @@ fn for_each_attribute<'a>(attrs: Attributes<'a>, mut f: impl FnMut(&str, Value<'
     }
 }
 
-fn write_str(out: &mut Vec<u8>, s: &str) {
+pub(crate) fn write_str(out: &mut Vec<u8>, s: &str) {
     // Writing to a Vec cannot fail.
     let _ = serde_json::to_writer(&mut *out, s);
 }
 
-fn write_value(out: &mut Vec<u8>, v: Value<'_>) {
+pub(crate) fn write_value(out: &mut Vec<u8>, v: Value<'_>) {
     match v {
         Value::Null => out.extend_from_slice(b"null"),
         Value::Bool(b) => out.extend_from_slice(if b { b"true" } else { b"false" }),
@@ -473,19 +544,19 @@ fn write_value(out: &mut Vec<u8>, v: Value<'_>) {
 }
 
 /// A JSON object being written: `{"k":v,…}`.
-struct Object<'o> {
+pub(crate) struct Object<'o> {
     out: &'o mut Vec<u8>,
     empty: bool,
 }
 
 impl<'o> Object<'o> {
-    fn open(out: &'o mut Vec<u8>) -> Object<'o> {
+    pub(crate) fn open(out: &'o mut Vec<u8>) -> Object<'o> {
         out.push(b'{');
         Object { out, empty: true }
     }
 
     /// A key of ours: plain ASCII that needs no escaping.
-    fn key(&mut self, k: &'static str) -> &mut Vec<u8> {
+    pub(crate) fn key(&mut self, k: &'static str) -> &mut Vec<u8> {
         debug_assert!(k.bytes().all(|b| b.is_ascii_alphanumeric()));
         if !self.empty {
             self.out.push(b',');
@@ -498,7 +569,7 @@ impl<'o> Object<'o> {
     }
 
     /// A key from the user's data, escaped.
-    fn user_key(&mut self, k: &str) -> &mut Vec<u8> {
+    pub(crate) fn user_key(&mut self, k: &str) -> &mut Vec<u8> {
         if !self.empty {
             self.out.push(b',');
         }
@@ -508,7 +579,7 @@ impl<'o> Object<'o> {
         self.out
     }
 
-    fn str(&mut self, k: &'static str, v: &str) {
+    pub(crate) fn str(&mut self, k: &'static str, v: &str) {
         write_str(self.key(k), v);
     }
 
@@ -523,12 +594,12 @@ impl<'o> Object<'o> {
             .extend_from_slice(if v { b"\"true\"" } else { b"\"false\"" });
     }
 
-    fn close(self) {
+    pub(crate) fn close(self) {
         self.out.push(b'}');
     }
 }
 
-fn write_attributes(out: &mut Vec<u8>, attrs: Attributes<'_>) {
+pub(crate) fn write_attributes(out: &mut Vec<u8>, attrs: Attributes<'_>) {
     let mut o = Object::open(out);
     for_each_attribute(attrs, |k, v| write_value(o.user_key(k), v));
     o.close();
@@ -547,10 +618,21 @@ fn reason(e: &flagcore::Evaluation<'_>) -> (&'static str, &'static str, &'static
     }
 }
 
+/// What made an exposure be logged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Trigger {
+    /// The evaluation (or the layer parameter read) itself.
+    Evaluation,
+    /// The host, for a result evaluated earlier without logging: the event carries
+    /// `isManualExposure: "true"`.
+    Manual,
+}
+
 /// The event Statsig's SDKs send for this exposure (spec 11.2); `parameter` for layers.
 fn encode(
     exposure: &Exposure<'_>,
     parameter: Option<&str>,
+    trigger: Trigger,
     environment: Option<&str>,
     now_ms: u64,
 ) -> Vec<u8> {
@@ -608,6 +690,9 @@ fn encode(
     if e.ruleset_time() > 0 {
         m.plain("lcut", e.ruleset_time());
     }
+    if trigger == Trigger::Manual {
+        m.str("isManualExposure", "true");
+    }
     if let Some(v) = e.version() {
         m.plain("configVersion", v);
     }
@@ -617,8 +702,30 @@ fn encode(
     m.close();
     event.key("statsigMetadata").extend_from_slice(b"{}");
 
-    let user = exposure.user;
-    let mut u = Object::open(event.key("user"));
+    write_user(event.key("user"), exposure.user, environment);
+
+    let _ = write!(event.key("time"), "{now_ms}");
+    let list = event.key("secondaryExposures");
+    list.push(b'[');
+    for (i, s) in secondary.iter().enumerate() {
+        if i > 0 {
+            list.push(b',');
+        }
+        let mut o = Object::open(list);
+        o.str("gate", s.gate);
+        o.bool_str("gateValue", s.gate_value);
+        o.str("ruleID", s.rule_id);
+        o.close();
+    }
+    list.push(b']');
+    event.close();
+    out
+}
+
+/// Statsig's loggable user (spec 11.2): the user's fields, `customIDs`, `custom` and
+/// `statsigEnvironment` (or `{"tier": environment}`), never the private attributes.
+pub(crate) fn write_user(out: &mut Vec<u8>, user: &User<'_>, environment: Option<&str>) {
+    let mut u = Object::open(out);
     for (field, value) in user.fields() {
         if let Some(v) = value {
             write_value(u.key(field), v);
@@ -642,23 +749,6 @@ fn encode(
         t.close();
     }
     u.close();
-
-    let _ = write!(event.key("time"), "{now_ms}");
-    let list = event.key("secondaryExposures");
-    list.push(b'[');
-    for (i, s) in secondary.iter().enumerate() {
-        if i > 0 {
-            list.push(b',');
-        }
-        let mut o = Object::open(list);
-        o.str("gate", s.gate);
-        o.bool_str("gateValue", s.gate_value);
-        o.str("ruleID", s.rule_id);
-        o.close();
-    }
-    list.push(b']');
-    event.close();
-    out
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -699,6 +789,9 @@ struct Flusher {
     pending: VecDeque<Batch>,
     /// Wait before the next send after failures; zero when healthy.
     backoff: Duration,
+    board: Board,
+    /// The queue's sending side, to report its length.
+    queue: mpsc::WeakSender<Queued>,
 }
 
 /// A batch being built and gzipped on the blocking pool (at most one at a time), and its
@@ -788,13 +881,12 @@ impl Flusher {
 
     /// Dedupes one event into the current batch.
     fn accept(&mut self, Queued { key, event }: Queued) {
-        if self.seen.len() >= self.options.dedupe_max_keys {
+        if key.is_some() && self.seen.len() >= self.options.dedupe_max_keys {
             self.forget();
         }
-        if self.seen.insert(key) {
-            self.current.push(event);
-        } else {
-            add(&self.counters.deduplicated, 1);
+        match key {
+            Some(key) if !self.seen.insert(key) => add(&self.counters.deduplicated, 1),
+            _ => self.current.push(event),
         }
     }
 
@@ -822,8 +914,23 @@ impl Flusher {
         while self.pending.len() > self.options.max_pending_batches.max(1) {
             if let Some(old) = self.pending.pop_front() {
                 add(&self.counters.dropped_overflow, old.events);
+                self.publish(None);
             }
         }
+    }
+
+    /// Publishes the status, with the outcome of the attempt that just ended if any.
+    fn publish(&self, attempt: Option<bool>) {
+        let queued = self
+            .queue
+            .upgrade()
+            .map_or(0, |q| q.max_capacity() - q.capacity());
+        let backlog = (
+            self.pending.len(),
+            self.pending.iter().map(|b| b.events).sum(),
+        );
+        self.board
+            .publish(self.counters.stats(), queued, backlog, attempt);
     }
 
     /// Starts delivering `batch`; the future gives it back with the outcome.
@@ -832,13 +939,15 @@ impl Flusher {
         let client = self.client.clone();
         let destination = self.options.destination.clone();
         let compress = self.options.compress;
+        let board = self.board.clone();
         Box::pin(async move {
-            let result = send(&client, &destination, compress, &batch).await;
+            let result = send(&client, &destination, compress, &batch, &board).await;
             (batch, result)
         })
     }
 
     fn delivered(&mut self, (batch, result): (Batch, Result<(), Failed>)) {
+        let ok = result.is_ok();
         if result.is_err() {
             add(&self.counters.failed_attempts, 1);
         }
@@ -858,6 +967,7 @@ impl Flusher {
             Err(Failed::Unauthorized) => add(&self.counters.dropped_unauthorized, batch.events),
             Err(_) => add(&self.counters.dropped_failed, batch.events),
         }
+        self.publish(Some(ok));
     }
 
     /// Takes what is queued and sends everything, one attempt each, until `deadline`.
@@ -974,7 +1084,12 @@ async fn send(
     destination: &Destination,
     compress: bool,
     batch: &Batch,
+    board: &StatusBoard,
 ) -> Result<(), Failed> {
+    let retry = |e: &(dyn std::error::Error + 'static)| {
+        board.note_error(e);
+        Failed::Retry
+    };
     match destination {
         Destination::JsonLines(path) => {
             use tokio::io::AsyncWriteExt;
@@ -983,12 +1098,10 @@ async fn send(
                 .append(true)
                 .open(path)
                 .await
-                .map_err(|_| Failed::Retry)?;
-            file.write_all(&batch.body)
-                .await
-                .map_err(|_| Failed::Retry)?;
+                .map_err(|e| retry(&e))?;
+            file.write_all(&batch.body).await.map_err(|e| retry(&e))?;
             // tokio writes in the background: flush to know the lines reached the file.
-            file.flush().await.map_err(|_| Failed::Retry)
+            file.flush().await.map_err(|e| retry(&e))
         }
         Destination::Statsig { url, server_secret } => {
             let mut request = http::statsig_headers(client.post(url), server_secret)
@@ -999,7 +1112,15 @@ async fn send(
                 request = request.header("Content-Encoding", "gzip");
             }
             let request = request.body(batch.body.clone());
-            match http::fetch(request, 1 << 20).await {
+            let answer = http::fetch(request, 1 << 20).await;
+            match &answer {
+                Err(e) => board.note_error(e),
+                Ok(body) => board.note(format!(
+                    "the event endpoint did not answer success: {}",
+                    String::from_utf8_lossy(&body[..body.len().min(200)])
+                )),
+            }
+            match answer {
                 // Success is a JSON answer whose `success` is not `false`.
                 Ok(body) => match serde_json::from_slice::<serde_json::Value>(&body) {
                     Ok(v) if v.get("success") != Some(&serde_json::Value::Bool(false)) => Ok(()),
@@ -1054,7 +1175,9 @@ mod tests {
         let user = User::with_user_id("u\u{1}")
             .custom(Attributes::Pairs(&custom))
             .private_attributes(Attributes::Pairs(&secret));
-        let text = with_exposure(&user, |x| encode(x, None, Some("staging"), 42));
+        let text = with_exposure(&user, |x| {
+            encode(x, None, Trigger::Evaluation, Some("staging"), 42)
+        });
         let v: serde_json::Value = serde_json::from_slice(&text).expect("valid JSON");
         assert_eq!(v["user"]["userID"], "u\u{1}");
         assert_eq!(v["user"]["custom"]["note"], "a \"quoted\"\nline");

@@ -15,7 +15,10 @@ pub(crate) const SDK_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// An HTTP client for one source. Redirects are followed only within the same origin: the
 /// server secret travels in a header that a redirect to another host must not receive.
-pub(crate) fn client(timeout: Duration) -> Result<reqwest::Client, SyncError> {
+pub(crate) fn client(
+    timeout: Duration,
+    network: &crate::Network,
+) -> Result<reqwest::Client, SyncError> {
     let policy = reqwest::redirect::Policy::custom(|attempt| {
         let first = attempt.previous().first().map(reqwest::Url::origin);
         if attempt.previous().len() > 5 {
@@ -26,7 +29,9 @@ pub(crate) fn client(timeout: Duration) -> Result<reqwest::Client, SyncError> {
             attempt.stop()
         }
     });
-    reqwest::Client::builder()
+    let builder = reqwest::Client::builder();
+    network
+        .apply(builder)?
         .timeout(timeout)
         .connect_timeout(timeout.min(Duration::from_secs(10)))
         .redirect(policy)

@@ -35,6 +35,8 @@ pub struct IdListOptions {
     pub timeout: Duration,
     /// The largest manifest or list download accepted, in bytes (256 MiB).
     pub max_download_bytes: usize,
+    /// Extra CA certificates and a proxy for the requests.
+    pub network: crate::Network,
 }
 
 impl core::fmt::Debug for IdListOptions {
@@ -45,6 +47,7 @@ impl core::fmt::Debug for IdListOptions {
             .field("interval", &self.interval)
             .field("timeout", &self.timeout)
             .field("max_download_bytes", &self.max_download_bytes)
+            .field("network", &self.network)
             .finish()
     }
 }
@@ -58,6 +61,7 @@ impl IdListOptions {
             interval: Duration::from_secs(60),
             timeout: Duration::from_secs(10),
             max_download_bytes: 256 << 20,
+            network: crate::Network::default(),
         }
     }
 
@@ -76,6 +80,18 @@ impl IdListOptions {
     /// Sets the request timeout.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
+        self
+    }
+
+    /// Sets the largest manifest or list download accepted, in bytes.
+    pub fn max_download_bytes(mut self, bytes: usize) -> Self {
+        self.max_download_bytes = bytes;
+        self
+    }
+
+    /// Sets the CA certificates and proxy of the requests.
+    pub fn network(mut self, network: crate::Network) -> Self {
+        self.network = network;
         self
     }
 }
@@ -113,7 +129,7 @@ impl IdListSync {
     /// # Panics
     /// Outside a tokio runtime (as `tokio::spawn` does).
     pub fn start(store: Arc<Store>, options: IdListOptions) -> Result<IdListSync, SyncError> {
-        let client = http::client(options.timeout)?;
+        let client = http::client(options.timeout, &options.network)?;
         let task = Task::spawn(|status, stopped| run(client, store, options, status, stopped));
         Ok(IdListSync { task })
     }

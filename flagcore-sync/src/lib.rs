@@ -19,10 +19,13 @@
 //! - Each source reports a [`Status`]: last success, last error, ruleset time and age,
 //!   consecutive failures, and the specs the payload lost (Statsig drops a malformed spec
 //!   silently; [`Status::dropped_specs`] names them and says why).
-//! - [`ExposureLogger`] is the store's [`flagcore::ExposureSink`]: it copies each exposure
+//! - [`EventLogger`] is the store's [`flagcore::ExposureSink`]: it copies each exposure
 //!   into a Statsig event and queues it without waiting (a full queue drops and counts),
 //!   deduplicates, batches, and posts gzipped batches to Statsig's `log_event` endpoint (or
 //!   appends JSON lines to a file), retrying with backoff; it flushes on shutdown.
+//! - The same logger takes custom events ([`EventLogger::log_event`]: the metric events
+//!   experiments are scored on, never deduplicated) and manual exposures
+//!   ([`EventLogger::log_manual_exposure`]) for results evaluated without logging.
 //! - [`BlockingRuntime`] runs all of it for programs that have no tokio runtime.
 //!
 //! ```text
@@ -68,11 +71,11 @@
 //! use std::sync::Arc;
 //! use std::time::Duration;
 //! use flagcore::{Options, Store, User};
-//! use flagcore_sync::{Destination, ExposureLogger, LoggerOptions, StatsigOptions};
+//! use flagcore_sync::{Destination, EventLogger, LoggerOptions, StatsigOptions};
 //!
 //! # async fn run() -> Result<(), flagcore_sync::SyncError> {
 //! let secret = std::env::var("STATSIG_SERVER_SECRET").unwrap_or_default();
-//! let logger = Arc::new(ExposureLogger::start(LoggerOptions::new(Destination::statsig(&secret)))?);
+//! let logger = Arc::new(EventLogger::start(LoggerOptions::new(Destination::statsig(&secret)))?);
 //! let store = Arc::new(Store::with_options(Options {
 //!     exposure_sink: Some(logger.clone()),
 //!     ..Options::default()
@@ -94,6 +97,19 @@
 //! # Ok(()) }
 //! ```
 //!
+//! Logging a custom event takes three lines:
+//!
+//! ```no_run
+//! # use std::time::Duration;
+//! # use flagcore::User;
+//! # use flagcore_sync::{Destination, EventLogger, LoggerOptions};
+//! # async fn run(secret: &str) -> Result<(), flagcore_sync::SyncError> {
+//! let logger = EventLogger::start(LoggerOptions::new(Destination::statsig(secret)))?;
+//! logger.log_event(&User::with_user_id("u1"), "purchase", 9.99, &[("sku", "A-1")]);
+//! logger.shutdown(Duration::from_secs(5)).await;
+//! # Ok(()) }
+//! ```
+//!
 //! A program without an async runtime uses [`BlockingRuntime`]; a self-hosted team points a
 //! [`FileWatcher`] at a file. The crate's examples (`poll_statsig`, `file_kill_switch`) run
 //! both.
@@ -103,10 +119,12 @@
 //! None: HTTPS uses rustls (no OpenSSL) with the webpki roots, and responses may be gzipped.
 
 mod blocking;
+mod events;
 mod exposures;
 mod file;
 mod http;
 mod id_lists;
+mod network;
 mod statsig;
 mod status;
 mod task;
@@ -114,9 +132,13 @@ mod task;
 use std::time::Duration;
 
 pub use blocking::BlockingRuntime;
-pub use exposures::{Destination, ExposureLogger, LoggerOptions, LoggerStats};
+pub use events::{EventValue, LoggerStatus};
+#[allow(deprecated)] // The former name stays exported for existing callers.
+pub use exposures::ExposureLogger;
+pub use exposures::{Destination, EventLogger, LoggerOptions, LoggerStats};
 pub use file::{FileOptions, FileWatcher};
 pub use id_lists::{IdListOptions, IdListSync};
+pub use network::Network;
 pub use statsig::{initialize, InitReport, InitSource, StatsigOptions, StatsigPoller};
 pub use status::Status;
 
@@ -179,9 +201,13 @@ pub enum SyncError {
     /// Reading the payload file failed (it may be missing); retried at the next poll.
     #[error("reading the payload file failed")]
     Io(#[source] std::io::Error),
-    /// The HTTP client could not be built (TLS set-up).
+    /// The HTTP client could not be built: TLS set-up, a CA certificate that is not valid
+    /// PEM, or a proxy URL that does not parse (see [`Network`]).
     #[error("building the HTTP client failed")]
     Client(#[source] reqwest::Error),
+    /// A PEM text given as CA certificates holds no certificate (see [`Network`]).
+    #[error("the CA certificate text holds no certificate")]
+    NoCertificate,
     /// No answer came within the time given (see [`initialize`]).
     #[error("no answer within {0:?}")]
     Timeout(Duration),

@@ -55,6 +55,8 @@ pub struct StatsigOptions {
     pub unauthorized_retry: Duration,
     /// Limits on the payload (size, counts); a larger body is not even read.
     pub limits: Limits,
+    /// Extra CA certificates and a proxy for the requests.
+    pub network: crate::Network,
 }
 
 impl core::fmt::Debug for StatsigOptions {
@@ -69,6 +71,7 @@ impl core::fmt::Debug for StatsigOptions {
             .field("max_retry_after", &self.max_retry_after)
             .field("unauthorized_retry", &self.unauthorized_retry)
             .field("limits", &self.limits)
+            .field("network", &self.network)
             .finish()
     }
 }
@@ -86,6 +89,7 @@ impl StatsigOptions {
             max_retry_after: Duration::from_secs(600),
             unauthorized_retry: Duration::from_secs(300),
             limits: Limits::default(),
+            network: crate::Network::default(),
         }
     }
 
@@ -136,6 +140,12 @@ impl StatsigOptions {
         self.limits = limits;
         self
     }
+
+    /// Sets the CA certificates and proxy of the requests.
+    pub fn network(mut self, network: crate::Network) -> Self {
+        self.network = network;
+        self
+    }
 }
 
 /// A background task keeping a store in sync with Statsig.
@@ -164,7 +174,7 @@ impl StatsigPoller {
     /// # Panics
     /// Outside a tokio runtime (as `tokio::spawn` does); see [`crate::BlockingRuntime`].
     pub fn start(store: Arc<Store>, options: StatsigOptions) -> Result<StatsigPoller, SyncError> {
-        let client = http::client(options.timeout)?;
+        let client = http::client(options.timeout, &options.network)?;
         let task = Task::spawn(|status, stopped| run(client, store, options, status, stopped));
         Ok(StatsigPoller { task })
     }

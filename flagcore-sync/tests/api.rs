@@ -3,9 +3,11 @@
 
 mod api {
     mod blocking;
+    mod events;
     mod exposures;
     mod file;
     mod id_lists;
+    mod network;
     pub(crate) mod server;
     mod statsig;
 }

@@ -65,8 +65,8 @@ impl<'a> UVal<'a> {
     pub(crate) fn integer(&self) -> Option<i64> {
         match *self {
             UVal::Int(i) | UVal::Time(i) => Some(i),
-            UVal::Float(f) => f64_to_exact_i64(f),
-            UVal::Num(n) => n.as_i64().or_else(|| n.as_f64().and_then(f64_to_exact_i64)),
+            UVal::Float(f) => f64_integer_form(f),
+            UVal::Num(n) => n.as_i64().or_else(|| n.as_f64().and_then(f64_integer_form)),
             UVal::Str(s) => s.parse::<i64>().ok(),
             _ => None,
         }
@@ -167,15 +167,14 @@ pub(crate) fn json_text(v: &Json) -> String {
     }
 }
 
-/// `Some(f as i64)` when `f` is integral and fits an i64 exactly.
-pub(crate) fn f64_to_exact_i64(f: f64) -> Option<i64> {
-    // 2^63 is exactly representable; i64 covers [-2^63, 2^63).
-    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
-    if f.is_finite() && f.fract() == 0.0 && (-LIMIT..LIMIT).contains(&f) {
-        Some(f as i64)
-    } else {
-        None
-    }
+/// The integer form of a float (spec 1.1): `f as i64` when that converts back to `f`.
+///
+/// The cast saturates and `i64::MAX as f64` rounds up to 2^63, so exactly ±2^63 get
+/// `i64::MAX` / `i64::MIN` (as in the official core) while larger magnitudes, fractions, NaN and
+/// the infinities get none.
+pub(crate) fn f64_integer_form(f: f64) -> Option<i64> {
+    let i = f as i64;
+    (i as f64 == f).then_some(i)
 }
 
 /// Timestamp form of a user-side string (spec 1.5, with the length/delimiter pre-check).
@@ -364,9 +363,38 @@ mod tests {
     }
 
     #[test]
-    fn exact_integers() {
-        assert_eq!(f64_to_exact_i64(1e12), Some(1_000_000_000_000));
-        assert_eq!(f64_to_exact_i64(1.5), None);
-        assert_eq!(f64_to_exact_i64(9.3e18), None);
+    fn integer_forms_of_floats() {
+        assert_eq!(f64_integer_form(1e12), Some(1_000_000_000_000));
+        assert_eq!(f64_integer_form(-0.0), Some(0));
+        assert_eq!(f64_integer_form(1.5), None);
+        assert_eq!(f64_integer_form(9.3e18), None);
+        assert_eq!(f64_integer_form(1e19), None);
+        assert_eq!(f64_integer_form(f64::NAN), None);
+        assert_eq!(f64_integer_form(f64::INFINITY), None);
+        assert_eq!(f64_integer_form(f64::NEG_INFINITY), None);
+        // ±2^63: the saturating cast gives i64::MAX / i64::MIN, and i64::MAX as f64 is 2^63.
+        assert_eq!(f64_integer_form(9.223_372_036_854_776e18), Some(i64::MAX));
+        assert_eq!(f64_integer_form(-9.223_372_036_854_776e18), Some(i64::MIN));
+        assert_eq!(
+            f64_integer_form(9.223_372_036_854_775e18),
+            Some(9_223_372_036_854_774_784)
+        );
+    }
+
+    #[test]
+    fn integer_forms_of_json_numbers() {
+        let form = |text: &str| {
+            let v: Json = serde_json::from_str(text).expect("JSON number");
+            UVal::from_json(&v).integer()
+        };
+        assert_eq!(form("9223372036854775807"), Some(i64::MAX));
+        assert_eq!(form("9223372036854775808"), Some(i64::MAX));
+        assert_eq!(form("9223372036854775809"), Some(i64::MAX));
+        assert_eq!(form("9.223372036854776e18"), Some(i64::MAX));
+        assert_eq!(form("-9223372036854775808"), Some(i64::MIN));
+        assert_eq!(form("-9223372036854775809"), Some(i64::MIN));
+        assert_eq!(form("18446744073709551615"), None);
+        assert_eq!(form("1e19"), None);
+        assert_eq!(form("5.0"), Some(5));
     }
 }

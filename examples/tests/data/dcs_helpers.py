@@ -1,6 +1,9 @@
 """Helpers shared by the case generators (gen_cases.py, gen_random.py): build dcs-v2 conditions,
-rules and specs, collect them in a payload, and convert a v2 payload to the legacy v1 shape."""
+rules and specs, collect them in a payload, convert a v2 payload to the legacy v1 shape, and write
+JSON with numbers spelled as given (`Raw`)."""
 import copy
+import json
+import re
 
 
 def cond(type_, op=None, target=None, field=None, id_type="userID", salt=None):
@@ -58,3 +61,23 @@ def v1(p2):
         out["override_rules"] = rules
         out["overrides"] = copy.deepcopy(p2["overrides"])
     return out
+
+
+class Raw:
+    """A JSON number written exactly as `text` (Python's json module cannot spell `1E5` or `-0`)."""
+    __slots__ = ("text",)
+
+    def __init__(self, text):
+        self.text = text
+
+    def value(self):
+        """The number serde_json reads: an integer literal within i64/u64 stays exact, else f64."""
+        if re.fullmatch(r"-?\d+", self.text) and -(2**63) <= int(self.text) < 2**64:
+            return int(self.text)
+        return float(self.text)
+
+
+def dumps(x, **kw):
+    """json.dumps that writes `Raw` numbers verbatim."""
+    text = json.dumps(x, default=lambda o: "\ue000" + o.text + "\ue001", **kw)
+    return re.sub(r'"\\ue000([^"\\]*)\\ue001"', r"\1", text)

@@ -1,7 +1,8 @@
 """Generates this project's own conformance cases (payloads, v1 twins and users).
 
     python3 gen_cases.py examples/tests/data
-    for c in operators experiments_layers depth_limits layers_new_eval config_mapping; do
+    for c in operators experiments_layers depth_limits layers_new_eval config_mapping \
+             integer_form array_elements_without_string_form; do
       statsig-oracle examples/tests/data/$c/dcs.json < examples/tests/data/$c/users.jsonl \
         > examples/tests/data/$c/expected.jsonl
     done
@@ -14,7 +15,7 @@ import json, os, sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 out = sys.argv[1]
 
-from dcs_helpers import cond, rule, spec, P, v1  # noqa: E402,F401
+from dcs_helpers import cond, rule, spec, P, Raw, dumps, v1  # noqa: E402,F401
 
 # ---- case 1: operators ----
 p = P()
@@ -107,9 +108,9 @@ users.append({}); users.append({"userID": "42"}); users.append({"userID": 7})
 
 def write(case, payload, users=None, same_as=None):
     d = os.path.join(out, case); os.makedirs(d, exist_ok=True)
-    json.dump(payload, open(os.path.join(d, "dcs.json"), "w"), indent=1)
+    open(os.path.join(d, "dcs.json"), "w").write(dumps(payload, indent=1))
     if users is not None:
-        open(os.path.join(d, "users.jsonl"), "w").write("".join(json.dumps(u) + "\n" for u in users))
+        open(os.path.join(d, "users.jsonl"), "w").write("".join(dumps(u) + "\n" for u in users))
     if same_as:
         open(os.path.join(d, "same_as"), "w").write(same_as + "\n")
 
@@ -293,3 +294,57 @@ for i in range(80):
 users.append({}); users.append({"country": "NZ"})
 write("config_mapping", mapping, users)
 write("config_mapping_v1", v1(mapping), same_as="config_mapping")
+
+# ---- case 5: the integer form of numbers at and beyond +-2^63 (spec 1.1), seen by before/after/on ----
+# `f as i64` saturates and i64::MAX rounds to 2^63 as f64, so +2^63 (in any spelling) has the integer
+# form i64::MAX and -2^63 the form i64::MIN; larger magnitudes have none. Field `t` is read by
+# before/after (and gt/eq for reference); field `t_on` by `on`, which panics in the official core for
+# i64::MIN, so users never put -2^63 there.
+p = P()
+g = p.gate1
+BIG = 9000000000000000000
+g("after_9e18", type_="user_field", op="after", target=BIG, field="t")
+g("after_zero", type_="user_field", op="after", target=0, field="t")
+g("before_neg_9e18", type_="user_field", op="before", target=-BIG, field="t")
+g("before_zero", type_="user_field", op="before", target=0, field="t")
+g("after_str_9e18", type_="user_field", op="after", target=str(BIG), field="t")
+g("before_max_str", type_="user_field", op="before", target="9223372036854775807", field="t")
+g("after_1e300", type_="user_field", op="after", target=1e300, field="t")
+g("before_1e300", type_="user_field", op="before", target=1e300, field="t")
+g("on_1e300", type_="user_field", op="on", target=1e300, field="t_on")
+g("on_max_str", type_="user_field", op="on", target="9223372036854775807", field="t_on")
+g("on_9e18", type_="user_field", op="on", target=BIG, field="t_on")
+g("gt_9e18", type_="user_field", op="gt", target=BIG, field="t")
+g("eq_2p63", type_="user_field", op="eq", target=2**63, field="t")
+MIN_LIKE = {-(2**63), -(2**63) - 1, -9.223372036854776e18}
+values = [2**63, 9.223372036854776e18, Raw("9223372036854775808.0"), Raw("9.223372036854775807e18"),
+          2**63 + 1, 2**63 + 1024, 2**63 + 1025, 2**63 - 1, 9.223372036854775e18, 2**64 - 1, 2**64, 1e19, 1e300,
+          -(2**63), -(2**63) - 1, -9.223372036854776e18, Raw("-9223372036854775808.0"), -(2**63) + 1, -1e19,
+          "9223372036854775807", "9223372036854775808", "-9223372036854775808", "9.223372036854776e18",
+          0, -0.0, Raw("-0"), 1700000000, 1.5, None]
+users = []
+for i, v in enumerate(values):
+    u = {"userID": f"i-{i}", "custom": {"t": v}}
+    min_like = (isinstance(v, (int, float)) and float(v) == -(2.0**63)) or v == "-9223372036854775808" \
+        or (isinstance(v, Raw) and float(v.text) == -(2.0**63))
+    if not min_like:
+        u["custom"]["t_on"] = v
+    users.append(u)
+users.append({})
+write("integer_form", p.v2(), users)
+
+# ---- case 6: array_contains_* with user elements that have no string form (spec 6.8) ----
+# null and object elements stand in the user's set as a value no target element matches, not even "";
+# a user element that is the string "" does match "". Nested arrays match through their JSON text.
+p = P()
+TARGETS = {"empty": [""], "empty_a": ["", "a"], "a": ["a"], "null_text": ["null"], "obj_text": ["{}"],
+           "arr_text": ["[]"], "none": [], "null_arr_text": ["[null]"], "null_elem": [None], "obj_elem": [{}],
+           "a_upper": ["A"]}
+for op in ["array_contains_any", "array_contains_none", "array_contains_all", "not_array_contains_all"]:
+    for tn, t in TARGETS.items():
+        p.gate1(f"{op}__{tn}", type_="user_field", op=op, target=t, field="tags")
+user_arrays = [[None], [{}], [{"a": 1}], [None, ""], ["", None], [""], [], [[]], [None, "a"], [{}, "a"], [True],
+               [1], [1.0], ["null"], ["{}"], [[None]], [None, None], [{"a": None}, None], ["a", ""], ["A"],
+               "", None, {"a": ""}, "[null]"]
+users = [{"userID": f"a-{i}", "custom": {"tags": v}} for i, v in enumerate(user_arrays)] + [{}]
+write("array_elements_without_string_form", p.v2(), users)

@@ -12,19 +12,36 @@ OUTDIR/environment (the SDK tier). Deterministic per SEED. Then:
 The payloads mix every condition type and operator of the spec with odd target values
 (numbers as strings, mixed-case lists, odd versions, seconds vs milliseconds, regexes with
 look-around, nulls), nested gates and segments, holdouts, experiments in layers (with
-delegation and useNewLayerEval), config mapping and environment tiers. Inputs that crash
-the official core (spec 14: `eq` against a case-duplicated array, IPv4 values >= 2^32) are
-never generated.
+delegation and useNewLayerEval), config mapping and environment tiers.
+
+Edge-typed values appear on both sides (payload targets and user values), for every
+operator: integers and floats at and beyond the i64/u64/f64 boundaries (2^53, 2^63 - 1, 2^63,
+2^64, 1e300, 5e-324, -0.0), numbers spelled as JSON cannot be from Python (`1E5`, `-0`,
+`1.0e2`, 10^23 written out), numbers as strings, NaN/inf spellings, nulls, objects and arrays
+inside arrays, Unicode case folding (dotted I, final sigma, sharp s, Kelvin sign, ligatures),
+odd version strings (i128 overflow, Unicode digits and spaces) and odd date strings (offsets,
+fractions, leap seconds, out-of-range days).
+
+Target arrays of `array_contains_*` never hold "": the official core answers "" against a user's
+null or object element by a hash-set accident that a random hash key decides (about 1 in 100
+evaluations say "contained"; spec 6.8 gives the usual answer). Inputs that crash the official
+core are never generated (so a seed either compares or shows a
+new crash): `eq` against an array whose elements collide after lower-casing (spec 6.6),
+IPv4 values >= 2^32 (spec 8), and `on` with a time of exactly i64::MIN on either side
+(chrono's `Duration::milliseconds(i64::MIN)` panics): no `on` target maps to i64::MIN, and a
+user field read by an `on` condition never holds -2^63.
 """
 import json
 import os
 import random
+import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from dcs_helpers import P, rule, spec  # noqa: E402
+from dcs_helpers import P, Raw, dumps, rule, spec  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+# The user-agent corpus of the repository (without it, one fixed user agent).
 UA_FILE = os.path.join(HERE, "../../../conformance/user_agents/user_agents.txt")
 
 TOP_FIELDS = ["userID", "userid", "USERID", "email", "Email", "ip", "IP", "country", "Country", "locale",
@@ -56,16 +73,151 @@ REGEXES = ["^[a-z]+@(?!spam)[a-z]+\\.com$", "(?<=@)acme", "^\\d+$", "(?i)gold", 
 CMP_IDS = ["u1", "U1", "42", 42, "user-7", "", "acme", "ACME", "c-1", 7, 7.0, True, "true", None]
 
 
+
+INT_EDGES = [2**53, 2**53 + 1, -(2**53) - 1, 2**63 - 1, 2**63, 2**63 + 1, 2**63 + 512, 2**63 + 1024,
+             2**64 - 1, 2**64, 2**64 + 1, -(2**63), -(2**63) + 1, -(2**63) - 1, 10**19, 10**20, -(10**19),
+             10**30, 9999999999, 10000000000, -9999999999, -10000000000, 86400000, 86399999, -86400000, -1, 0]
+FLOAT_EDGES = [9.223372036854776e18, -9.223372036854776e18, 9.223372036854775e18, 1.8446744073709552e19, 1e19,
+               1e300, -1e300, 1.7976931348623157e308, -1.7976931348623157e308, 5e-324, 2.2250738585072014e-308,
+               -0.0, 0.0, 1e15, 1e16, 1e-5, 1e-6, 1e-7, 9999999999.0, 1e10, 1.5, -0.5, 0.1 + 0.2, 1.7e12,
+               1700000000.5, 2.5e-3, 4503599627370496.5, 9007199254740992.0]
+RAW_NUMS = ["1E5", "1e+2", "1.0e2", "-0", "-0.0", "0e0", "1E-7", "5e0", "100000000000000000000000",
+            "-100000000000000000000", "1.00", "12345678901234567890123.5", "4.9e-324", "1e-400", "0.000001",
+            "1E16", "9223372036854775808.0", "9.223372036854775807e18", "18446744073709551616", "-9223372036854775809"]
+NUM_STRINGS = ["9223372036854775807", "9223372036854775808", "-9223372036854775808", "-9223372036854775809",
+               "18446744073709551615", "18446744073709551616", "9.223372036854776e18", "9223372036854775807.0",
+               "1e19", "1E5", "+5", "-0", "0x10", "1_000", "5.", ".5", "1e", "e5", " 1", "1 ", "١٢", "５", "1,5",
+               "00012", "+0", "-0.0", "1e308", "1e309", "-1e309", "1e-400", "4.9e-324", "10000000000",
+               "9999999999", "-10000000000", "1700000000", "1700000000000", "0.1", "1.5"]
+NAN_INF = ["NaN", "nan", "NAN", "-nan", "+nan", "inf", "-inf", "+inf", "Inf", "INF", "infinity", "Infinity",
+           "-Infinity", "+Infinity", "infinit", "iNfInItY", "nan(1)", "∞"]
+UNICODE = ["İstanbul", "istanbul", "ISTANBUL", "i̇stanbul", "ı", "I", "i", "İ", "ǅ", "ǆ", "Ǆ", "ß", "SS", "ss",
+           "ẞ", "ς", "σ", "Σ", "ΣΑΣ", "σας", "ΌΣΟΣ", "ὈΔΥΣΣΕΎΣ", "ﬃ", "FFI", "Å", "å", "K", "k", "Ω", "ω",
+           "é", "é", "É", "😀", "a\u0000b", "\t", " ", "Ⓐ", "ⓐ", "ᾼ", "AΣ b", "AΣb", "ⅷ", "Ⅷ", "Ꭰ", "ꭰ", "𐐀",
+           "𐐨", "GOLD", "gold", "Gold\u00a0"]
+EDGE_VERSIONS = ["1.2.3-", "-", ".", "..", "1.", ".1", "1.-2", "1. 2", "1.+2", "+", "++1", "1.2.3+build", "٣.١",
+                 "1.2.3.4.5.6.7.8.9", "99999999999999999999999999999999999999.1",
+                 "170141183460469231731687303715884105727", "170141183460469231731687303715884105728",
+                 "-170141183460469231731687303715884105728", "0.0.0", "00.00", "1\t.2", "1\n", "1.2 ",
+                 "\u00a01.2", "1.2\u3000", "v", "1.2.3-beta.1-2", "0x1", "1_0", "１.２", "1.0.0.0.0.0.1",
+                 "2.0.0-rc.1+b", "10.10.10", "9.9.9", "1.2.-3", "1.2.3 -beta"]
+EDGE_DATES = ["2023-11-14T22:13:20.5Z", "2023-11-14T22:13:20+00:00", "2023-11-14T22:13:20-05:00",
+              "2023-11-14T22:13:60Z", "2023-02-29T00:00:00Z", "2024-02-29T00:00:00Z", "1969-12-31T23:59:59Z",
+              "0000-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "2023-1-1 0:0:0", "2023-11-14_22:13:20Z",
+              "20231114T221320Z", "22:13:20", "T", "--------", "12345678", "-12345678", "+1700000000",
+              "1700000000.0", "1.7e12", "2023-11-14 22:13:20Z", "2023-11-14 22:13:20 ", " 2023-11-14 22:13:20",
+              "1970-01-01T00:00:00Z", "1970-01-01 00:00:00", "2023-11-14T22:13:20", "2023-11-14T22:13Z",
+              "2023-11-14 24:00:00", "2023-11-14T23:59:59.999999999Z", "9223372036854775807",
+              "-9223372036854775807", "1e3", "2023-11-14T22:13:20ZZ", "2023-11-14T22:13:20+0100",
+              "2023-11-14T22:13:20 Z", "1969-12-31T23:59:59.999Z", "-0001-01-01T00:00:00Z"]
+SPECIAL_ARRAYS = [[], [None], [None, ""], ["", None], [{}], [[]], [[1, "a"]], [{"a": None}], [""], [None, None],
+                  [{"a": 1}, "a"], [[], ""], ["[]", []], ["{}", {}], [True, "true"], [1, "1", 1.0],
+                  [2**63, 9.223372036854776e18], ["null", None], [[None]], [Raw("1E5"), "100000.0"]]
+ARRAY_OPS = ("array_contains_any", "array_contains_none", "array_contains_all", "not_array_contains_all")
+EDGE_KEYS = ["a", "A", "", "gold", "Gold", "5", "true", "null", "ß", "İ", "k", "nested"]
+
+
+def as_rust_i64(v):
+    """The i64 Rust's `str::parse::<i64>` gives for a string, or None."""
+    if isinstance(v, str) and re.fullmatch(r"[+-]?\d+", v):
+        i = int(v)
+        if -(2**63) <= i < 2**63:
+            return i
+    return None
+
+
+def as_rust_f64(s):
+    """The f64 Rust's `str::parse::<f64>` gives for a string (near enough for the filters), or None."""
+    if re.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", s):
+        try:
+            return float(s)
+        except (ValueError, OverflowError):
+            return None
+    if re.fullmatch(r"[+-]?(inf|infinity)", s, re.I):
+        return float("-inf") if s.startswith("-") else float("inf")
+    return None
+
+
+def number_of(v):
+    if isinstance(v, Raw): v = v.value()
+    if isinstance(v, bool) or not isinstance(v, (int, float)): return None
+    return v
+
+
+def is_min_like(v):
+    """A user value whose integer form is i64::MIN (spec 1.1), which makes `on` panic."""
+    n = number_of(v)
+    if n is not None:
+        return float(n) == -(2.0**63)
+    return as_rust_i64(v) == -(2**63)
+
+
+def on_target_panics(t):
+    """A target whose time (spec 6.5, right side) is i64::MIN, which makes `on` panic."""
+    n = number_of(t)
+    if n is not None:
+        return float(n) <= -(2.0**63)
+    if isinstance(t, str):
+        if as_rust_i64(t) is not None:
+            return as_rust_i64(t) == -(2**63)
+        f = as_rust_f64(t)
+        return f is not None and f <= -(2.0**63)
+    return False
+
+
+def norm(x):
+    """The value serde_json reads, for comparing texts (Raw numbers resolved, big integers as f64)."""
+    if isinstance(x, Raw): x = x.value()
+    if isinstance(x, bool) or x is None or isinstance(x, (str, float)): return x
+    if isinstance(x, int): return x if -(2**63) <= x < 2**64 else float(x)
+    if isinstance(x, list): return [norm(e) for e in x]
+    if isinstance(x, dict): return {k: norm(e) for k, e in x.items()}
+    return x
+
+
+def fold_keys(x):
+    """Conservative keys under which two target array elements might collide after the official
+    core lower-cases their texts (spec 1.2): more keys than needed, never fewer."""
+    keys = set()
+    n = number_of(x)
+    if n is not None:
+        keys.add(("num", float(n)))
+        return keys
+    if isinstance(x, str):
+        keys |= {("s", x.lower()), ("s", x.casefold())}
+        f = as_rust_f64(x)
+        if f is None:
+            try:
+                f = float(x)
+            except (ValueError, OverflowError):
+                f = None
+        if f is not None and f == f:
+            keys.add(("num", f))
+        return keys
+    text = json.dumps(norm(x), separators=(",", ":"), ensure_ascii=False)
+    keys |= {("s", text.lower()), ("s", text.casefold())}
+    return keys
+
+
+def dedupe_folded(xs):
+    seen, out = set(), []
+    for x in xs:
+        k = fold_keys(x)
+        if not (k & seen):
+            seen |= k
+            out.append(x)
+    return out
+
+
 def choice(rng, xs):
     return xs[rng.randrange(len(xs))]
 
 
 def load_uas():
-    try:
+    if os.path.isfile(UA_FILE):
         with open(UA_FILE, encoding="utf-8") as f:
             return [line.rstrip("\n") for line in f]
-    except OSError:
-        return ["Mozilla/5.0 (iPhone; CPU iPhone OS 16_6 like Mac OS X) AppleWebKit/605.1.15 Version/16.6 Mobile/15E148 Safari/604.1"]
+    return ["Mozilla/5.0 (iPhone; CPU iPhone OS 16_6 like Mac OS X) AppleWebKit/605.1.15 Version/16.6 Mobile/15E148 Safari/604.1"]
 
 
 class Gen:
@@ -96,18 +248,68 @@ class Gen:
             x = out[0]
             if isinstance(x, str): out.append(x.upper() if x != x.upper() else x.lower())
         if not allow_case_dups:
-            seen, uniq = set(), []
-            for x in out:
-                key = (x if isinstance(x, str) else json.dumps(x)).lower()
-                if key not in seen:
-                    seen.add(key)
-                    uniq.append(x)
-            out = uniq
+            out = dedupe_folded(out)
         return out
+
+    def edge_scalar(self):
+        r = self.rng
+        k = r.randrange(16)
+        if k < 2: return choice(r, INT_EDGES)
+        if k < 4: return choice(r, FLOAT_EDGES)
+        if k < 5: return Raw(choice(r, RAW_NUMS))
+        if k < 7: return choice(r, NUM_STRINGS)
+        if k < 8: return choice(r, NAN_INF)
+        if k < 10: return choice(r, UNICODE)
+        if k < 11: return choice(r, EDGE_VERSIONS)
+        if k < 12: return choice(r, EDGE_DATES)
+        if k < 13: return r.random() < 0.5
+        if k < 14: return None
+        return self.scalar()
+
+    def edge_value(self, depth=0):
+        """Any JSON value, edge-typed: scalars, nested arrays and objects."""
+        r = self.rng
+        k = r.randrange(12)
+        if depth < 3 and k == 0:
+            return [self.edge_value(depth + 1) for _ in range(r.randrange(0, 5))]
+        if depth < 3 and k == 1:
+            return {choice(r, EDGE_KEYS): self.edge_value(depth + 1) for _ in range(r.randrange(0, 4))}
+        if k == 2:
+            return list(choice(r, SPECIAL_ARRAYS))
+        return self.edge_scalar()
+
+    def edge_target(self, op):
+        """An edge-typed target of any JSON type for `op`, minus the inputs that crash the core."""
+        r = self.rng
+        for _ in range(20):
+            k = r.randrange(6)
+            if k == 0: t = [self.edge_value(1) for _ in range(r.randrange(0, 6))]
+            elif k == 1: t = {choice(r, EDGE_KEYS): self.edge_value(1) for _ in range(r.randrange(0, 4))}
+            elif k == 2: t = list(choice(r, SPECIAL_ARRAYS)) + [self.edge_scalar() for _ in range(r.randrange(0, 3))]
+            else: t = self.edge_scalar()
+            if op in ("eq", "neq") and isinstance(t, list):
+                t = dedupe_folded(t)
+            if op == "on" and on_target_panics(t):
+                continue
+            return t
+        return None
 
     def target_for(self, op, kind):
         r = self.rng
         if r.random() < 0.05: return None
+        if kind != "user_bucket" and r.random() < 0.3:
+            t = self.edge_target(op)
+        else:
+            t = self.plain_target(op, kind)
+        if op == "on" and on_target_panics(t): return None
+        if op in ARRAY_OPS and isinstance(t, list):
+            # The official core answers a target "" against a user null/object element at random
+            # (about 1 in 100 evaluations, see the case array_elements_without_string_form).
+            t = [x for x in t if x != ""]
+        return t
+
+    def plain_target(self, op, kind):
+        r = self.rng
         if op in ("gt", "gte", "lt", "lte"):
             if kind == "user_bucket": return choice(r, [0, 1, 330, 500, 999, 1000, "500", 500.5])
             return choice(r, NUMBERS + ["10", "5.5", "1e3", " 5", "inf", "-inf", "NaN", "abc", True, [5]])
@@ -137,7 +339,10 @@ class Gen:
         if op == "str_matches":
             return choice(r, REGEXES + [5, None, True])
         if op in ("before", "after", "on"):
+            if r.random() < 0.4: return choice(r, EDGE_DATES + INT_EDGES + FLOAT_EDGES + NUM_STRINGS + NAN_INF)
             return choice(r, TIMES + [None, True])
+        if op.startswith("version_") and r.random() < 0.4:
+            return choice(r, EDGE_VERSIONS + VERSIONS)
         if op.startswith("array_") or op == "not_array_contains_all":
             if r.random() < 0.1: return choice(r, ["a", 1, None, {"a": 1}])
             return self.mixed_list() + [choice(r, ["a", "b", 1, "1", 5.0, True])]
@@ -388,6 +593,9 @@ class Gen:
         if r.random() < 0.5: u["country"] = choice(r, ["US", "us", "NZ", "GB", "", "--", 5])
         if r.random() < 0.3: u["locale"] = choice(r, ["en_US", "EN_us", "", "fr_FR"])
         if r.random() < 0.5: u["appVersion"] = choice(r, VERSIONS + [1.3, 2, None])
+        if r.random() < 0.15: u["appVersion"] = choice(r, EDGE_VERSIONS)
+        for top in ("userID", "email", "country", "locale", "appVersion"):
+            if r.random() < 0.08: u[top] = self.edge_value()
         for key in ("custom", "privateAttributes"):
             if r.random() < (0.75 if key == "custom" else 0.25):
                 m = {}
@@ -397,10 +605,39 @@ class Gen:
                 u[key] = m
         if r.random() < 0.3:
             u["statsigEnvironment"] = {choice(r, ENV_FIELDS): choice(r, TIERS + [None, 5])} if r.random() < 0.9 else {}
+        return self.without_on_panics(u)
+
+    def without_on_panics(self, u):
+        """Replaces -2^63 in fields an `on` condition may read (the official core panics there)."""
+        def read_by_on(key):
+            k = key.lower().replace("_", "")
+            return self.on_fields is None or k in self.on_fields
+        def fix(m):
+            for k in list(m):
+                if read_by_on(k) and is_min_like(m[k]):
+                    m[k] = 0
+        fix(u)
+        for key in ("custom", "privateAttributes"):
+            if isinstance(u.get(key), dict): fix(u[key])
         return u
+
+    def collect_on_fields(self, payload):
+        """The (normalised) fields `on` conditions read; None when one reads an unknown field."""
+        fields = set()
+        for c in payload["condition_map"].values():
+            if c.get("operator") == "on" and c.get("type") in ("user_field", "ua_based", "ip_based"):
+                f = c.get("field")
+                if not isinstance(f, str): return None
+                fields.add(f.lower().replace("_", ""))
+        return fields
 
     def user_value(self, f):
         r = self.rng
+        if r.random() < 0.35:
+            k = r.randrange(4)
+            if k == 0 and f in ("signup",): return choice(r, EDGE_DATES + INT_EDGES + FLOAT_EDGES + NUM_STRINGS)
+            if k == 0 and f in ("ver",): return choice(r, EDGE_VERSIONS)
+            return self.edge_value()
         k = r.randrange(10)
         if f in ("signup",) or k == 0: return choice(r, TIMES)
         if f in ("ver",) or k == 1: return choice(r, VERSIONS)
@@ -413,15 +650,21 @@ class Gen:
 def main():
     seed, out = int(sys.argv[1]), sys.argv[2]
     n_users = int(sys.argv[3]) if len(sys.argv) > 3 else 40
+    write_case(seed, out, n_users)
+
+
+def write_case(seed, out, n_users=40):
+    """Writes the payload, users and (for some seeds) environment of SEED into the folder OUT."""
     g = Gen(seed)
     payload = g.build()
+    g.on_fields = g.collect_on_fields(payload)
     uas = load_uas()
     users = [g.user(uas) for _ in range(n_users)] + [{}]
     os.makedirs(out, exist_ok=True)
     with open(os.path.join(out, "dcs.json"), "w") as f:
-        json.dump(payload, f, indent=1)
+        f.write(dumps(payload, indent=1))
     with open(os.path.join(out, "users.jsonl"), "w") as f:
-        f.write("".join(json.dumps(u) + "\n" for u in users))
+        f.write("".join(dumps(u) + "\n" for u in users))
     env = os.path.join(out, "environment")
     if g.rng.random() < 0.35:
         with open(env, "w") as f:

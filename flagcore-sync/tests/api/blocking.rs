@@ -66,11 +66,7 @@ fn a_non_async_program_syncs_from_a_file_and_shuts_down_cleanly() {
     // Real time passes here: a test slower than the default minute must not see a repeated
     // exposure logged again.
     logger_options.dedupe_window = Duration::from_secs(3600);
-    let logger = Arc::new(
-        runtime
-            .start_exposure_logger(logger_options)
-            .expect("logger"),
-    );
+    let logger = Arc::new(runtime.start_event_logger(logger_options).expect("logger"));
     let store = Arc::new(Store::with_options(Options {
         exposure_sink: Some(logger.clone()),
         ..Options::default()

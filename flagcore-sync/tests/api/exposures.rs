@@ -4,18 +4,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use flagcore::{Attributes, Exposures, Kind, Options, Scratch, Store, User, Value};
-use flagcore_sync::{Destination, ExposureLogger, LoggerOptions};
+use flagcore_sync::{Destination, EventLogger, LoggerOptions};
 use serde_json::{json, Value as Json};
 
 use super::server::{advance, freeze, settle, until, Reply, Server, LOG};
 
-fn logger(server: &Server, configure: impl FnOnce(&mut LoggerOptions)) -> Arc<ExposureLogger> {
+fn logger(server: &Server, configure: impl FnOnce(&mut LoggerOptions)) -> Arc<EventLogger> {
     let mut options = LoggerOptions::new(Destination::Statsig {
         url: server.log_url(),
         server_secret: "secret-test".into(),
     });
     configure(&mut options);
-    Arc::new(ExposureLogger::start(options).expect("client"))
+    Arc::new(EventLogger::start(options).expect("client"))
 }
 
 /// Gates `g` (on for everyone) and `outer` (passes when `g` does), config `cfg`, experiment
@@ -63,7 +63,7 @@ fn payload() -> Vec<u8> {
     .unwrap()
 }
 
-fn store_with(logger: &Arc<ExposureLogger>) -> Store {
+fn store_with(logger: &Arc<EventLogger>) -> Store {
     let store = Store::with_options(Options {
         exposure_sink: Some(logger.clone()),
         ..Options::default()
@@ -439,7 +439,7 @@ async fn exposures_can_go_to_a_json_lines_file() {
     let mut options = LoggerOptions::new(Destination::JsonLines(path.clone()));
     options.flush_interval = Duration::from_secs(10);
     options.environment = Some("staging".into());
-    let logger = Arc::new(ExposureLogger::start(options).expect("logger"));
+    let logger = Arc::new(EventLogger::start(options).expect("logger"));
     let store = store_with(&logger);
     for id in ["a", "b", "c"] {
         store.check_gate(&User::with_user_id(id), "g");

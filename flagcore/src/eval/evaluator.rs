@@ -910,9 +910,11 @@ impl<'r, 'u, 'e> Evaluator<'r, 'u, 'e> {
                 let (UVal::Array(user), Target::Array(a)) = (v, t) else {
                     return false;
                 };
+                // A user element without a string form (null, object) matches no target
+                // element, not even "" (spec 6.8).
                 let has = |text: &str| {
                     user.iter()
-                        .any(|e| UVal::from_json(e).with_str_or_empty(|s| s == text))
+                        .any(|e| UVal::from_json(e).with_str(|s| s == Some(text)))
                 };
                 match c.op {
                     Op::ArrayContainsAny => a.entries.iter().any(|e| has(&e.text)),
@@ -1116,6 +1118,61 @@ mod tests {
                 let want = ev.apply(&pair[1], UVal::Int(b as i64));
                 assert_eq!(bit, want, "bucket {b} of {:?}", pair[0].op);
             }
+        }
+    }
+
+    #[test]
+    fn array_elements_without_string_form_match_nothing() {
+        // Spec 6.8: null and object elements of a user array match no target element, not
+        // even "", while a user "" does.
+        let ops = [
+            "array_contains_any",
+            "array_contains_none",
+            "array_contains_all",
+            "not_array_contains_all",
+        ];
+        let conditions: Vec<String> = ops
+            .iter()
+            .map(|op| {
+                format!(
+                    r#""{op}": {{"type": "user_field", "operator": "{op}", "field": "tags",
+                        "idType": "userID", "targetValue": [""]}}"#
+                )
+            })
+            .collect();
+        let payload = format!(
+            r#"{{"feature_gates": {{}}, "dynamic_configs": {{}}, "layer_configs": {{}},
+              "experiment_to_layer": {{}}, "has_updates": true, "time": 1,
+              "condition_map": {{{}}}}}"#,
+            conditions.join(",")
+        );
+        let rs = Ruleset::from_json(payload.as_bytes()).unwrap();
+        let user = User::new();
+        let env = Env {
+            tier: None,
+            country: None,
+            clock: &crate::eval::SystemClock,
+            id_lists: None,
+        };
+        let mut sec = Vec::new();
+        let ev = Evaluator::new(&rs, &user, &env, &mut sec);
+        for (elements, contained) in [
+            ("[null]", false),
+            ("[{}]", false),
+            ("[{\"a\": 1}, null]", false),
+            ("[\"\"]", true),
+            ("[null, \"\"]", true),
+            ("[[]]", false),
+        ] {
+            let v: serde_json::Value = serde_json::from_str(elements).unwrap();
+            let got: Vec<bool> = rs
+                .conditions
+                .iter()
+                .map(|c| ev.apply(c, UVal::from_json(&v)))
+                .collect();
+            // any, none, all, not all of the single target "".
+            let want = [contained, !contained, contained, !contained];
+            assert_eq!(got, want, "user {elements}");
         }
     }
 

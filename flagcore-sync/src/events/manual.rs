@@ -1,0 +1,46 @@
+//! Manual exposures: logging, later, an exposure for a result that was evaluated without
+//! one ([`flagcore::Exposures::Suppress`]), as the official SDK's `manually_log_*_exposure`.
+
+use flagcore::{Evaluation, Exposure, Kind, User};
+
+use crate::exposures::{EventLogger, Trigger};
+
+impl EventLogger {
+    /// Logs the exposure of a gate, dynamic config or experiment result evaluated earlier
+    /// without logging (with [`flagcore::Exposures::Suppress`]), for example once the
+    /// user actually sees the feature. The event is the one the evaluation would have
+    /// logged, plus `isManualExposure: "true"`; it is deduplicated like any exposure (the
+    /// same user, spec, rule and value within the window is logged once, manual or not).
+    ///
+    /// A layer result logs nothing here: layers are exposed per parameter, with
+    /// [`EventLogger::log_manual_layer_exposure`].
+    ///
+    /// ```no_run
+    /// # fn run(logger: &flagcore_sync::EventLogger, store: &flagcore::Store) {
+    /// use flagcore::{Exposure, Exposures, Kind, Scratch, User};
+    /// let user = User::with_user_id("u1");
+    /// let snapshot = store.snapshot();
+    /// let mut scratch = Scratch::new();
+    /// let result = snapshot.evaluate(&mut scratch, &user, Kind::Gate, "new_checkout", Exposures::Suppress);
+    /// // … later, when the user reaches the checkout:
+    /// logger.log_manual_exposure(&Exposure { user: &user, evaluation: &result });
+    /// # }
+    /// ```
+    pub fn log_manual_exposure(&self, exposure: &Exposure<'_>) {
+        if exposure.evaluation.kind() != Kind::Layer {
+            self.enqueue(exposure, None, Trigger::Manual);
+        }
+    }
+
+    /// Logs a manual layer exposure for `parameter` of a layer result evaluated earlier:
+    /// the event [`EventLogger::log_layer_parameter`] logs, plus
+    /// `isManualExposure: "true"`. Nothing is logged when the layer has no such parameter.
+    pub fn log_manual_layer_exposure(
+        &self,
+        user: &User<'_>,
+        layer: &Evaluation<'_>,
+        parameter: &str,
+    ) {
+        self.enqueue_layer_parameter(user, layer, parameter, Trigger::Manual);
+    }
+}
