@@ -71,3 +71,16 @@ pub fn all_entities(rs: &Ruleset) -> Vec<(Kind, String)> {
     }
     out
 }
+
+/// `v` with the keys of every object sorted (how the reference program prints).
+pub fn sorted(v: Value) -> Value {
+    match v {
+        Value::Object(o) => {
+            let mut items: Vec<(String, Value)> = o.into_iter().collect();
+            items.sort_by(|a, b| a.0.cmp(&b.0));
+            Value::Object(items.into_iter().map(|(k, v)| (k, sorted(v))).collect())
+        }
+        Value::Array(a) => Value::Array(a.into_iter().map(sorted).collect()),
+        v => v,
+    }
+}

@@ -231,3 +231,148 @@ fn own_cases_agree_fully() {
         "cases disagreeing with the official core: {failed:?}"
     );
 }
+
+/// Runs `evaluate MODE_ARGS DCS [TIER]` over the first `n` users of `fixture` and compares
+/// its output with `expected` by `compare_client_init.py` (only `response/sdkInfo`, which
+/// names the SDK, is ignored). Returns the comparer's report; panics on disagreement.
+fn check_client_lines(
+    driver: &Path,
+    fixture: &Path,
+    args: &[String],
+    expected: &Path,
+    tmp: &Path,
+) -> String {
+    let name = format!(
+        "{}-{}",
+        fixture.file_name().unwrap().to_string_lossy(),
+        expected.file_name().unwrap().to_string_lossy()
+    );
+    let want = Command::new("xz")
+        .arg("-dc")
+        .arg(expected)
+        .output()
+        .expect("run xz -dc");
+    assert!(
+        want.status.success(),
+        "xz -dc {} failed",
+        expected.display()
+    );
+    // The answers cover the first `n` users (several lines a user for parameter stores).
+    let n = String::from_utf8_lossy(&want.stdout)
+        .lines()
+        .map(|l| {
+            let row: serde_json::Value = serde_json::from_str(l).expect("JSON line");
+            row["u"].as_u64().expect("a user number") as usize + 1
+        })
+        .max()
+        .expect("answers present");
+    let users = std::fs::read_to_string(fixture.join("users.jsonl")).expect("users.jsonl");
+    let users: String = users.lines().take(n).map(|l| format!("{l}\n")).collect();
+    let mut cmd = Command::new(driver);
+    cmd.args(args).arg(fixture.join("dcs.json"));
+    if let Ok(tier) = std::fs::read_to_string(fixture.join("environment")) {
+        cmd.arg(tier.trim());
+    }
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("run evaluate");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let writer = std::thread::spawn(move || {
+        use std::io::Write as _;
+        stdin.write_all(users.as_bytes()).expect("write users");
+    });
+    let out = child.wait_with_output().expect("evaluate output");
+    writer.join().expect("writer thread");
+    assert!(out.status.success(), "{name}: evaluate {args:?} failed");
+    let actual = tmp.join(format!("{name}.jsonl"));
+    std::fs::write(&actual, &out.stdout).expect("write results");
+    let cmp = Command::new("python3")
+        .arg(corpus().join("compare_client_init.py"))
+        .args(["--ignore", "response/sdkInfo"])
+        .arg(expected)
+        .arg(&actual)
+        .output()
+        .expect("run compare_client_init.py");
+    let report = String::from_utf8_lossy(&cmp.stdout).trim().to_owned();
+    assert!(
+        cmp.status.success(),
+        "{name} disagrees with the official core:\n{report}"
+    );
+    format!("{name}: {report}")
+}
+
+/// Every fixture's client initialize responses (`client_init*.jsonl.xz`: djb2, and where
+/// present sha256, none and filtered by the fixture's `client_key`) agree fully.
+#[test]
+fn client_init_responses_agree_fully() {
+    let fixtures = corpus().join("fixtures");
+    let driver = driver();
+    let tmp = std::env::temp_dir().join(format!("flagcore-client-init-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).expect("temp dir");
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&fixtures)
+        .expect("fixtures")
+        .map(|e| e.expect("dir entry").path())
+        .collect();
+    dirs.sort();
+    let mut files = 0;
+    for dir in &dirs {
+        let mut expected: Vec<PathBuf> = std::fs::read_dir(dir)
+            .expect("fixture dir")
+            .map(|e| e.expect("dir entry").path())
+            .filter(|p| {
+                let n = p.file_name().unwrap().to_string_lossy();
+                n.starts_with("client_init") && n.ends_with(".jsonl.xz")
+            })
+            .collect();
+        expected.sort();
+        for file in expected {
+            let stem = file.file_name().unwrap().to_string_lossy().into_owned();
+            let mut args = vec!["--client-init".to_owned()];
+            match stem.trim_end_matches(".jsonl.xz") {
+                "client_init" => {}
+                "client_init_sha256" => args.extend(["--hash".into(), "sha256".into()]),
+                "client_init_none" => args.extend(["--hash".into(), "none".into()]),
+                "client_init_clientkey" => {
+                    let key = std::fs::read_to_string(dir.join("client_key")).expect("client_key");
+                    args.extend(["--client-key".into(), key.trim().to_owned()]);
+                }
+                other => panic!("{}: unknown answer file {other}", dir.display()),
+            }
+            summary(&check_client_lines(&driver, dir, &args, &file, &tmp));
+            files += 1;
+        }
+    }
+    let _ = std::fs::remove_dir_all(&tmp);
+    assert!(
+        files >= 10,
+        "only {files} client-init answer files in the corpus"
+    );
+}
+
+/// Every fixture's parameter-store values (`param_stores.jsonl.xz`) agree fully.
+#[test]
+fn parameter_stores_agree_fully() {
+    let fixtures = corpus().join("fixtures");
+    let driver = driver();
+    let tmp = std::env::temp_dir().join(format!("flagcore-param-stores-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).expect("temp dir");
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&fixtures)
+        .expect("fixtures")
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| p.join("param_stores.jsonl.xz").is_file())
+        .collect();
+    dirs.sort();
+    assert!(
+        dirs.len() >= 3,
+        "only {} fixtures with parameter stores",
+        dirs.len()
+    );
+    for dir in &dirs {
+        let args = ["--param-stores".to_owned()];
+        let expected = dir.join("param_stores.jsonl.xz");
+        summary(&check_client_lines(&driver, dir, &args, &expected, &tmp));
+    }
+    let _ = std::fs::remove_dir_all(&tmp);
+}

@@ -77,6 +77,36 @@
 //!   also returns the secondary exposures; the convenience methods
 //!   ([`View::check_gate`], [`View::experiment`], …) report them only to the sink.
 //!
+//! - **Client SDKs**: [`View::client_initialize_response`] writes the document Statsig's
+//!   client SDKs bootstrap from (every entity evaluated for one user, names hashed with
+//!   [`HashAlgorithm`], filtered by the client key's app; [`ClientInitOptions`]) into a
+//!   buffer you reuse; [`View::parameter_store`] reads parameter stores ([`ParameterStore`]:
+//!   typed getters with fallbacks, parameters that point at gates, configs, experiments and
+//!   layers).
+//!
+//! ```
+//! use flagcore::{ClientInitOptions, HashAlgorithm, Store, User};
+//!
+//! let store = Store::new();
+//! store.load_json(br#"{"feature_gates": {}, "dynamic_configs": {}, "layer_configs": {},
+//!   "condition_map": {}, "experiment_to_layer": {}, "has_updates": true, "time": 1,
+//!   "param_stores": {"web": {"parameters": {
+//!     "page_size": {"ref_type": "static", "param_type": "number", "value": 20}}}}}"#)?;
+//! let snapshot = store.snapshot();
+//! let user = User::with_user_id("u1");
+//!
+//! // A bootstrap document for a web client: one buffer per worker, reused.
+//! let mut body = Vec::new();
+//! let options = ClientInitOptions::default().hash(HashAlgorithm::Djb2);
+//! snapshot.client_initialize_response(&user, &options, &mut body);
+//! assert!(body.starts_with(b"{\"feature_gates\""));
+//!
+//! // A parameter store on the server.
+//! let web = snapshot.parameter_store("web").expect("defined");
+//! assert_eq!(web.get_i64(&user, "page_size", 10), 20);
+//! # Ok::<(), flagcore::LoadError>(())
+//! ```
+//!
 //! ## Semantics
 //!
 //! Evaluation follows Statsig's server core: rules in order, conditions ANDed without
@@ -93,22 +123,26 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod client_init;
 pub mod docs;
 
 mod eval;
 pub mod hash;
 mod index;
 mod load;
+mod param_store;
 mod ruleset;
 mod store;
 pub mod ua;
 mod user;
 mod value;
 
+pub use client_init::{ClientInitOptions, HashAlgorithm};
 pub use eval::{
     Clock, CountryLookup, Evaluation, FixedClock, IdLists, JsonObject, Kind, Options, Reason,
     SecondaryExposure, SecondaryExposures, SystemClock,
 };
 pub use load::{DroppedSpec, Format, Limits, LoadError, Ruleset};
+pub use param_store::ParameterStore;
 pub use store::{Exposure, ExposureSink, Exposures, OwnedSnapshot, Scratch, Snapshot, Store, View};
 pub use user::{Attributes, User, UserData, Value};

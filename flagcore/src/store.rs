@@ -463,14 +463,20 @@ impl View {
         self.ruleset.as_deref()
     }
 
-    fn env(&self) -> Env<'_> {
+    pub(crate) fn env(&self) -> Env<'_> {
         let o = &*self.options;
         Env {
             tier: o.environment.as_deref(),
             country: o.country_lookup.as_deref(),
             clock: o.clock.as_deref().unwrap_or(&SystemClock),
             id_lists: Some(&self.id_lists),
+            app_id: None,
         }
+    }
+
+    /// The local overrides, when there are any.
+    pub(crate) fn local_overrides(&self) -> Option<&Overrides> {
+        Some(&*self.overrides).filter(|o| !o.is_empty())
     }
 
     /// Evaluates `name` as `kind` for `user`: the general form behind the convenience
@@ -514,7 +520,7 @@ impl View {
         keep_exposures: bool,
     ) -> Shaped<'a> {
         let env = self.env();
-        let overrides = Some(&*self.overrides).filter(|o| !o.is_empty());
+        let overrides = self.local_overrides();
         let shaped = evaluate(
             self.ruleset(),
             &env,
@@ -599,6 +605,7 @@ impl Ruleset {
             country: None,
             clock: &SystemClock,
             id_lists: None,
+            app_id: None,
         };
         evaluate(
             Some(self),
@@ -620,6 +627,7 @@ impl Ruleset {
             country: None,
             clock: &SystemClock,
             id_lists: None,
+            app_id: None,
         };
         gate_value(self, || env, user, name)
     }
@@ -628,7 +636,7 @@ impl Ruleset {
 /// Runs `f` with this thread's exposure buffer (a fresh one if it is in use, e.g. when an
 /// exposure sink evaluates).
 #[inline(always)]
-fn with_thread_buffer<R>(f: impl FnOnce(&mut Vec<RawExposure>) -> R) -> R {
+pub(crate) fn with_thread_buffer<R>(f: impl FnOnce(&mut Vec<RawExposure>) -> R) -> R {
     // Moving a `Vec` in and out of the cell neither allocates nor frees.
     let mut sec = SCRATCH.try_with(Cell::take).unwrap_or_default();
     let r = f(&mut sec);
@@ -698,7 +706,7 @@ fn blank<'a>(kind: Kind, name: &'a str, reason: Reason, lcut: u64) -> Evaluation
         is_experiment_group: false,
         is_experiment_active: false,
         is_in_layer: false,
-        explicit_parameters: &[],
+        explicit_parameters: None,
         allocated_experiment: None,
         secondary: SecondaryExposures::EMPTY,
         undelegated: match kind {
@@ -871,7 +879,7 @@ pub(crate) fn evaluate<'a>(
         is_experiment_group: rec.is_experiment_group,
         is_experiment_active: rec.is_experiment_active,
         is_in_layer: rec.is_in_layer,
-        explicit_parameters: rec.explicit_parameters.unwrap_or(&[]),
+        explicit_parameters: rec.explicit_parameters,
         allocated_experiment: match kind {
             Kind::Layer => rec.config_delegate.filter(|d| !d.is_empty()),
             _ => None,

@@ -285,3 +285,53 @@ fn exposure_records_reach_the_sink_without_allocating() {
         "no secondary exposures seen"
     );
 }
+
+/// A client initialize response written into a reused buffer allocates nothing once the
+/// buffer has grown: every hash option, and the client-key filter.
+#[test]
+fn client_initialize_responses_allocate_nothing_in_a_reused_buffer() {
+    use flagcore::{ClientInitOptions, HashAlgorithm};
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../conformance/fixtures");
+    let key = std::fs::read_to_string(root.join("demo_proj/client_key")).expect("client_key");
+    for (name, options) in [
+        ("eval_proj", ClientInitOptions::default()),
+        (
+            "eval_proj",
+            ClientInitOptions::default().hash(HashAlgorithm::Sha256),
+        ),
+        (
+            "eval_proj",
+            ClientInitOptions::default().hash(HashAlgorithm::None),
+        ),
+        (
+            "demo_proj",
+            ClientInitOptions::default().client_key(key.trim()),
+        ),
+    ] {
+        let fx = fixture(name);
+        let store = Store::new();
+        store.load_json(&fx.dcs).expect("fixture loads");
+        let snapshot = store.snapshot();
+        let mut body = Vec::new();
+        for data in fx.users.iter().take(50) {
+            let user = data.view();
+            body.clear();
+            snapshot.client_initialize_response(&user, &options, &mut body);
+            let first_len = body.len();
+            let n = allocations_in(|| {
+                body.clear();
+                snapshot.client_initialize_response(&user, &options, &mut body);
+            });
+            assert_eq!(
+                body.len(),
+                first_len,
+                "{name}: the same user, the same response"
+            );
+            assert_eq!(
+                n, 0,
+                "{name} ({:?}): a second response allocated {n} times",
+                options.hash
+            );
+        }
+    }
+}

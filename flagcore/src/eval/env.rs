@@ -159,6 +159,9 @@ pub(crate) struct Env<'a> {
     pub(crate) country: Option<&'a dyn CountryLookup>,
     pub(crate) clock: &'a dyn Clock,
     pub(crate) id_lists: Option<&'a IdLists>,
+    /// The app `target_app` conditions see, when not the payload's `app_id` (client
+    /// initialize responses for a client key): `Some(None)` is no app.
+    pub(crate) app_id: Option<Option<&'a serde_json::Value>>,
 }
 
 impl Env<'_> {

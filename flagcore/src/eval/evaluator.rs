@@ -587,7 +587,7 @@ impl<'r, 'u, 'e> Evaluator<'r, 'u, 'e> {
                 }
                 own
             }
-            CondKind::TargetApp => match &self.rs.app_id {
+            CondKind::TargetApp => match self.env.app_id.unwrap_or(self.rs.app_id.as_ref()) {
                 Some(v) => UVal::from_json(v),
                 None => UVal::Missing,
             },
@@ -1105,6 +1105,7 @@ mod tests {
             country: None,
             clock: &crate::eval::SystemClock,
             id_lists: None,
+            app_id: None,
         };
         let mut sec = Vec::new();
         let ev = Evaluator::new(&rs, &user, &env, &mut sec);

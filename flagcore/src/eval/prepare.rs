@@ -73,6 +73,7 @@ fn bucket_table(rs: &Ruleset, c: &Condition) -> BucketTable {
         country: None,
         clock: &SystemClock,
         id_lists: None,
+        app_id: None,
     };
     let mut sec = Vec::new();
     let ev = Evaluator::new(rs, &user, &env, &mut sec);

@@ -284,7 +284,8 @@ pub struct Evaluation<'a> {
     pub(crate) is_experiment_group: bool,
     pub(crate) is_experiment_active: bool,
     pub(crate) is_in_layer: bool,
-    pub(crate) explicit_parameters: &'a [Box<str>],
+    /// `None` where Statsig's result has none (not even an empty list).
+    pub(crate) explicit_parameters: Option<&'a [Box<str>]>,
     pub(crate) allocated_experiment: Option<&'a str>,
     pub(crate) secondary: SecondaryExposures<'a>,
     pub(crate) undelegated: Option<SecondaryExposures<'a>>,
@@ -341,7 +342,7 @@ impl<'a> Evaluation<'a> {
     }
     /// The explicit parameters of the (allocated) experiment.
     pub fn explicit_parameters(&self) -> impl Iterator<Item = &'a str> {
-        self.explicit_parameters.iter().map(|s| &**s)
+        self.explicit_parameters.unwrap_or(&[]).iter().map(|s| &**s)
     }
     /// For layers: the experiment the user is allocated to.
     pub fn allocated_experiment(&self) -> Option<&'a str> {

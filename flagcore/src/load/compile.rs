@@ -120,6 +120,15 @@ impl<'l> Builder<'l> {
             Some(_) => return Err(type_error("default_environment", "must be a string")),
         };
         let app_id = top.app_id.clone().filter(|v| !v.is_null());
+        let client = super::client::compile(
+            super::client::RawClient {
+                param_stores: top.param_stores,
+                session_replay_info: top.session_replay_info,
+                sdk_keys_to_app_ids: top.sdk_keys_to_app_ids,
+                hashed_sdk_keys_to_app_ids: top.hashed_sdk_keys_to_app_ids,
+            },
+            self.limits,
+        )?;
         if format == Format::V2 {
             self.source.layer_membership = top.experiment_to_layer.map(|r| r.get().into());
         }
@@ -310,6 +319,7 @@ impl<'l> Builder<'l> {
             empty: Map::new(),
             format,
             mappings,
+            client,
             source: self.source,
         })
     }
@@ -356,6 +366,9 @@ impl<'l> Builder<'l> {
                 .explicit_parameters
                 .map(|v| v.into_iter().map(String::into_boxed_str).collect()),
             forward_all_exposures: w.forward_all_exposures.unwrap_or(false),
+            target_app_ids: w
+                .target_app_ids
+                .map(|v| v.into_iter().map(String::into_boxed_str).collect()),
             use_new_layer_eval,
             constant_value: None,
         })

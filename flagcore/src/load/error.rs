@@ -42,6 +42,17 @@ pub enum LoadError {
         #[source]
         source: serde_json::Error,
     },
+    /// A parameter store of `param_stores` is malformed (a parameter matches none of the
+    /// shapes static, gate, dynamic config, experiment or layer, or a field has the wrong
+    /// type); like Statsig's core, the whole payload is rejected.
+    #[error("parameter store `{name}` is malformed")]
+    ParamStore {
+        /// The store's name.
+        name: String,
+        /// The parse error.
+        #[source]
+        source: serde_json::Error,
+    },
     /// The payload exceeds one of the configured [`Limits`]. Raise the limit if the payload is
     /// legitimate.
     #[error("{what} exceeds the limit of {limit} ({found} found)")]
@@ -85,6 +96,8 @@ pub struct Limits {
     pub max_regex_bytes: usize,
     /// Size limit of one compiled regex, in bytes.
     pub max_regex_compiled_bytes: usize,
+    /// Most parameters in all parameter stores (`param_stores`) together.
+    pub max_param_store_parameters: usize,
 }
 
 impl Default for Limits {
@@ -98,6 +111,7 @@ impl Default for Limits {
             max_target_values: 1_000_000,
             max_regex_bytes: 4_096,
             max_regex_compiled_bytes: 1 << 20,
+            max_param_store_parameters: 1_000_000,
         }
     }
 }

@@ -10,6 +10,7 @@
 //! lives in `eval::prepare`, and [`Ruleset::from_json`] (in `crate::ruleset`) runs both.
 
 mod canonical;
+pub(crate) mod client;
 mod compile;
 mod error;
 mod model;

@@ -49,6 +49,8 @@ pub struct Ruleset {
     pub(crate) format: Format,
     /// Config mapping (spec 4.10), when the payload has any.
     pub(crate) mappings: Option<Box<Mappings>>,
+    /// Parameter stores, session replay and client-key apps (client SDKs only).
+    pub(crate) client: super::client::ClientData,
     /// What `to_json` writes back beyond the compiled forms; evaluation never reads it.
     pub(crate) source: super::wire::Source,
 }
@@ -155,6 +157,8 @@ pub(crate) struct Spec {
     pub(crate) has_shared_params: Option<bool>,
     pub(crate) explicit_parameters: Option<Vec<Box<str>>>,
     pub(crate) forward_all_exposures: bool,
+    /// `targetAppIDs`: the client apps the spec is sent to (client initialize responses).
+    pub(crate) target_app_ids: Option<Box<[Box<str>]>>,
     pub(crate) use_new_layer_eval: bool,
     /// The boolean value when it is the same for every user (the first rule that can pass
     /// is public and passes everyone or no one): `check_gate` answers without evaluating.

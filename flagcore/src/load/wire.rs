@@ -126,6 +126,14 @@ pub(crate) struct RawTop<'a> {
     pub(super) overrides: Option<&'a RawValue>,
     #[serde(borrow, default)]
     pub(super) override_rules: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    pub(super) param_stores: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    pub(super) session_replay_info: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    pub(super) sdk_keys_to_app_ids: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    pub(super) hashed_sdk_keys_to_app_ids: Option<&'a RawValue>,
 }
 
 /// A spec or condition of the payload: raw text (v2: parsed straight into the wire model,
