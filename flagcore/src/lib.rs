@@ -112,3 +112,7 @@ pub use eval::{
 pub use load::{DroppedSpec, Format, Limits, LoadError, Ruleset};
 pub use store::{Exposure, ExposureSink, Exposures, OwnedSnapshot, Scratch, Snapshot, Store, View};
 pub use user::{Attributes, User, UserData, Value};
+
+/// The `serde_json` this crate's API uses ([`Evaluation::get`] returns its `Value`, local
+/// overrides take its `Map`), re-exported so that callers need not match its version.
+pub use serde_json;

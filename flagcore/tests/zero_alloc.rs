@@ -289,3 +289,47 @@ fn exposure_records_reach_the_sink_without_allocating() {
         "no secondary exposures seen"
     );
 }
+
+/// Every typed read of every parameter of every result (each type tried on each parameter,
+/// so both the value and the fallback paths run).
+fn read_every_parameter(store: &Store, scratch: &mut Scratch, fx: &Fixture) -> (u64, f64) {
+    let ents = entities(&store.ruleset().expect("ruleset"));
+    let snapshot = store.snapshot();
+    let (mut reads, mut sum) = (0u64, 0.0);
+    for data in &fx.users {
+        let user = data.view();
+        for (kind, name) in &ents {
+            let e = snapshot.evaluate(scratch, &user, *kind, name, Exposures::Suppress);
+            for key in e.json().keys() {
+                sum += f64::from(u8::from(e.get_bool(key, false)));
+                sum += e.get_f64(key, 0.5);
+                sum += e.get_i64(key, 1) as f64;
+                sum += e.get_str(key, "fallback").len() as f64;
+                sum += f64::from(u8::from(e.get_bool("no such parameter", true)));
+                reads += 5;
+            }
+        }
+    }
+    (reads, sum)
+}
+
+#[test]
+fn typed_parameter_reads_allocate_nothing() {
+    let Some(fx) = fixture("eval_proj") else {
+        return;
+    };
+    let store = Store::new();
+    store.load_json(&fx.dcs).expect("eval_proj loads");
+    let mut scratch = Scratch::new();
+    let warm = read_every_parameter(&store, &mut scratch, &fx);
+    let mut measured = (0, 0.0);
+    let allocations = allocations_in(|| measured = read_every_parameter(&store, &mut scratch, &fx));
+    assert_eq!(measured.0, warm.0);
+    assert!(warm.0 > 1000, "only {} typed reads", warm.0);
+    assert_eq!(
+        allocations, 0,
+        "{allocations} allocations in {} typed reads",
+        warm.0
+    );
+    println!("{} typed reads, 0 allocations", warm.0);
+}
