@@ -1,4 +1,4 @@
-//! Evaluation benchmarks on the conformance fixtures (`../shared/conformance/fixtures`).
+//! Evaluation benchmarks on the conformance fixtures (`conformance/fixtures`).
 //!
 //! ```text
 //! cargo bench -p flagcore-benches
@@ -16,14 +16,14 @@ use flagcore::{Attributes, Exposures, Kind, Ruleset, Scratch, Store, User, Value
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/conformance/fixtures")
+        .join("../conformance/fixtures")
         .join(name)
         .join("dcs.json")
 }
 
 fn load(name: &str) -> (Vec<u8>, Store) {
     let bytes = std::fs::read(fixture(name))
-        .unwrap_or_else(|e| panic!("{name}: {e} (../shared must be beside the checkout)"));
+        .unwrap_or_else(|e| panic!("{name}: {e} (conformance/ is part of the repository)"));
     let store = Store::new();
     store.load_json(&bytes).expect("fixture loads");
     (bytes, store)

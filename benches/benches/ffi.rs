@@ -54,7 +54,7 @@ fn symbol<T: Copy>(lib: *mut c_void, name: &str) -> T {
 }
 
 fn ffi(c: &mut Criterion) {
-    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance/fixtures");
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../conformance/fixtures");
     let demo = std::fs::read(fixtures.join("demo_proj/dcs.json")).expect("demo_proj payload");
     let eval = std::fs::read(fixtures.join("eval_proj/dcs.json")).expect("eval_proj payload");
     let user_json = br#"{"userID": "user-8152", "email": "jkw@statsig.com"}"#;

@@ -18,8 +18,8 @@ use flagcore::{Options, Store, User};
 use flagcore_sync::{BlockingRuntime, Destination, LoggerOptions};
 
 fn sync(c: &mut Criterion) {
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/conformance/fixtures/demo_proj/dcs.json");
+    let fixture =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../conformance/fixtures/demo_proj/dcs.json");
     let bytes = std::fs::read(&fixture).expect("demo_proj payload");
     let user = User::with_user_id("user-8152");
 

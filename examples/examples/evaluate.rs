@@ -1,6 +1,6 @@
 //! Conformance driver: evaluates every gate, dynamic config, experiment and layer of a
 //! `download_config_specs` payload for every user, in the result format of
-//! `../shared/conformance/README.md`.
+//! `conformance/README.md`.
 //!
 //! ```text
 //! evaluate DCS.json [TIER] < users.jsonl > results.jsonl

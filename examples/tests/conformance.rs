@@ -1,24 +1,30 @@
-//! Conformance with Statsig's official core: runs the `evaluate` example over
-//! `../shared/conformance` (every fixture, and the user-agent corpus) and over this
+//! Conformance with Statsig's official core: runs the `evaluate` example over the
+//! repository's `conformance/` corpus (every fixture, and the user-agent corpus) and over this
 //! project's own cases in `tests/data/`, and requires 100% agreement.
 //!
-//! The shared material sits beside the checkout; when it is absent these tests print a
-//! notice and pass without checking anything.
+//! The corpus is part of the repository; a missing file fails the test. Each test writes a
+//! one-line summary (lines compared, agreement) straight to the terminal, so that it shows
+//! in a normal `cargo test` run without `--nocapture`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-fn shared() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance");
-    if dir.join("run.sh").is_file() {
-        Some(dir)
-    } else {
-        eprintln!(
-            "NOTICE: {} is absent; conformance not checked",
-            dir.display()
-        );
-        None
-    }
+/// The repository's conformance corpus (`conformance/` at the top of the checkout).
+fn corpus() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../conformance");
+    assert!(
+        dir.join("run.sh").is_file(),
+        "{} is missing: the conformance corpus is part of the repository",
+        dir.display()
+    );
+    dir
+}
+
+/// Writes `line` to the terminal past the test harness's output capture (which only takes
+/// `print!`/`eprint!`), so the figures show in every run.
+fn summary(line: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "{line}");
 }
 
 /// Builds the `evaluate` example (same profile as this test) and returns its path.
@@ -52,7 +58,7 @@ fn driver() -> PathBuf {
 
 #[test]
 fn shared_fixtures_agree_fully() {
-    let Some(dir) = shared() else { return };
+    let dir = corpus();
     let out = Command::new("bash")
         .arg(dir.join("run.sh"))
         .arg(driver())
@@ -62,9 +68,22 @@ fn shared_fixtures_agree_fully() {
     println!("{report}");
     eprintln!("{}", String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "conformance below 100%:\n{report}");
+    let overall = report
+        .lines()
+        .find_map(|l| l.strip_prefix("overall agreement: "))
+        .unwrap_or_else(|| panic!("no overall agreement line:\n{report}"));
+    summary(&format!(
+        "conformance fixtures: {overall} result lines agree"
+    ));
+    let (agree, total) = overall
+        .split_once(" = ")
+        .and_then(|(n, _)| n.split_once('/'))
+        .and_then(|(a, t)| Some((a.parse::<u64>().ok()?, t.parse::<u64>().ok()?)))
+        .unwrap_or_else(|| panic!("unparsable agreement line: {overall}"));
+    assert_eq!(agree, total, "conformance below 100%:\n{report}");
     assert!(
-        report.contains("= 100.000%"),
-        "no overall agreement line:\n{report}"
+        total >= 75_000,
+        "only {total} result lines compared: is the corpus complete?"
     );
 }
 
@@ -92,12 +111,12 @@ fn check_user_agents(input: &Path, expected: &str) -> usize {
     for (w, g) in mismatches.iter().take(5) {
         eprintln!("expected {w}\n     got {g}");
     }
-    println!(
-        "{}: {}/{} user agents agree",
+    summary(&format!(
+        "conformance user agents ({}): {}/{} agree",
         input.display(),
         want.len() - mismatches.len(),
         want.len()
-    );
+    ));
     assert!(
         mismatches.is_empty(),
         "{} user agents disagree",
@@ -112,7 +131,7 @@ fn user_agents_agree_fully() {
     let own = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data_ua");
     let expected = std::fs::read_to_string(own.join("expected.jsonl")).expect("expected.jsonl");
     check_user_agents(&own.join("user_agents.txt"), &expected);
-    let Some(dir) = shared() else { return };
+    let dir = corpus();
     let expected = Command::new("xz")
         .arg("-dc")
         .arg(dir.join("user_agents/expected.jsonl.xz"))
@@ -123,17 +142,17 @@ fn user_agents_agree_fully() {
         &dir.join("user_agents/user_agents.txt"),
         &String::from_utf8_lossy(&expected.stdout),
     );
-    assert!(n > 5000, "the shared corpus has only {n} user agents");
+    assert!(n > 5000, "the corpus has only {n} user agents");
 }
 
 /// Our own payloads in `tests/data/<case>/`: `dcs.json` (or a file `payload` holding the
 /// path of the payload, relative to the case), `users.jsonl`, optional
 /// `environment`, and `expected.jsonl` produced by the reference evaluator
-/// (`../shared/oracle`). A case may instead name the expected answers of another case in a
+/// (a program over Statsig's official core, see `conformance/README.md`). A case may instead name the expected answers of another case in a
 /// file `same_as` (a v1 payload must answer exactly like its v2 equivalent).
 #[test]
 fn own_cases_agree_fully() {
-    let Some(dir) = shared() else { return };
+    let dir = corpus();
     let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
     let mut cases: Vec<PathBuf> = std::fs::read_dir(&data)
         .expect("tests/data")
@@ -146,6 +165,7 @@ fn own_cases_agree_fully() {
     let tmp = std::env::temp_dir().join(format!("flagcore-conformance-{}", std::process::id()));
     std::fs::create_dir_all(&tmp).expect("temp dir");
     let mut failed = Vec::new();
+    let mut lines = 0u64;
     for case in &cases {
         let name = case.file_name().unwrap().to_string_lossy().into_owned();
         let expected = match std::fs::read_to_string(case.join("same_as")) {
@@ -187,10 +207,24 @@ fn own_cases_agree_fully() {
             .expect("run compare.py");
         let report = String::from_utf8_lossy(&cmp.stdout);
         println!("== {name}\n{report}");
-        if !cmp.status.success() {
-            failed.push(name);
+        let counted = report
+            .lines()
+            .find_map(|l| l.strip_prefix("agreement: "))
+            .and_then(|l| l.split_whitespace().next())
+            .and_then(|l| l.split_once('/'))
+            .and_then(|(a, t)| Some((a.parse::<u64>().ok()?, t.parse::<u64>().ok()?)));
+        match counted {
+            Some((a, t)) if cmp.status.success() && a == t && t > 0 => {
+                lines += t;
+            }
+            _ => failed.push(name),
         }
     }
+    summary(&format!(
+        "conformance own cases: {} cases, {lines} result lines, {} disagreeing",
+        cases.len(),
+        failed.len()
+    ));
     let _ = std::fs::remove_dir_all(&tmp);
     assert!(
         failed.is_empty(),

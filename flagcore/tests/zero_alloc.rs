@@ -1,7 +1,7 @@
 //! Evaluation allocates nothing once warmed up: a counting global allocator watches every
 //! gate, config, experiment and layer of the `eval_proj` fixture for every user.
 #![allow(unsafe_code)]
-// Tests read fixtures from ../shared; the no-IO rule (clippy.toml) is for the library.
+// Tests read fixtures from the conformance corpus; the no-IO rule (clippy.toml) is for the library.
 #![allow(clippy::disallowed_methods)] // A global allocator is `unsafe` to implement.
 
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -65,10 +65,11 @@ struct Fixture {
     users: Vec<UserData>,
 }
 
-fn fixture(name: &str) -> Option<Fixture> {
+/// A fixture of the conformance corpus (`conformance/fixtures/<name>` in the repository).
+fn fixture(name: &str) -> Fixture {
     fixture_in(
         &Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../shared/conformance/fixtures")
+            .join("../conformance/fixtures")
             .join(name),
     )
 }
@@ -78,21 +79,22 @@ fn own_case(name: &str) -> Fixture {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../examples/tests/data")
         .join(name);
-    fixture_in(&dir).expect("own conformance case")
+    fixture_in(&dir)
 }
 
-fn fixture_in(dir: &Path) -> Option<Fixture> {
-    if !dir.is_dir() {
-        eprintln!("NOTICE: {} is absent; test skipped", dir.display());
-        return None;
-    }
+fn fixture_in(dir: &Path) -> Fixture {
+    assert!(
+        dir.is_dir(),
+        "{} is missing: the conformance corpus is part of the repository",
+        dir.display()
+    );
     let dcs = std::fs::read(dir.join("dcs.json")).expect("dcs.json");
     let users = std::fs::read_to_string(dir.join("users.jsonl"))
         .expect("users.jsonl")
         .lines()
         .map(|l| UserData::from_json(l.as_bytes()).expect("user JSON"))
         .collect();
-    Some(Fixture { dcs, users })
+    Fixture { dcs, users }
 }
 
 fn entities(rs: &Ruleset) -> Vec<(Kind, String)> {
@@ -173,9 +175,7 @@ fn assert_zero_allocations(store: &Store, fx: &Fixture, every_kind: bool) {
 
 #[test]
 fn evaluation_allocates_nothing_after_warm_up() {
-    let Some(fx) = fixture("eval_proj") else {
-        return;
-    };
+    let fx = fixture("eval_proj");
     let store = Store::new();
     store.load_json(&fx.dcs).expect("eval_proj loads");
     assert_zero_allocations(&store, &fx, true);
@@ -222,12 +222,10 @@ fn multi_rule_layers_and_config_mapping_allocate_nothing() {
 
 #[test]
 fn a_staging_tier_allocates_nothing_either() {
-    let Some(fx) = fixture("eval_proj_staging") else {
-        return;
-    };
+    let fx = fixture("eval_proj_staging");
     let tier = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../shared/conformance/fixtures/eval_proj_staging/environment"),
+            .join("../conformance/fixtures/eval_proj_staging/environment"),
     )
     .expect("environment");
     let store = Store::with_options(Options {
@@ -254,9 +252,7 @@ impl ExposureSink for CountingSink {
 
 #[test]
 fn exposure_records_reach_the_sink_without_allocating() {
-    let Some(fx) = fixture("eval_proj") else {
-        return;
-    };
+    let fx = fixture("eval_proj");
     let sink = Arc::new(CountingSink::default());
     let store = Store::with_options(Options {
         exposure_sink: Some(sink.clone()),

@@ -25,7 +25,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from dcs_helpers import P, rule, spec  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-UA_FILE = os.path.join(HERE, "../../../../shared/conformance/user_agents/user_agents.txt")
+UA_FILE = os.path.join(HERE, "../../../conformance/user_agents/user_agents.txt")
 
 TOP_FIELDS = ["userID", "userid", "USERID", "email", "Email", "ip", "IP", "country", "Country", "locale",
               "appVersion", "appversion", "app_version", "userAgent", "useragent", "user_agent", "user_id"]

@@ -1,7 +1,7 @@
 //! C programs in `tests/c/`, compiled with `-Wall -Wextra -Werror
 //! -fsanitize=address,undefined` against the static library and run: the API end to end
 //! and under misuse, a multi-threaded stress run with a forked child, and conformance
-//! through the C ABI on `../shared/conformance/fixtures/demo_proj`.
+//! through the C ABI on `conformance/fixtures/demo_proj`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -96,7 +96,7 @@ fn eight_threads_a_thousand_reloads_and_a_fork() {
 
 #[test]
 fn conformance_through_the_c_abi() {
-    let fixture = manifest().join("../../shared/conformance/fixtures/demo_proj");
+    let fixture = manifest().join("../conformance/fixtures/demo_proj");
     if !fixture.is_dir() {
         eprintln!("NOTICE: {} is absent; test skipped", fixture.display());
         return;
@@ -138,7 +138,7 @@ fn conformance_through_the_c_abi() {
     let actual = tmp.join("actual.jsonl");
     std::fs::write(&actual, &out.stdout).expect("results");
     let cmp = Command::new("python3")
-        .arg(manifest().join("../../shared/conformance/compare.py"))
+        .arg(manifest().join("../conformance/compare.py"))
         .arg(fixture.join("expected.jsonl.xz"))
         .arg(&actual)
         .output()
@@ -199,7 +199,7 @@ fn exposures_reach_a_c_callback() {
 /// ASan replaces the allocator itself).
 #[test]
 fn zero_allocations_per_check_through_the_c_abi() {
-    let fixture = manifest().join("../../shared/conformance/fixtures/eval_proj");
+    let fixture = manifest().join("../conformance/fixtures/eval_proj");
     if !fixture.is_dir() {
         eprintln!("NOTICE: {} is absent; test skipped", fixture.display());
         return;

@@ -421,17 +421,8 @@ pub(crate) fn empty_payload(time: u64) -> Vec<u8> {
     .unwrap()
 }
 
-/// A file of the shared conformance data, or `None` (with a notice) when it is absent.
-pub(crate) fn conformance(path: &str) -> Option<Vec<u8>> {
-    let full = format!(
-        "{}/../../shared/conformance/{path}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    match std::fs::read(&full) {
-        Ok(bytes) => Some(bytes),
-        Err(_) => {
-            eprintln!("notice: {full} is absent; using the test's own payload");
-            None
-        }
-    }
+/// A file of the repository's conformance corpus (`conformance/`); a missing file fails.
+pub(crate) fn conformance(path: &str) -> Vec<u8> {
+    let full = format!("{}/../conformance/{path}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read(&full).unwrap_or_else(|e| panic!("{full}: {e}"))
 }

@@ -37,17 +37,8 @@ struct Scenario {
 }
 
 fn scenario() -> Scenario {
-    let (Some(good), Some(users)) = (
-        conformance("fixtures/demo_proj/dcs.json"),
-        conformance("fixtures/demo_proj/users.jsonl"),
-    ) else {
-        return Scenario {
-            good: payload(1, true),
-            users: vec![UserData::from_json(br#"{"userID": "u"}"#).unwrap()],
-            recovered: payload(2, false),
-            killed: "g".into(),
-        };
-    };
+    let good = conformance("fixtures/demo_proj/dcs.json");
+    let users = conformance("fixtures/demo_proj/users.jsonl");
     let users: Vec<UserData> = users
         .split(|&b| b == b'\n')
         .filter(|l| !l.is_empty())

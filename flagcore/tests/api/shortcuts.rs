@@ -51,21 +51,17 @@ fn fields(e: &Evaluation<'_>) -> String {
     )
 }
 
-/// `(payload, users)` of every case there is: the shared fixtures and the project's own.
+/// `(payload, users)` of every case there is: the conformance fixtures and the project's own.
 fn cases() -> Vec<(String, Vec<u8>, Vec<UserData>)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut dirs = Vec::new();
     for base in [
-        root.join("../../shared/conformance/fixtures"),
+        root.join("../conformance/fixtures"),
         root.join("../examples/tests/data"),
     ] {
-        match std::fs::read_dir(&base) {
-            Ok(entries) => dirs.extend(entries.flatten().map(|e| e.path())),
-            Err(_) => eprintln!(
-                "NOTICE: {} is absent; its cases are skipped",
-                base.display()
-            ),
-        }
+        let entries =
+            std::fs::read_dir(&base).unwrap_or_else(|e| panic!("{}: {e}", base.display()));
+        dirs.extend(entries.flatten().map(|e| e.path()));
     }
     dirs.sort();
     let mut out = Vec::new();
