@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use flagcore::{Attributes, Exposure, ExposureSink, Kind, User, Value};
+use flagcore::{Attributes, Exposure, ExposureSink, Kind, Value};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -178,7 +178,10 @@ const RECENT_SLOTS: usize = 4096;
 /// [`ExposureLogger::shutdown`] sends what is left within a deadline.
 ///
 /// Layers are not logged when evaluated: Statsig logs a layer exposure each time a
-/// parameter is read, through [`ExposureLogger::log_layer_parameter`].
+/// parameter is read, and so does the store: a read through [`flagcore::View::layer`]
+/// hands the logger a layer exposure record of that parameter. Manual exposures
+/// ([`flagcore::View::log_exposure`], [`flagcore::Layer::log_exposure`]) carry Statsig's
+/// `isManualExposure`.
 ///
 /// Memory is bounded: the queue (`queue_capacity` events of about 0.5 KiB), the batch
 /// being filled, `max_pending_batches` gzipped batches, and the dedupe set
@@ -297,30 +300,6 @@ impl ExposureLogger {
         }
     }
 
-    /// Logs a layer exposure for `parameter`, as Statsig's SDKs do each time a layer
-    /// parameter is read: call it when your code reads `parameter` from the layer result
-    /// `layer` (evaluated for `user`). Nothing is logged when the layer has no such
-    /// parameter.
-    ///
-    /// Evaluate the layer with [`flagcore::View::evaluate`] and a [`flagcore::Scratch`],
-    /// so that the result carries the secondary exposures the event reports, and with
-    /// [`flagcore::Exposures::Suppress`] (layers are not logged when evaluated anyway).
-    pub fn log_layer_parameter(
-        &self,
-        user: &User<'_>,
-        layer: &flagcore::Evaluation<'_>,
-        parameter: &str,
-    ) {
-        if layer.kind() != Kind::Layer || layer.get(parameter).is_none() {
-            return;
-        }
-        let exposure = Exposure {
-            user,
-            evaluation: layer,
-        };
-        self.enqueue(&exposure, Some(parameter));
-    }
-
     fn enqueue(&self, exposure: &Exposure<'_>, parameter: Option<&str>) {
         let c = &*self.counters;
         add(&c.received, 1);
@@ -366,9 +345,11 @@ impl Drop for ExposureLogger {
 
 impl ExposureSink for ExposureLogger {
     fn log(&self, exposure: &Exposure<'_>) {
-        // Layers are exposed per parameter read (`log_layer_parameter`), not per evaluation.
-        if exposure.evaluation.kind() != Kind::Layer {
-            self.enqueue(exposure, None);
+        // Layers are exposed per parameter read, never per evaluation.
+        match (exposure.evaluation.kind(), exposure.parameter) {
+            (Kind::Layer, None) => {}
+            (Kind::Layer, parameter) => self.enqueue(exposure, parameter),
+            _ => self.enqueue(exposure, None),
         }
     }
 }
@@ -607,6 +588,9 @@ fn encode(
     }
     if let Some(name) = e.override_config_name() {
         m.str("overrideConfigName", name);
+    }
+    if exposure.manual {
+        m.bool_str("isManualExposure", true);
     }
     m.close();
     event.key("statsigMetadata").extend_from_slice(b"{}");
@@ -1005,7 +989,7 @@ async fn send(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use flagcore::Store;
+    use flagcore::{Store, User};
 
     fn payload() -> Vec<u8> {
         br#"{"feature_gates": {"g": {"type": "feature_gate", "entity": "feature_gate",
@@ -1023,10 +1007,7 @@ mod tests {
         store.load_json(&payload()).unwrap();
         let snapshot = store.snapshot();
         let evaluation = snapshot.gate(user, "g");
-        f(&Exposure {
-            user,
-            evaluation: &evaluation,
-        })
+        f(&Exposure::new(user, &evaluation))
     }
 
     #[test]

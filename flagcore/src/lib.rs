@@ -85,7 +85,8 @@
 //! (`overrides`), every condition type and operator. Unknown condition types
 //! and operators give [`Reason::Unsupported`] results shaped exactly as Statsig shapes them.
 //! The `evaluate` example in `flagcore-examples` checks this against the official core's
-//! answers. More in [`docs::semantics`] and [`docs::performance`].
+//! answers. More in [`docs::semantics`] and [`docs::performance`]; [`docs::migration`] maps each call
+//! of Statsig's server SDK to its flagcore equivalent.
 //!
 //! ## Features
 //!
@@ -110,7 +111,9 @@ pub use eval::{
     SecondaryExposure, SecondaryExposures, SystemClock,
 };
 pub use load::{DroppedSpec, Format, Limits, LoadError, Ruleset};
-pub use store::{Exposure, ExposureSink, Exposures, OwnedSnapshot, Scratch, Snapshot, Store, View};
+pub use store::{
+    Exposure, ExposureSink, Exposures, Layer, OwnedSnapshot, Scratch, Snapshot, Store, View,
+};
 pub use user::{Attributes, User, UserData, Value};
 
 /// The `serde_json` this crate's API uses ([`Evaluation::get`] returns its `Value`, local
