@@ -12,7 +12,7 @@
 //!  Store.check_gate(user, name) ─► &str + borrowed user view ────► Snapshot::check_gate
 //!  Store.get_experiment(...) ────► one evaluation, copied out ───► View::evaluate
 //!  Statsig(...) ─────────────────► a tokio runtime on its own thread: StatsigPoller or
-//!                                  FileWatcher, ExposureLogger; restarted in a forked child
+//!                                  FileWatcher, EventLogger; restarted in a forked child
 //! ```
 //!
 //! The Python-facing API, its type stub (`python/flagcore/_flagcore.pyi`) and the tests

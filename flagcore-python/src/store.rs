@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwapOption;
 use flagcore::{Exposure, ExposureSink, Exposures, Kind, Options, Scratch, View};
-use flagcore_sync::ExposureLogger;
+use flagcore_sync::EventLogger;
 use pyo3::prelude::*;
 use pyo3::pybacked::{PyBackedBytes, PyBackedStr};
 use pyo3::types::{PyDict, PyString};
@@ -89,24 +89,21 @@ pub(crate) fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
 }
 
 /// The store's exposure sink when a [`crate::sync::Statsig`] owns it: forwards to the
-/// current [`ExposureLogger`], which is replaced after a fork (a logger's flusher thread
+/// current [`EventLogger`], which is replaced after a fork (a logger's flusher thread
 /// does not survive one).
 #[derive(Default)]
 pub(crate) struct SwapSink {
-    logger: ArcSwapOption<ExposureLogger>,
+    logger: ArcSwapOption<EventLogger>,
 }
 
 impl SwapSink {
     /// The logger exposures go to now.
-    pub(crate) fn current(&self) -> Option<Arc<ExposureLogger>> {
+    pub(crate) fn current(&self) -> Option<Arc<EventLogger>> {
         self.logger.load_full()
     }
 
     /// Installs `logger`, returning the previous one.
-    pub(crate) fn replace(
-        &self,
-        logger: Option<Arc<ExposureLogger>>,
-    ) -> Option<Arc<ExposureLogger>> {
+    pub(crate) fn replace(&self, logger: Option<Arc<EventLogger>>) -> Option<Arc<EventLogger>> {
         self.logger.swap(logger)
     }
 }

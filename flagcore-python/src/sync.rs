@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
 use flagcore_sync::{
-    BlockingRuntime, Destination, ExposureLogger, FileOptions, FileWatcher, InitSource,
-    LoggerOptions, StatsigOptions, StatsigPoller, SyncError,
+    BlockingRuntime, Destination, EventLogger, FileOptions, FileWatcher, InitSource, LoggerOptions,
+    StatsigOptions, StatsigPoller, SyncError,
 };
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
@@ -34,7 +34,7 @@ struct Running {
     runtime: BlockingRuntime,
     poller: Option<StatsigPoller>,
     watcher: Option<FileWatcher>,
-    logger: Option<Arc<ExposureLogger>>,
+    logger: Option<Arc<EventLogger>>,
     /// The process that started it: its threads exist only there.
     pid: u32,
 }
@@ -126,7 +126,7 @@ impl State {
     fn start(
         &self,
         wait: Option<(Duration, Option<&[u8]>)>,
-    ) -> Result<(Running, InitializeDetails, Option<Arc<ExposureLogger>>), SyncError> {
+    ) -> Result<(Running, InitializeDetails, Option<Arc<EventLogger>>), SyncError> {
         let started = Instant::now();
         let runtime = BlockingRuntime::new()?;
         let logger = match self.destination() {
@@ -134,7 +134,7 @@ impl State {
                 let mut o = LoggerOptions::new(destination);
                 o.flush_interval = self.config.flush_interval;
                 o.environment = self.config.environment.clone();
-                Some(Arc::new(runtime.start_exposure_logger(o)?))
+                Some(Arc::new(runtime.start_event_logger(o)?))
             }
             None => None,
         };

@@ -209,7 +209,10 @@ const RECENT_SLOTS: usize = 4096;
 /// are never deduplicated.
 ///
 /// Layers are not logged when evaluated: Statsig logs a layer exposure each time a
-/// parameter is read, through [`EventLogger::log_layer_parameter`].
+/// parameter is read, and so does the store: a read through [`flagcore::View::layer`]
+/// hands the logger a layer exposure record of that parameter. Manual exposures
+/// ([`flagcore::View::log_exposure`], [`flagcore::Layer::log_exposure`]) carry Statsig's
+/// `isManualExposure`.
 ///
 /// Memory is bounded: the queue (`queue_capacity` events of about 0.5 KiB), the batch
 /// being filled, `max_pending_batches` gzipped batches, and the dedupe set
@@ -357,10 +360,7 @@ impl EventLogger {
         if layer.kind() != Kind::Layer || layer.get(parameter).is_none() {
             return;
         }
-        let exposure = Exposure {
-            user,
-            evaluation: layer,
-        };
+        let exposure = Exposure::new(user, layer);
         self.enqueue(&exposure, Some(parameter), trigger);
     }
 
@@ -443,9 +443,16 @@ impl Drop for EventLogger {
 
 impl ExposureSink for EventLogger {
     fn log(&self, exposure: &Exposure<'_>) {
-        // Layers are exposed per parameter read (`log_layer_parameter`), not per evaluation.
-        if exposure.evaluation.kind() != Kind::Layer {
-            self.enqueue(exposure, None, Trigger::Evaluation);
+        // Layers are exposed per parameter read, never per evaluation.
+        let trigger = if exposure.manual {
+            Trigger::Manual
+        } else {
+            Trigger::Evaluation
+        };
+        match (exposure.evaluation.kind(), exposure.parameter) {
+            (Kind::Layer, None) => {}
+            (Kind::Layer, parameter) => self.enqueue(exposure, parameter, trigger),
+            _ => self.enqueue(exposure, None, trigger),
         }
     }
 }
@@ -1140,7 +1147,7 @@ async fn send(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use flagcore::Store;
+    use flagcore::{Store, User};
 
     fn payload() -> Vec<u8> {
         br#"{"feature_gates": {"g": {"type": "feature_gate", "entity": "feature_gate",
@@ -1158,10 +1165,7 @@ mod tests {
         store.load_json(&payload()).unwrap();
         let snapshot = store.snapshot();
         let evaluation = snapshot.gate(user, "g");
-        f(&Exposure {
-            user,
-            evaluation: &evaluation,
-        })
+        f(&Exposure::new(user, &evaluation))
     }
 
     #[test]

@@ -115,7 +115,8 @@
 //! (`overrides`), every condition type and operator. Unknown condition types
 //! and operators give [`Reason::Unsupported`] results shaped exactly as Statsig shapes them.
 //! The `evaluate` example in `flagcore-examples` checks this against the official core's
-//! answers. More in [`docs::semantics`] and [`docs::performance`].
+//! answers. More in [`docs::semantics`] and [`docs::performance`]; [`docs::migration`] maps each call
+//! of Statsig's server SDK to its flagcore equivalent.
 //!
 //! ## Features
 //!
@@ -144,5 +145,11 @@ pub use eval::{
 };
 pub use load::{DroppedSpec, Format, Limits, LoadError, Ruleset};
 pub use param_store::ParameterStore;
-pub use store::{Exposure, ExposureSink, Exposures, OwnedSnapshot, Scratch, Snapshot, Store, View};
+pub use store::{
+    Exposure, ExposureSink, Exposures, Layer, OwnedSnapshot, Scratch, Snapshot, Store, View,
+};
 pub use user::{Attributes, User, UserData, Value};
+
+/// The `serde_json` this crate's API uses ([`Evaluation::get`] returns its `Value`, local
+/// overrides take its `Map`), re-exported so that callers need not match its version.
+pub use serde_json;

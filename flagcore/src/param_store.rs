@@ -5,6 +5,7 @@
 use serde::Deserialize;
 use serde_json::{Map, Value as Json};
 
+use crate::eval::Kind;
 use crate::load::client::{ParamStore, ParamTarget};
 use crate::store::View;
 use crate::user::User;
@@ -101,7 +102,10 @@ impl<'a> ParameterStore<'a> {
             ParamTarget::Experiment { experiment, param } => {
                 view.experiment(user, experiment).get(param)
             }
-            ParamTarget::Layer { layer, param } => view.layer(user, layer).get(param),
+            // Layers log per parameter read; a store's reference reads without logging.
+            ParamTarget::Layer { layer, param } => {
+                view.evaluate_tls(user, Kind::Layer, layer).get(param)
+            }
         }
     }
 

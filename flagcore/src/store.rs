@@ -9,6 +9,7 @@ use std::sync::{Arc, OnceLock};
 use arc_swap::{ArcSwap, Guard};
 use serde_json::{Map, Value as Json};
 
+use crate::eval::{typed_as, typed_bool, typed_f64, typed_i64, typed_str};
 use crate::eval::{Abort, Evaluator, Found, Kind, RawExposure, Record};
 use crate::eval::{Env, IdLists, Options, SystemClock};
 use crate::eval::{Evaluation, JsonObject, Reason, SecondaryExposures};
@@ -47,12 +48,34 @@ pub enum Exposures {
 
 /// One exposure: what Statsig's exposure event carries, borrowed for the duration of the
 /// [`ExposureSink::log`] call. Copy out what you keep.
+///
+/// Gates, dynamic configs and experiments are exposed when evaluated; a layer is exposed
+/// per parameter read ([`Layer::get_bool`] and the other reads of [`View::layer`]), as
+/// Statsig's SDKs do, and never by its evaluation alone. An exposure logged later by
+/// [`View::log_exposure`], [`View::log_layer_exposure`] or [`Layer::log_exposure`] is
+/// `manual` (Statsig's `isManualExposure`).
 #[derive(Clone, Copy, Debug)]
 pub struct Exposure<'a> {
     /// The user the evaluation was for.
     pub user: &'a User<'a>,
     /// The full result: name, value, rule id, group, secondary exposures, ruleset time.
     pub evaluation: &'a Evaluation<'a>,
+    /// For a layer exposure: the parameter that was read (`None` for every other kind).
+    pub parameter: Option<&'a str>,
+    /// Logged by an explicit call after the evaluation, not by the evaluation or read.
+    pub manual: bool,
+}
+
+impl<'a> Exposure<'a> {
+    /// The exposure of `evaluation` (a gate, config or experiment) logged by evaluating it.
+    pub fn new(user: &'a User<'a>, evaluation: &'a Evaluation<'a>) -> Exposure<'a> {
+        Exposure {
+            user,
+            evaluation,
+            parameter: None,
+            manual: false,
+        }
+    }
 }
 
 /// Receives exposure records. Called on the evaluating thread, right after the evaluation;
@@ -531,21 +554,70 @@ impl View {
             name,
             keep_exposures,
         );
-        if exposures == Exposures::Log {
+        // A layer is exposed per parameter read, not by its evaluation.
+        if exposures == Exposures::Log && kind != Kind::Layer {
             if let Some(sink) = &self.options.exposure_sink {
-                sink.log(&Exposure {
-                    user,
-                    evaluation: &shaped.attach(sec),
-                });
+                sink.log(&Exposure::new(user, &shaped.attach(sec)));
             }
         }
         shaped
     }
 
+    /// Logs the exposure of `evaluation` (a gate, dynamic config or experiment evaluated by
+    /// this view with [`Exposures::Suppress`]) now, as a manual exposure: evaluate when the
+    /// page is built, log when the feature is really shown (Statsig's
+    /// `manually_log_gate_exposure` and its config and experiment twins). Evaluate with
+    /// [`View::evaluate`] and a [`Scratch`] so that the record carries the secondary
+    /// exposures. For a layer use [`View::log_layer_exposure`]; nothing happens here.
+    ///
+    /// ```
+    /// use flagcore::{Exposures, Kind, Scratch, Store, User};
+    ///
+    /// let store = Store::new();
+    /// let snapshot = store.snapshot();
+    /// let user = User::with_user_id("u1");
+    /// let mut scratch = Scratch::new();
+    /// let checkout = snapshot.evaluate(&mut scratch, &user, Kind::Gate, "new_checkout", Exposures::Suppress);
+    /// // … later, when the new checkout is on screen:
+    /// snapshot.log_exposure(&user, &checkout);
+    /// ```
+    pub fn log_exposure(&self, user: &User<'_>, evaluation: &Evaluation<'_>) {
+        if evaluation.kind() == Kind::Layer {
+            return;
+        }
+        if let Some(sink) = &self.options.exposure_sink {
+            let mut exposure = Exposure::new(user, evaluation);
+            exposure.manual = true;
+            sink.log(&exposure);
+        }
+    }
+
+    /// Logs the exposure of `parameter` of the layer result `layer` as a manual exposure
+    /// (Statsig's `manually_log_layer_parameter_exposure`), whether or not the layer has
+    /// that parameter, as Statsig does. Nothing happens for a result of another kind.
+    pub fn log_layer_exposure(&self, user: &User<'_>, layer: &Evaluation<'_>, parameter: &str) {
+        if layer.kind() != Kind::Layer {
+            return;
+        }
+        if let Some(sink) = &self.options.exposure_sink {
+            sink.log(&Exposure {
+                user,
+                evaluation: layer,
+                parameter: Some(parameter),
+                manual: true,
+            });
+        }
+    }
+
     /// Evaluates with the thread's own scratch buffer; the result carries no secondary
     /// exposures (they reach the sink, and [`View::evaluate`] returns them).
     #[inline]
-    fn evaluate_tls<'a>(&'a self, user: &User<'_>, kind: Kind, name: &'a str) -> Evaluation<'a> {
+    pub(crate) fn evaluate_tls<'a>(
+        &'a self,
+        user: &User<'_>,
+        kind: Kind,
+        name: &'a str,
+    ) -> Evaluation<'a> {
         if self.options.exposure_sink.is_none() {
             // Nobody reads the exposures: none are collected, and an empty buffer never
             // allocates.
@@ -584,9 +656,206 @@ impl View {
         self.evaluate_tls(user, Kind::Experiment, name)
     }
 
-    /// Evaluates a layer: parameters and allocated experiment (logs the exposure).
-    pub fn layer<'a>(&'a self, user: &User<'_>, name: &'a str) -> Evaluation<'a> {
-        self.evaluate_tls(user, Kind::Layer, name)
+    /// Evaluates a layer: parameters and allocated experiment. Evaluating logs nothing;
+    /// each parameter read through the returned [`Layer`] ([`Layer::get_bool`], …) hands a
+    /// layer exposure of that parameter to the sink, as Statsig's `layer.get(..)` does.
+    ///
+    /// ```
+    /// use flagcore::{Store, User};
+    ///
+    /// let store = Store::new();
+    /// let snapshot = store.snapshot();
+    /// let user = User::with_user_id("u1");
+    /// let layer = snapshot.layer(&user, "checkout_layer");
+    /// let color = layer.get_str("button_color", "blue"); // logs the exposure of button_color
+    /// let quiet = layer.evaluation().get_i64("items", 10); // reads without logging
+    /// assert_eq!((color, quiet), ("blue", 10));
+    /// ```
+    pub fn layer<'a>(&'a self, user: &'a User<'a>, name: &'a str) -> Layer<'a> {
+        self.layer_with(user, name, Exposures::Log)
+    }
+
+    /// [`View::layer`], choosing whether parameter reads log exposures:
+    /// [`Exposures::Suppress`] reads without logging (Statsig's `disable_exposure_logging`);
+    /// [`Layer::log_exposure`] still logs a manual exposure.
+    pub fn layer_with<'a>(
+        &'a self,
+        user: &'a User<'a>,
+        name: &'a str,
+        exposures: Exposures,
+    ) -> Layer<'a> {
+        if self.options.exposure_sink.is_none() {
+            let mut sec = Vec::new();
+            let shaped = self.run(
+                &mut sec,
+                user,
+                Kind::Layer,
+                name,
+                Exposures::Suppress,
+                false,
+            );
+            return Layer {
+                view: self,
+                user,
+                bare: shaped.bare(),
+                shaped,
+                sec,
+                exposures,
+            };
+        }
+        // The layer keeps the thread's buffer (its exposures are reported at each read) and
+        // gives it back when dropped.
+        let mut sec = SCRATCH.try_with(Cell::take).unwrap_or_default();
+        let shaped = self.run(&mut sec, user, Kind::Layer, name, Exposures::Suppress, true);
+        Layer {
+            view: self,
+            user,
+            bare: shaped.bare(),
+            shaped,
+            sec,
+            exposures,
+        }
+    }
+}
+
+/// A layer evaluated by [`View::layer`]: its parameters, read with the layer exposure each
+/// read implies.
+///
+/// Each successful read (`get`, or a typed read that found a value of its type) hands one
+/// layer exposure of that parameter to the store's [`ExposureSink`], shaped as Statsig
+/// shapes it: a parameter the allocated experiment sets explicitly reports the experiment
+/// and the full secondary exposures, any other the layer's own (undelegated) ones; a
+/// multi-rule layer reports the rule that supplied the parameter. A read that falls back
+/// (missing parameter, wrong type) logs nothing, as in Statsig. [`Layer::evaluation`] reads
+/// without logging.
+///
+/// It dereferences to the result without its exposure lists ([`Evaluation::value`],
+/// [`Evaluation::rule_id`], …); the typed reads of that result do not log. Allocation-free
+/// once warmed up; it holds the thread's exposure buffer while alive.
+pub struct Layer<'a> {
+    view: &'a View,
+    user: &'a User<'a>,
+    bare: Evaluation<'a>,
+    shaped: Shaped<'a>,
+    sec: Vec<RawExposure>,
+    exposures: Exposures,
+}
+
+impl<'a> core::ops::Deref for Layer<'a> {
+    type Target = Evaluation<'a>;
+    fn deref(&self) -> &Evaluation<'a> {
+        &self.bare
+    }
+}
+
+impl core::fmt::Debug for Layer<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Layer")
+            .field("evaluation", &self.evaluation())
+            .field("exposures", &self.exposures)
+            .finish()
+    }
+}
+
+impl Drop for Layer<'_> {
+    fn drop(&mut self) {
+        if self.sec.capacity() > 0 {
+            let sec = std::mem::take(&mut self.sec);
+            let _ = SCRATCH.try_with(|c| {
+                let old = c.take();
+                c.set(if old.capacity() >= sec.capacity() {
+                    old
+                } else {
+                    sec
+                });
+            });
+        }
+    }
+}
+
+impl<'a> Layer<'a> {
+    /// The full result, secondary and undelegated exposures included. Reading from it logs
+    /// nothing.
+    pub fn evaluation(&self) -> Evaluation<'_> {
+        self.shaped.attach(&self.sec)
+    }
+
+    /// Logs the exposure of `parameter` now, as a manual exposure (Statsig's
+    /// `manually_log_layer_parameter_exposure`), also for a layer read with
+    /// [`Exposures::Suppress`].
+    pub fn log_exposure(&self, parameter: &str) {
+        self.view
+            .log_layer_exposure(self.user, &self.evaluation(), parameter);
+    }
+
+    fn expose(&self, parameter: &str) {
+        if self.exposures == Exposures::Suppress {
+            return;
+        }
+        if let Some(sink) = &self.view.options.exposure_sink {
+            sink.log(&Exposure {
+                user: self.user,
+                evaluation: &self.evaluation(),
+                parameter: Some(parameter),
+                manual: false,
+            });
+        }
+    }
+
+    fn exposed<T>(&self, parameter: &str, v: Option<T>) -> Option<T> {
+        if v.is_some() {
+            self.expose(parameter);
+        }
+        v
+    }
+
+    /// The raw value of `parameter` (logs its exposure when present; Statsig's
+    /// `get_raw_value`).
+    pub fn get(&self, parameter: &str) -> Option<&'a Json> {
+        self.exposed(parameter, self.bare.json().get(parameter))
+    }
+
+    /// The boolean `parameter`, or `fallback` ([`JsonObject::get_bool`]); logs the exposure
+    /// unless it falls back.
+    pub fn get_bool(&self, parameter: &str, fallback: bool) -> bool {
+        self.exposed(parameter, typed_bool(self.bare.json().get(parameter)))
+            .unwrap_or(fallback)
+    }
+
+    /// The number `parameter` as `f64`, or `fallback` ([`JsonObject::get_f64`]); logs the
+    /// exposure unless it falls back.
+    pub fn get_f64(&self, parameter: &str, fallback: f64) -> f64 {
+        self.exposed(parameter, typed_f64(self.bare.json().get(parameter)))
+            .unwrap_or(fallback)
+    }
+
+    /// The integer `parameter`, or `fallback` ([`JsonObject::get_i64`]); logs the exposure
+    /// unless it falls back.
+    pub fn get_i64(&self, parameter: &str, fallback: i64) -> i64 {
+        self.exposed(parameter, typed_i64(self.bare.json().get(parameter)))
+            .unwrap_or(fallback)
+    }
+
+    /// The string `parameter`, borrowed, or `fallback` ([`JsonObject::get_str`]); logs the
+    /// exposure unless it falls back.
+    pub fn get_str<'f>(&self, parameter: &str, fallback: &'f str) -> &'f str
+    where
+        'a: 'f,
+    {
+        self.exposed(parameter, typed_str(self.bare.json().get(parameter)))
+            .unwrap_or(fallback)
+    }
+
+    /// `parameter` deserialised as `T` ([`JsonObject::get_as`], may allocate); logs the
+    /// exposure when it deserialises.
+    pub fn get_as<T: serde::Deserialize<'a>>(&self, parameter: &str) -> Option<T> {
+        self.exposed(parameter, typed_as(self.bare.json().get(parameter)))
+    }
+
+    /// `parameter` deserialised as `T`, or `fallback` ([`JsonObject::get_or`], may
+    /// allocate); logs the exposure unless it falls back.
+    pub fn get_or<T: serde::Deserialize<'a>>(&self, parameter: &str, fallback: T) -> T {
+        self.get_as(parameter).unwrap_or(fallback)
     }
 }
 

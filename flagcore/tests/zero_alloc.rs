@@ -269,7 +269,8 @@ fn exposure_records_reach_the_sink_without_allocating() {
             for (kind, name) in &ents {
                 snapshot.evaluate(&mut scratch, &user, *kind, name, Exposures::Log);
                 snapshot.evaluate(&mut scratch, &user, *kind, name, Exposures::Suppress);
-                logged += 1;
+                // A layer is exposed per parameter read, not by its evaluation.
+                logged += u64::from(*kind != Kind::Layer);
             }
         }
         logged
@@ -334,4 +335,105 @@ fn client_initialize_responses_allocate_nothing_in_a_reused_buffer() {
             );
         }
     }
+}
+
+/// Every typed read of every parameter of every result (each type tried on each parameter,
+/// so both the value and the fallback paths run).
+fn read_every_parameter(
+    store: &Store,
+    scratch: &mut Scratch,
+    fx: &Fixture,
+    ents: &[(Kind, String)],
+) -> (u64, f64) {
+    let snapshot = store.snapshot();
+    let (mut reads, mut sum) = (0u64, 0.0);
+    for data in &fx.users {
+        let user = data.view();
+        for (kind, name) in ents {
+            let e = snapshot.evaluate(scratch, &user, *kind, name, Exposures::Suppress);
+            for key in e.json().keys() {
+                sum += f64::from(u8::from(e.get_bool(key, false)));
+                sum += e.get_f64(key, 0.5);
+                sum += e.get_i64(key, 1) as f64;
+                sum += e.get_str(key, "fallback").len() as f64;
+                sum += f64::from(u8::from(e.get_bool("no such parameter", true)));
+                reads += 5;
+            }
+        }
+    }
+    (reads, sum)
+}
+
+#[test]
+fn typed_parameter_reads_allocate_nothing() {
+    let fx = fixture("eval_proj");
+    let store = Store::new();
+    store.load_json(&fx.dcs).expect("eval_proj loads");
+    let mut scratch = Scratch::new();
+    let ents = entities(&store.ruleset().expect("ruleset"));
+    let warm = read_every_parameter(&store, &mut scratch, &fx, &ents);
+    let mut measured = (0, 0.0);
+    let allocations =
+        allocations_in(|| measured = read_every_parameter(&store, &mut scratch, &fx, &ents));
+    assert_eq!(measured.0, warm.0);
+    assert!(warm.0 > 1000, "only {} typed reads", warm.0);
+    assert_eq!(
+        allocations, 0,
+        "{allocations} allocations in {} typed reads",
+        warm.0
+    );
+    println!("{} typed reads, 0 allocations", warm.0);
+}
+
+/// Layer parameter reads through the convenience API, each handing a layer exposure to the
+/// sink: allocation-free too.
+#[test]
+fn layer_parameter_reads_with_exposures_allocate_nothing() {
+    let fx = fixture("eval_proj");
+    let sink = Arc::new(CountingSink::default());
+    let store = Store::with_options(Options {
+        exposure_sink: Some(sink.clone()),
+        ..Options::default()
+    });
+    store.load_json(&fx.dcs).expect("eval_proj loads");
+    let layers: Vec<String> = store
+        .ruleset()
+        .expect("ruleset")
+        .layer_names()
+        .map(str::to_owned)
+        .collect();
+    let snapshot = store.snapshot();
+    let run = || {
+        let (mut reads, mut sum) = (0u64, 0.0);
+        for data in &fx.users {
+            let user = data.view();
+            for name in &layers {
+                let layer = snapshot.layer(&user, name);
+                for key in layer.json().keys() {
+                    sum += layer.get_f64(key, 0.5) + layer.get_str(key, "x").len() as f64;
+                    sum += f64::from(u8::from(layer.get_bool(key, false)));
+                    reads += u64::from(layer.get(key).is_some());
+                }
+            }
+        }
+        (reads, sum)
+    };
+    run();
+    let before = sink.exposures.load(Ordering::Relaxed);
+    let mut measured = (0, 0.0);
+    let allocations = allocations_in(|| measured = run());
+    assert!(
+        measured.0 > 100,
+        "only {} layer parameter reads",
+        measured.0
+    );
+    assert!(
+        sink.exposures.load(Ordering::Relaxed) - before >= measured.0,
+        "every raw read is an exposure"
+    );
+    assert_eq!(
+        allocations, 0,
+        "{allocations} allocations in {} layer reads",
+        measured.0
+    );
 }

@@ -23,7 +23,7 @@ impl EventLogger {
     /// let mut scratch = Scratch::new();
     /// let result = snapshot.evaluate(&mut scratch, &user, Kind::Gate, "new_checkout", Exposures::Suppress);
     /// // … later, when the user reaches the checkout:
-    /// logger.log_manual_exposure(&Exposure { user: &user, evaluation: &result });
+    /// logger.log_manual_exposure(&Exposure::new(&user, &result));
     /// # }
     /// ```
     pub fn log_manual_exposure(&self, exposure: &Exposure<'_>) {

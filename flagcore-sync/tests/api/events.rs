@@ -185,15 +185,9 @@ async fn manual_exposures_log_a_result_evaluated_without_logging() {
     let result = snapshot.evaluate(&mut scratch, &user, Kind::Gate, "g", Exposures::Suppress);
     assert!(result.value());
     assert_eq!(logger.stats().received, 0, "suppressed");
-    logger.log_manual_exposure(&Exposure {
-        user: &user,
-        evaluation: &result,
-    });
+    logger.log_manual_exposure(&Exposure::new(&user, &result));
     // A repeat within the dedupe window is dropped, manual or not.
-    logger.log_manual_exposure(&Exposure {
-        user: &user,
-        evaluation: &result,
-    });
+    logger.log_manual_exposure(&Exposure::new(&user, &result));
     drop(snapshot);
     logger.shutdown(Duration::from_secs(5)).await;
     let events = server.events();

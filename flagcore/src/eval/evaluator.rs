@@ -1153,6 +1153,7 @@ mod tests {
             country: None,
             clock: &crate::eval::SystemClock,
             id_lists: None,
+            app_id: None,
         };
         let mut sec = Vec::new();
         let ev = Evaluator::new(&rs, &user, &env, &mut sec);

@@ -184,6 +184,49 @@ impl<'a> JsonObject<'a> {
         }
     }
 
+    /// The boolean parameter `key`, or `fallback` when it is missing or not a boolean (the
+    /// official SDK's `get_bool`). Allocation-free.
+    pub fn get_bool(&self, key: &str, fallback: bool) -> bool {
+        typed_bool(self.get(key)).unwrap_or(fallback)
+    }
+
+    /// The number `key` as an `f64`, or `fallback` when it is missing or not a number (the
+    /// official SDK's `get_f64`): integers convert (`3` reads as `3.0`, integers beyond 2⁵³
+    /// round). Allocation-free.
+    pub fn get_f64(&self, key: &str, fallback: f64) -> f64 {
+        typed_f64(self.get(key)).unwrap_or(fallback)
+    }
+
+    /// The integer `key`, or `fallback` when it is missing, not an integer or out of the
+    /// `i64` range (the official SDK's `get_i64`): a number written with a fraction or an
+    /// exponent is a float and reads as `fallback`, even `3.0`. Allocation-free.
+    pub fn get_i64(&self, key: &str, fallback: i64) -> i64 {
+        typed_i64(self.get(key)).unwrap_or(fallback)
+    }
+
+    /// The string `key`, borrowed, or `fallback` when it is missing or not a string (the
+    /// official SDK's `get_string`, without the copy). Allocation-free.
+    pub fn get_str<'f>(&self, key: &str, fallback: &'f str) -> &'f str
+    where
+        'a: 'f,
+    {
+        typed_str(self.get(key)).unwrap_or(fallback)
+    }
+
+    /// Parameter `key` deserialised as `T` (the official SDK's `get_opt`); `None` when it is
+    /// missing or does not deserialise. `T` may borrow from the snapshot (`&str`,
+    /// `Vec<&str>`, …). Allocates whatever `T` allocates, and an error value when `key`
+    /// is not a `T`.
+    pub fn get_as<T: serde::Deserialize<'a>>(&self, key: &str) -> Option<T> {
+        typed_as(self.get(key))
+    }
+
+    /// Parameter `key` deserialised as `T`, or `fallback` (the official SDK's generic
+    /// `get(name, fallback)`); allocates as [`JsonObject::get_as`] does.
+    pub fn get_or<T: serde::Deserialize<'a>>(&self, key: &str, fallback: T) -> T {
+        self.get_as(key).unwrap_or(fallback)
+    }
+
     /// Whether `key` is present.
     pub fn contains_key(&self, key: &str) -> bool {
         self.get(key).is_some()
@@ -248,6 +291,35 @@ impl<'a> JsonObject<'a> {
                 .collect(),
         }
     }
+}
+
+/// The official SDK reads a parameter as `serde_json::from_value::<T>`: these are its
+/// answers for the four scalar types, without the copy and the error value.
+pub(crate) fn typed_bool(v: Option<&Json>) -> Option<bool> {
+    v?.as_bool()
+}
+
+/// See [`typed_bool`]: every JSON number converts to `f64` (integers by `as`, as serde does).
+pub(crate) fn typed_f64(v: Option<&Json>) -> Option<f64> {
+    match v? {
+        Json::Number(n) => n.as_f64(),
+        _ => None,
+    }
+}
+
+/// See [`typed_bool`]: integers in range; floats (even integral ones) are not `i64`.
+pub(crate) fn typed_i64(v: Option<&Json>) -> Option<i64> {
+    v?.as_i64()
+}
+
+/// See [`typed_bool`].
+pub(crate) fn typed_str(v: Option<&Json>) -> Option<&str> {
+    v?.as_str()
+}
+
+/// See [`typed_bool`]: any `T`, deserialised from the borrowed value.
+pub(crate) fn typed_as<'a, T: serde::Deserialize<'a>>(v: Option<&'a Json>) -> Option<T> {
+    T::deserialize(v?).ok()
 }
 
 fn object(v: &ReturnValue) -> Option<&Map<String, Json>> {
@@ -379,6 +451,34 @@ impl<'a> Evaluation<'a> {
     pub fn get(&self, parameter: &str) -> Option<&'a Json> {
         self.json.get(parameter)
     }
+    /// [`JsonObject::get_bool`] of the value: the boolean `parameter` or `fallback`. Never
+    /// logs an exposure (a layer read through [`View::layer`](crate::View::layer) does).
+    pub fn get_bool(&self, parameter: &str, fallback: bool) -> bool {
+        self.json.get_bool(parameter, fallback)
+    }
+    /// [`JsonObject::get_f64`] of the value.
+    pub fn get_f64(&self, parameter: &str, fallback: f64) -> f64 {
+        self.json.get_f64(parameter, fallback)
+    }
+    /// [`JsonObject::get_i64`] of the value.
+    pub fn get_i64(&self, parameter: &str, fallback: i64) -> i64 {
+        self.json.get_i64(parameter, fallback)
+    }
+    /// [`JsonObject::get_str`] of the value (borrowed).
+    pub fn get_str<'f>(&self, parameter: &str, fallback: &'f str) -> &'f str
+    where
+        'a: 'f,
+    {
+        self.json.get_str(parameter, fallback)
+    }
+    /// [`JsonObject::get_as`] of the value (may allocate).
+    pub fn get_as<T: serde::Deserialize<'a>>(&self, parameter: &str) -> Option<T> {
+        self.json.get_as(parameter)
+    }
+    /// [`JsonObject::get_or`] of the value (may allocate).
+    pub fn get_or<T: serde::Deserialize<'a>>(&self, parameter: &str, fallback: T) -> T {
+        self.json.get_or(parameter, fallback)
+    }
     /// For a layer evaluated with Statsig's multi-rule algorithm (`useNewLayerEval`): the id
     /// of the rule that supplied `parameter` (`default` for the layer's default value), which
     /// a layer exposure of that parameter reports as its `ruleID`. `None` for every other
@@ -391,5 +491,81 @@ impl<'a> Evaluation<'a> {
     /// when it has one ([`Evaluation::parameter_rule_id`]), else [`Evaluation::rule_id`].
     pub fn exposure_rule_id(&self, parameter: &str) -> &'a str {
         self.parameter_rule_id(parameter).unwrap_or(self.rule_id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{json, Map, Value as Json};
+
+    use super::JsonObject;
+
+    fn params() -> Map<String, Json> {
+        match json!({
+            "b": true, "i": 3, "neg": -7, "f": 2.5, "whole_float": 3.0, "big": 18446744073709551615u64,
+            "s": "blue", "n": null, "list": ["x", "y"], "obj": {"k": 1}
+        }) {
+            Json::Object(m) => m,
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn typed_reads_follow_the_official_fallback_rules() {
+        let m = params();
+        let o = JsonObject::one(&m);
+        assert!(o.get_bool("b", false));
+        assert!(o.get_bool("s", true), "a string is not a boolean");
+        assert!(!o.get_bool("missing", false));
+        assert_eq!(o.get_i64("i", 0), 3);
+        assert_eq!(o.get_i64("neg", 0), -7);
+        assert_eq!(o.get_i64("whole_float", 9), 9, "3.0 is a float, not an i64");
+        assert_eq!(o.get_i64("f", 9), 9);
+        assert_eq!(o.get_i64("big", 9), 9, "beyond i64::MAX");
+        assert_eq!(o.get_i64("s", 9), 9);
+        assert_eq!(o.get_f64("i", 0.0), 3.0, "integers read as floats");
+        assert_eq!(o.get_f64("f", 0.0), 2.5);
+        assert_eq!(o.get_f64("big", 0.0), 18446744073709551615u64 as f64);
+        assert_eq!(o.get_f64("b", 1.5), 1.5);
+        assert_eq!(o.get_f64("n", 1.5), 1.5);
+        assert_eq!(o.get_str("s", "red"), "blue");
+        assert_eq!(o.get_str("i", "red"), "red", "numbers are not strings");
+        assert_eq!(o.get_str("n", "red"), "red");
+        assert_eq!(o.get_as::<Vec<&str>>("list"), Some(vec!["x", "y"]));
+        assert_eq!(o.get_as::<Vec<i64>>("list"), None);
+        assert_eq!(o.get_or("obj", Map::new()).get("k"), Some(&json!(1)));
+        assert_eq!(o.get_or("s", 4u8), 4);
+        assert_eq!(o.get_as::<Option<bool>>("n"), Some(None));
+    }
+
+    /// The typed reads agree with `serde_json::from_value`, which the official SDK's
+    /// getters are.
+    #[test]
+    fn typed_reads_agree_with_from_value() {
+        let m = params();
+        let o = JsonObject::one(&m);
+        for (k, v) in &m {
+            let d = |x: Json| x;
+            assert_eq!(
+                Some(o.get_bool(k, false)).filter(|_| v.is_boolean()),
+                serde_json::from_value::<bool>(d(v.clone())).ok(),
+                "{k}"
+            );
+            assert_eq!(
+                super::typed_f64(Some(v)),
+                serde_json::from_value::<f64>(v.clone()).ok(),
+                "{k}"
+            );
+            assert_eq!(
+                super::typed_i64(Some(v)),
+                serde_json::from_value::<i64>(v.clone()).ok(),
+                "{k}"
+            );
+            assert_eq!(
+                super::typed_str(Some(v)).map(str::to_owned),
+                serde_json::from_value::<String>(v.clone()).ok(),
+                "{k}"
+            );
+        }
     }
 }
