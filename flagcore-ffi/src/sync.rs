@@ -40,7 +40,7 @@ pub(crate) struct SourceData {
 /// How a source is started (again, by `flagcore_source_restart`).
 enum Recipe {
     File { path: PathBuf, interval: Duration },
-    Statsig(StatsigOptions),
+    Statsig(Box<StatsigOptions>),
 }
 
 /// A source and the runtime (one thread) it runs on.
@@ -69,7 +69,7 @@ impl Running {
             }
             Recipe::Statsig(options) => Source::Statsig(
                 runtime
-                    .start_statsig_poller(store.clone(), options.clone())
+                    .start_statsig_poller(store.clone(), (**options).clone())
                     .map_err(|_| FLAGCORE_RESULT_INVALID_ARGUMENT)?,
             ),
         };
@@ -230,7 +230,7 @@ pub unsafe extern "C" fn flagcore_source_start_statsig(
             if !specs_url.is_null() {
                 options = options.specs_url(url);
             }
-            Ok(Recipe::Statsig(options))
+            Ok(Recipe::Statsig(Box::new(options)))
         };
         // SAFETY: the caller's promises.
         unsafe { start(store, recipe, out) }
