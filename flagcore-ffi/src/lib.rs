@@ -208,7 +208,7 @@ impl ptr::Handle for flagcore_evaluation {
 }
 
 /// What a `flagcore_evaluation` holds.
-struct EvaluationData {
+pub(crate) struct EvaluationData {
     kind: Kind,
     value: bool,
     json: Map<String, Json>,
