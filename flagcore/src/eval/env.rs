@@ -164,6 +164,20 @@ pub(crate) struct Env<'a> {
     pub(crate) app_id: Option<Option<&'a serde_json::Value>>,
 }
 
+impl Env<'static> {
+    /// No tier, no country lookup, no ID lists, the system clock: what a condition sees
+    /// when evaluated outside any store (bucket tables at load time, unit tests).
+    pub(crate) fn bare() -> Env<'static> {
+        Env {
+            tier: None,
+            country: None,
+            clock: &SystemClock,
+            id_lists: None,
+            app_id: None,
+        }
+    }
+}
+
 impl Env<'_> {
     pub(crate) fn now_ms(&self) -> i64 {
         self.clock.now_ms()

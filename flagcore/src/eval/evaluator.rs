@@ -1050,6 +1050,17 @@ fn finalise<'r>(spec: &'r Spec, rule: Option<&'r Rule>, rec: &mut Record<'r>) {
 mod tests {
     use super::*;
 
+    /// A payload with no specs and these `condition_map` entries (`"id": {…}` each).
+    fn ruleset_of_conditions(conditions: &[String]) -> Ruleset {
+        let payload = format!(
+            r#"{{"feature_gates": {{}}, "dynamic_configs": {{}}, "layer_configs": {{}},
+              "experiment_to_layer": {{}}, "has_updates": true, "time": 1,
+              "condition_map": {{{}}}}}"#,
+            conditions.join(",")
+        );
+        Ruleset::from_json(payload.as_bytes()).unwrap()
+    }
+
     fn parts(s: &str) -> Vec<Option<i128>> {
         crate::load::version_parts(s).collect()
     }
@@ -1092,21 +1103,9 @@ mod tests {
                 ));
             }
         }
-        let payload = format!(
-            r#"{{"feature_gates": {{}}, "dynamic_configs": {{}}, "layer_configs": {{}},
-              "experiment_to_layer": {{}}, "has_updates": true, "time": 1,
-              "condition_map": {{{}}}}}"#,
-            conditions.join(",")
-        );
-        let rs = Ruleset::from_json(payload.as_bytes()).unwrap();
+        let rs = ruleset_of_conditions(&conditions);
         let user = User::new();
-        let env = Env {
-            tier: None,
-            country: None,
-            clock: &crate::eval::SystemClock,
-            id_lists: None,
-            app_id: None,
-        };
+        let env = Env::bare();
         let mut sec = Vec::new();
         let ev = Evaluator::new(&rs, &user, &env, &mut sec);
         for pair in rs.conditions.chunks(2) {
@@ -1140,21 +1139,9 @@ mod tests {
                 )
             })
             .collect();
-        let payload = format!(
-            r#"{{"feature_gates": {{}}, "dynamic_configs": {{}}, "layer_configs": {{}},
-              "experiment_to_layer": {{}}, "has_updates": true, "time": 1,
-              "condition_map": {{{}}}}}"#,
-            conditions.join(",")
-        );
-        let rs = Ruleset::from_json(payload.as_bytes()).unwrap();
+        let rs = ruleset_of_conditions(&conditions);
         let user = User::new();
-        let env = Env {
-            tier: None,
-            country: None,
-            clock: &crate::eval::SystemClock,
-            id_lists: None,
-            app_id: None,
-        };
+        let env = Env::bare();
         let mut sec = Vec::new();
         let ev = Evaluator::new(&rs, &user, &env, &mut sec);
         for (elements, contained) in [

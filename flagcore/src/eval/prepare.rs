@@ -6,7 +6,7 @@ use crate::load::{BucketTable, CondKind, Condition, Op, Ruleset, Target};
 use crate::user::User;
 use crate::value::UVal;
 
-use super::env::{Env, SystemClock};
+use super::env::Env;
 use super::evaluator::Evaluator;
 
 /// Precomputes what evaluation reads from `rs` (called once by [`Ruleset::from_json_with_limits`]).
@@ -68,13 +68,7 @@ fn bucket_table(rs: &Ruleset, c: &Condition) -> BucketTable {
         return crate::load::bucket_table_of_keys(keys.into_iter(), c.op);
     }
     let user = User::new();
-    let env = Env {
-        tier: None,
-        country: None,
-        clock: &SystemClock,
-        id_lists: None,
-        app_id: None,
-    };
+    let env = Env::bare();
     let mut sec = Vec::new();
     let ev = Evaluator::new(rs, &user, &env, &mut sec);
     let passes = |bucket: usize| ev.apply(c, UVal::Int(bucket as i64));
