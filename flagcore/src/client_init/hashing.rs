@@ -3,6 +3,8 @@
 
 use sha2::{Digest, Sha256};
 
+use crate::load::{NameText, Ruleset};
+
 /// How names (of gates, configs, layers, parameter stores, exposure gates) are written in a
 /// client initialize response. Client SDKs hash the names they look up the same way.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -117,6 +119,33 @@ pub(crate) fn push_str(out: &mut Vec<u8>, s: &str) {
         // Cannot fail: writing to a Vec does not fail.
         let _ = serde_json::to_writer(&mut *out, s);
     }
+}
+
+/// How one response writes names: the algorithm, and the ruleset's names already hashed
+/// with it where hashing costs more than looking the name up (SHA-256).
+#[derive(Clone, Copy)]
+pub(crate) struct Names<'r> {
+    alg: HashAlgorithm,
+    known: Option<&'r NameText>,
+}
+
+impl<'r> Names<'r> {
+    pub(crate) fn new(alg: HashAlgorithm, rs: &'r Ruleset) -> Names<'r> {
+        let known = (alg == HashAlgorithm::Sha256).then(|| rs.sha256_names(push_sha256));
+        Names { alg, known }
+    }
+
+    /// Appends `name` hashed, as a JSON string.
+    pub(crate) fn push(self, out: &mut Vec<u8>, name: &str) {
+        match self.known.and_then(|k| k.get(name)) {
+            Some(text) => out.extend_from_slice(text),
+            None => push_name(out, self.alg, name),
+        }
+    }
+}
+
+fn push_sha256(out: &mut Vec<u8>, name: &str) {
+    push_name(out, HashAlgorithm::Sha256, name);
 }
 
 /// Appends `name` hashed with `alg`, as a JSON string.

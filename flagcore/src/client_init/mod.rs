@@ -15,13 +15,13 @@
 mod hashing;
 
 pub use hashing::HashAlgorithm;
-use hashing::{djb2, djb2_chars, push_name, push_str, push_u64};
+use hashing::{djb2, djb2_chars, push_str, push_u64, Names};
 
 use serde_json::Value as Json;
 
 use crate::eval::{Evaluation, Kind, RawExposure, Reason, SecondaryExposures};
 use crate::load::client::{ParamStore, ParamTarget, SessionReplay, Trigger};
-use crate::load::{Ruleset, Spec};
+use crate::load::{Ruleset, Spec, ValueText};
 use crate::store::{evaluate, with_thread_buffer, View};
 use crate::user::{Attributes, User, Value};
 use crate::value::UVal;
@@ -185,6 +185,8 @@ struct Ctx<'v, 'u> {
     options: &'v ClientInitOptions<'v>,
     /// The app of the client key (`None` when no key was given).
     app: Option<Option<&'v Json>>,
+    /// How names are written.
+    names: Names<'v>,
 }
 
 impl<'v> Ctx<'v, '_> {
@@ -245,6 +247,7 @@ impl<'v, 'u, 'o> Writer<'v, 'u, 'o> {
                 user,
                 options,
                 app,
+                names: Names::new(options.hash, rs),
             },
             sec,
             out,
@@ -256,7 +259,7 @@ impl<'v, 'u, 'o> Writer<'v, 'u, 'o> {
     }
 
     fn name(&mut self, name: &str) {
-        push_name(self.out, self.ctx.options.hash, name);
+        self.ctx.names.push(self.out, name);
     }
 
     fn all(&mut self) -> Result<(), Failed> {
@@ -319,7 +322,7 @@ impl<'v, 'u, 'o> Writer<'v, 'u, 'o> {
                 continue;
             }
             let kind = kind(spec);
-            let hash = self.ctx.options.hash;
+            let hash = self.ctx.names;
             // Evaluate first (the buffer holds the exposures), then write.
             let e = self.ctx.evaluate(self.sec, kind, &spec.name);
             if e.reason() == Reason::DepthExceeded {
@@ -330,7 +333,7 @@ impl<'v, 'u, 'o> Writer<'v, 'u, 'o> {
                 out.push(b',');
             }
             first = false;
-            write_entity(out, hash, &spec.entity, kind, &e);
+            write_entity(out, self.ctx.rs.value_text(), hash, &spec.entity, kind, &e);
         }
         Ok(())
     }
@@ -348,7 +351,7 @@ impl<'v, 'u, 'o> Writer<'v, 'u, 'o> {
             first = false;
             self.name(&store.name);
             self.raw(":");
-            write_param_store(self.out, self.ctx.options.hash, store);
+            write_param_store(self.out, self.ctx.names, store);
         }
     }
 
@@ -380,7 +383,7 @@ impl<'v, 'u, 'o> Writer<'v, 'u, 'o> {
             out.extend_from_slice(b",\"passes_session_recording_targeting\":");
             push_bool(out, p);
         }
-        let hash = self.ctx.options.hash;
+        let hash = self.ctx.names;
         for (key, triggers, hashed) in [
             (
                 "session_recording_event_triggers",
@@ -402,7 +405,7 @@ impl<'v, 'u, 'o> Writer<'v, 'u, 'o> {
                     out.push(b',');
                 }
                 if hashed {
-                    push_name(out, hash, name);
+                    hash.push(out, name);
                 } else {
                     push_str(out, name);
                 }
@@ -485,7 +488,7 @@ fn write_trigger(out: &mut Vec<u8>, t: &Trigger, draw: f64) {
 }
 
 /// A list of secondary exposures, de-duplicated (first wins) and with hashed gate names.
-fn write_exposures(out: &mut Vec<u8>, hash: HashAlgorithm, list: SecondaryExposures<'_>) {
+fn write_exposures(out: &mut Vec<u8>, hash: Names<'_>, list: SecondaryExposures<'_>) {
     out.push(b'[');
     let mut first = true;
     for (i, raw) in list.raw.iter().enumerate() {
@@ -498,7 +501,7 @@ fn write_exposures(out: &mut Vec<u8>, hash: HashAlgorithm, list: SecondaryExposu
         first = false;
         let Some(x) = list.get(i) else { continue };
         out.extend_from_slice(b"{\"gate\":");
-        push_name(out, hash, x.gate);
+        hash.push(out, x.gate);
         out.extend_from_slice(if x.gate_value {
             b",\"gateValue\":\"true\",\"ruleID\":"
         } else {
@@ -515,14 +518,15 @@ fn write_exposures(out: &mut Vec<u8>, hash: HashAlgorithm, list: SecondaryExposu
 /// `LayerEvaluation`).
 fn write_entity(
     out: &mut Vec<u8>,
-    hash: HashAlgorithm,
+    text: &ValueText,
+    hash: Names<'_>,
     entity: &str,
     kind: Kind,
     e: &Evaluation<'_>,
 ) {
-    push_name(out, hash, e.name());
+    hash.push(out, e.name());
     out.extend_from_slice(b":{\"name\":");
-    push_name(out, hash, e.name());
+    hash.push(out, e.name());
     out.extend_from_slice(b",\"rule_id\":");
     push_str(out, e.rule_id());
     out.extend_from_slice(b",\"secondary_exposures\":");
@@ -536,7 +540,10 @@ fn write_entity(
         return;
     }
     out.extend_from_slice(b",\"value\":");
-    push_json(out, &e.json());
+    match e.json().as_map().and_then(|m| text.get(m)) {
+        Some(json) => out.extend_from_slice(json),
+        None => push_json(out, &e.json()),
+    }
     out.extend_from_slice(b",\"is_device_based\":");
     push_bool(out, matches!(e.id_type(), "stableID" | "stableid"));
     out.extend_from_slice(b",\"group\":");
@@ -577,7 +584,7 @@ fn write_entity(
                 out.extend_from_slice(b",\"is_user_in_experiment\":");
                 push_bool(out, e.is_user_in_experiment());
                 out.extend_from_slice(b",\"allocated_experiment_name\":");
-                push_name(out, hash, exp);
+                hash.push(out, exp);
             }
             out.extend_from_slice(b",\"explicit_parameters\":");
             write_names(out, e.explicit_parameters.unwrap_or(&[]));
@@ -620,7 +627,7 @@ fn write_names(out: &mut Vec<u8>, names: &[Box<str>]) {
 
 /// One parameter store as the response carries it: each parameter's definition, with the
 /// names of the gates, configs, experiments and layers it points at hashed.
-fn write_param_store(out: &mut Vec<u8>, hash: HashAlgorithm, store: &ParamStore) {
+fn write_param_store(out: &mut Vec<u8>, hash: Names<'_>, store: &ParamStore) {
     out.push(b'{');
     for (i, p) in store.params.iter().enumerate() {
         if i > 0 {
@@ -642,7 +649,7 @@ fn write_param_store(out: &mut Vec<u8>, hash: HashAlgorithm, store: &ParamStore)
             }
             ParamTarget::Gate { gate, pass, fail } => {
                 out.extend_from_slice(b",\"gate_name\":");
-                push_name(out, hash, gate);
+                hash.push(out, gate);
                 out.extend_from_slice(b",\"pass_value\":");
                 push_json(out, pass);
                 out.extend_from_slice(b",\"fail_value\":");
@@ -657,7 +664,7 @@ fn write_param_store(out: &mut Vec<u8>, hash: HashAlgorithm, store: &ParamStore)
         out.extend_from_slice(b",\"");
         out.extend_from_slice(key.as_bytes());
         out.extend_from_slice(b"\":");
-        push_name(out, hash, name);
+        hash.push(out, name);
         out.extend_from_slice(b",\"param_name\":");
         push_str(out, param);
         out.push(b'}');

@@ -321,6 +321,8 @@ impl<'l> Builder<'l> {
             mappings,
             client,
             source: self.source,
+            value_text: std::sync::OnceLock::new(),
+            sha256_names: std::sync::OnceLock::new(),
         })
     }
 

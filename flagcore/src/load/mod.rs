@@ -14,9 +14,11 @@ pub(crate) mod client;
 mod compile;
 mod error;
 mod model;
+mod text;
 mod wire;
 
 pub(crate) use compile::{bucket_table_of_keys, compile};
 pub use error::{Limits, LoadError};
 pub(crate) use model::*;
 pub use model::{DroppedSpec, Format, Ruleset};
+pub(crate) use text::{NameText, ValueText};

@@ -53,6 +53,11 @@ pub struct Ruleset {
     pub(crate) client: super::client::ClientData,
     /// What `to_json` writes back beyond the compiled forms; evaluation never reads it.
     pub(crate) source: super::wire::Source,
+    /// The JSON text of every return value, for client initialize responses (written on
+    /// first use).
+    pub(crate) value_text: std::sync::OnceLock<super::text::ValueText>,
+    /// Every name hashed with SHA-256, for client initialize responses (on first use).
+    pub(crate) sha256_names: std::sync::OnceLock<super::text::NameText>,
 }
 
 /// Compiled config mapping (spec 4.10): `overrides` with the rules they name.
