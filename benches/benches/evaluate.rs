@@ -129,6 +129,50 @@ fn checks(c: &mut Criterion) {
     });
 }
 
+/// Typed parameter reads on a result already evaluated (an experiment in a layer with
+/// every kind of parameter), and a layer parameter read end to end (evaluate the layer,
+/// read one parameter) without an exposure sink; with the event logger on, see
+/// `sync_exposures`.
+fn reads(c: &mut Criterion) {
+    let (_, eval) = load("eval_proj");
+    let u = user("user-8152");
+    let snapshot = eval.snapshot();
+    let mut scratch = Scratch::new();
+    let e = snapshot.evaluate(
+        &mut scratch,
+        &u,
+        Kind::Layer,
+        "layer_with_many_params",
+        Exposures::Suppress,
+    );
+    assert!(e.get("a_string").is_some() && e.get("a_number").is_some());
+    let mut g = c.benchmark_group("typed_read");
+    g.bench_function("get_str", |b| {
+        b.iter(|| e.get_str(black_box("a_string"), "fallback").len())
+    });
+    g.bench_function("get_f64", |b| {
+        b.iter(|| e.get_f64(black_box("a_number"), -1.0))
+    });
+    g.bench_function("get_i64", |b| {
+        b.iter(|| e.get_i64(black_box("a_number"), -1))
+    });
+    g.bench_function("get_bool", |b| {
+        b.iter(|| e.get_bool(black_box("a_bool"), false))
+    });
+    g.bench_function("fallback_wrong_type", |b| {
+        b.iter(|| e.get_i64(black_box("a_string"), -1))
+    });
+    g.finish();
+    c.bench_function("layer_read/no_sink", |b| {
+        b.iter(|| {
+            snapshot
+                .layer(black_box(&u), black_box("layer_with_many_params"))
+                .get_str("a_string", "fallback")
+                .len()
+        })
+    });
+}
+
 /// The floor under every bucketing check: one SHA-256 of a salted unit id that fits one
 /// block after the salt prefix is absorbed (what a 50% rollout hashes).
 fn hash_baseline(c: &mut Criterion) {
@@ -226,6 +270,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = hash_baseline, checks, loading, throughput
+    targets = hash_baseline, checks, reads, loading, throughput
 }
 criterion_main!(benches);

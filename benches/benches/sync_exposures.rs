@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use flagcore::{Options, Store, User};
-use flagcore_sync::{BlockingRuntime, Destination, LoggerOptions, StatsigOptions};
+use flagcore_sync::{BlockingRuntime, Destination, EventLogger, LoggerOptions, StatsigOptions};
 
 #[allow(dead_code, unreachable_pub)] // Shared with the tests, which use more of it.
 #[path = "../../flagcore-sync/tests/api/server.rs"]
@@ -102,11 +102,50 @@ fn beside(c: &mut Criterion) {
     eprintln!("beside: {installs} polls; logger {:?}", logger.stats());
 }
 
-fn exposures_on(c: &mut Criterion) {
-    let (bytes, gate) = payload();
+/// New users for timing new exposures: 10,000 ids, and a round number in a custom id that
+/// makes every round's exposures new.
+struct Rounds {
+    ids: Vec<String>,
+    round: u64,
+}
+
+impl Rounds {
+    fn new() -> Rounds {
+        Rounds {
+            ids: (0..10_000).map(|i| format!("user-{i:08}")).collect(),
+            round: 0,
+        }
+    }
+
+    /// Times `iters` calls of `f`, each for a new user, in rounds of at most 10,000; between
+    /// rounds (untimed) the flusher drains the queue, so it never fills.
+    fn time(&mut self, iters: u64, logger: &EventLogger, mut f: impl FnMut(&User<'_>)) -> Duration {
+        let mut total = Duration::ZERO;
+        let mut left = iters;
+        while left > 0 {
+            let n = left.min(self.ids.len() as u64) as usize;
+            self.round += 1;
+            let tag = self.round.to_string();
+            let custom_ids = [("round", flagcore::Value::Str(&tag))];
+            let started = Instant::now();
+            for id in &self.ids[..n] {
+                f(&User::with_user_id(id).custom_ids(flagcore::Attributes::Pairs(&custom_ids)));
+            }
+            total += started.elapsed();
+            left -= n as u64;
+            while logger.queue_len() > 0 {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+        total
+    }
+}
+
+/// A store whose exposures go to an event logger writing to `/dev/null`: a destination that
+/// costs nothing, so that the flusher competes as little as possible with the evaluating
+/// thread for the two cores of a small machine.
+fn logged_store(bytes: &[u8]) -> (BlockingRuntime, Arc<EventLogger>, Store) {
     let runtime = BlockingRuntime::new().expect("runtime");
-    // A destination that costs nothing, so that the flusher competes as little as possible
-    // with the evaluating thread for the two cores of a small machine.
     let mut options = LoggerOptions::new(Destination::JsonLines("/dev/null".into()));
     options.flush_interval = Duration::from_millis(50);
     let logger = Arc::new(runtime.start_event_logger(options).expect("logger"));
@@ -114,49 +153,76 @@ fn exposures_on(c: &mut Criterion) {
         exposure_sink: Some(logger.clone()),
         ..Options::default()
     });
-    store.load_json(&bytes).expect("loads");
+    store.load_json(bytes).expect("loads");
+    (runtime, logger, store)
+}
+
+/// Shuts the logger down and checks that the figures are not of drops.
+fn finish(runtime: BlockingRuntime, logger: &EventLogger, group: &str) {
+    runtime.block_on(logger.shutdown(Duration::from_secs(5)));
+    runtime.shutdown(Duration::from_secs(5));
+    let stats = logger.stats();
+    eprintln!("{group}: {stats:?}");
+    assert_eq!(
+        stats.dropped_queue_full, 0,
+        "the queue filled: the figures are of drops"
+    );
+}
+
+fn exposures_on(c: &mut Criterion) {
+    let (bytes, gate) = payload();
+    let (runtime, logger, store) = logged_store(&bytes);
     let mut g = c.benchmark_group("exposures_on");
     let user = User::with_user_id("user-8152");
     g.bench_function("repeat", |b| {
         b.iter(|| store.check_gate(black_box(&user), black_box(gate)))
     });
-    let ids: Vec<String> = (0..10_000).map(|i| format!("user-{i:08}")).collect();
-    let mut round = 0u64;
+    let mut rounds = Rounds::new();
     g.bench_function("new_user", |b| {
         b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            let mut left = iters;
-            while left > 0 {
-                let n = left.min(ids.len() as u64) as usize;
-                // A fresh set of exposures per round: the custom id makes them new exposures.
-                round += 1;
-                let tag = round.to_string();
-                let custom_ids = [("round", flagcore::Value::Str(&tag))];
-                let started = Instant::now();
-                for id in &ids[..n] {
-                    let user =
-                        User::with_user_id(id).custom_ids(flagcore::Attributes::Pairs(&custom_ids));
-                    store.check_gate(black_box(&user), black_box(gate));
-                }
-                total += started.elapsed();
-                left -= n as u64;
-                // Let the flusher drain the queue (untimed), so it never fills.
-                while logger.queue_len() > 0 {
-                    std::thread::sleep(Duration::from_millis(1));
-                }
-            }
-            total
+            rounds.time(iters, &logger, |user| {
+                store.check_gate(black_box(user), black_box(gate));
+            })
         })
     });
     g.finish();
-    runtime.block_on(logger.shutdown(Duration::from_secs(5)));
-    runtime.shutdown(Duration::from_secs(5));
-    let stats = logger.stats();
-    eprintln!("exposures_on: {stats:?}");
-    assert_eq!(
-        stats.dropped_queue_full, 0,
-        "the queue filled: the figures are of drops"
-    );
+    finish(runtime, &logger, "exposures_on");
+}
+
+/// A layer parameter read with the event logger on: the layer is evaluated, the parameter
+/// read and its layer exposure handed to the logger (a repeat: dropped by the duplicate
+/// filter; a new user: written and queued, in rounds as in `exposures_on/new_user`).
+fn layer_reads(c: &mut Criterion) {
+    let bytes = server::conformance("fixtures/eval_proj/dcs.json");
+    let (runtime, logger, store) = logged_store(&bytes);
+    let layer = "layer_with_many_params";
+    let mut g = c.benchmark_group("layer_read_logged");
+    let user = User::with_user_id("user-8152");
+    let snapshot = store.snapshot();
+    g.bench_function("repeat", |b| {
+        b.iter(|| {
+            snapshot
+                .layer(black_box(&user), black_box(layer))
+                .get_str("a_string", "fallback")
+                .len()
+        })
+    });
+    let mut rounds = Rounds::new();
+    g.bench_function("new_user", |b| {
+        b.iter_custom(|iters| {
+            rounds.time(iters, &logger, |user| {
+                black_box(
+                    snapshot
+                        .layer(black_box(user), black_box(layer))
+                        .get_str("a_string", "fallback")
+                        .len(),
+                );
+            })
+        })
+    });
+    g.finish();
+    drop(snapshot);
+    finish(runtime, &logger, "layer_read_logged");
 }
 
 fn config() -> Criterion {
@@ -169,6 +235,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = beside, exposures_on
+    targets = beside, exposures_on, layer_reads
 }
 criterion_main!(benches);
