@@ -1,5 +1,5 @@
 """flagcore.Statsig: a store kept fresh from a payload file, exposures appended to a
-JSON-lines file, in a process that forks workers (as gunicorn does).
+JSON-lines file with a custom event, a client initialize response, in a process that forks workers (as gunicorn does).
 
     python flagcore-python/examples/background_sync.py
 """
@@ -26,6 +26,9 @@ def main() -> None:
     print(f"serving from {details.source} after {details.duration:.3f} s")
     user = flagcore.User("ana", email="ana@acme.com")
     print("new_checkout:", statsig.check_gate(user, "new_checkout"))
+    statsig.log_event(user, "purchase", 9.99, {"sku": "A-1"})  # a custom event
+    bootstrap: str = statsig.get_client_initialize_response(user)  # for a client SDK
+    print("client init response:", len(bootstrap), "bytes")
     if hasattr(os, "fork"):
         pid = os.fork()
         if pid == 0:
@@ -35,7 +38,7 @@ def main() -> None:
             os._exit(0)
         os.waitpid(pid, 0)
     statsig.shutdown(timeout=5.0)
-    print("exposures:", (folder / "exposures.jsonl").read_text().count("\n"))
+    print("events:", (folder / "exposures.jsonl").read_text().count("\n"))
     shutil.rmtree(folder)
 
 

@@ -11,6 +11,8 @@
 //!  Store.load_json(bytes) ───────► GIL released ─────────────────► Store::load_json
 //!  Store.check_gate(user, name) ─► &str + borrowed user view ────► Snapshot::check_gate
 //!  Store.get_experiment(...) ────► one evaluation, copied out ───► View::evaluate
+//!  Store.get_client_initialize_response(user) ► GIL released ────► View::client_initialize_response
+//!  Statsig.log_event(user, ...) ─► the event, borrowed ───────────► EventLogger::log_event_with_metadata
 //!  Statsig(...) ─────────────────► a tokio runtime on its own thread: StatsigPoller or
 //!                                  FileWatcher, EventLogger; restarted in a forked child
 //! ```
@@ -20,8 +22,7 @@
 //!
 //! ## What it does not do
 //!
-//! No custom events (`log_event`), no client initialize response, no parameter stores (the
-//! core has none of these yet). Evaluation holds the GIL for its sub-microsecond duration
+//! No parameter stores yet (the core has them: `View::parameter_store`). Evaluation holds the GIL for its sub-microsecond duration
 //! (releasing and re-taking it would cost more than the evaluation); loading and every
 //! blocking call release it.
 #![deny(missing_docs)]

@@ -4,8 +4,12 @@ use std::cell::RefCell;
 use std::sync::Arc;
 
 use arc_swap::ArcSwapOption;
-use flagcore::{Exposure, ExposureSink, Exposures, Kind, Options, Scratch, View};
+use flagcore::{
+    ClientInitOptions, Exposure, ExposureSink, Exposures, HashAlgorithm, Kind, Options, Scratch,
+    View,
+};
 use flagcore_sync::EventLogger;
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::pybacked::{PyBackedBytes, PyBackedStr};
 use pyo3::types::{PyDict, PyString};
@@ -355,6 +359,48 @@ impl Store {
     /// Removes every override.
     fn remove_all_overrides(&self) {
         self.store.clear_overrides();
+    }
+
+    /// The client initialize response for ``user`` as a JSON string: every gate, config,
+    /// experiment and layer evaluated for the user, for bootstrapping Statsig's client SDKs
+    /// (the official ``get_client_initialize_response``). ``hash`` is ``"djb2"`` (the
+    /// default), ``"sha256"`` or ``"none"``; ``client_sdk_key`` keeps only what the key's
+    /// client app targets; ``include_local_overrides`` applies this store's overrides. The
+    /// GIL is released while the response is written.
+    #[pyo3(signature = (user, hash=None, client_sdk_key=None, include_local_overrides=None))]
+    fn get_client_initialize_response(
+        &self,
+        py: Python<'_>,
+        user: &Bound<'_, User>,
+        hash: Option<&str>,
+        client_sdk_key: Option<&str>,
+        include_local_overrides: Option<bool>,
+    ) -> PyResult<String> {
+        let hash = match hash {
+            None => HashAlgorithm::Djb2,
+            Some(h) => HashAlgorithm::parse(h).ok_or_else(|| {
+                PyValueError::new_err(format!(
+                    "unknown hash {h:?}: use \"djb2\", \"sha256\" or \"none\""
+                ))
+            })?,
+        };
+        let mut options = ClientInitOptions::default()
+            .hash(hash)
+            .include_local_overrides(include_local_overrides.unwrap_or(false));
+        if let Some(key) = client_sdk_key {
+            options = options.client_key(key);
+        }
+        let data = &user.get().data;
+        let store = &self.store;
+        let body = py.detach(|| {
+            let mut body = Vec::new();
+            store
+                .snapshot()
+                .client_initialize_response(&data.view(), &options, &mut body);
+            body
+        });
+        // The response is JSON written from UTF-8 strings.
+        String::from_utf8(body).map_err(|e| PyRuntimeError::new_err(e.to_string()))
     }
 
     /// The names of the loaded ruleset's feature gates (segments included).

@@ -5,16 +5,19 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
+use flagcore::Attributes;
 use flagcore_sync::{
-    BlockingRuntime, Destination, EventLogger, FileOptions, FileWatcher, InitSource, LoggerOptions,
-    StatsigOptions, StatsigPoller, SyncError,
+    BlockingRuntime, Destination, EventLogger, EventValue, FileOptions, FileWatcher, InitSource,
+    LoggerOptions, StatsigOptions, StatsigPoller, SyncError,
 };
-use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
-use pyo3::types::PyDict;
+use pyo3::types::{PyBool, PyDict, PyString};
 
+use crate::convert::dict_from_py;
 use crate::store::{load_error, Store, SwapSink};
+use crate::user::User;
 
 /// What a `Statsig` was configured with.
 struct Config {
@@ -26,7 +29,6 @@ struct Config {
     environment: Option<String>,
     poll_interval: Duration,
     flush_interval: Duration,
-    log_exposures: bool,
 }
 
 /// The background machinery of a started `Statsig`.
@@ -96,9 +98,6 @@ fn seconds(name: &str, s: f64) -> PyResult<Duration> {
 impl State {
     fn destination(&self) -> Option<Destination> {
         let c = &self.config;
-        if !c.log_exposures {
-            return None;
-        }
         if let Some(path) = &c.exposures_path {
             return Some(Destination::JsonLines(path.clone()));
         }
@@ -254,7 +253,10 @@ impl Statsig {
     /// - ``path``: watches this payload file instead of polling (exposures still go to
     ///   Statsig when a server secret is given).
     /// - ``bootstrap``: a saved payload to serve from at once.
-    /// - ``exposures_path``: append exposures to this JSON-lines file instead.
+    /// - ``exposures_path``: append exposures (and custom events) to this JSON-lines file
+    ///   instead.
+    /// - ``log_exposures=False``: evaluations log no exposures; ``log_event`` still sends
+    ///   custom events.
     #[new]
     #[pyo3(signature = (server_secret=None, *, path=None, bootstrap=None, specs_url=None,
         log_event_url=None, exposures_path=None, environment=None, poll_interval=10.0,
@@ -286,10 +288,10 @@ impl Statsig {
             environment: environment.clone(),
             poll_interval: seconds("poll_interval", poll_interval)?,
             flush_interval: seconds("exposure_flush_interval", exposure_flush_interval)?,
-            log_exposures,
         };
         let sink = Arc::new(SwapSink::default());
-        let base = Store::with(environment, Some(sink.clone()));
+        // Without exposure logging the logger still runs, for custom events.
+        let base = Store::with(environment, log_exposures.then(|| sink.clone()));
         let state = Arc::new(State {
             store: base.store.clone(),
             sink,
@@ -352,6 +354,59 @@ impl Statsig {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .is_some()
+    }
+
+    /// Logs the custom event ``event_name`` for ``user`` (the metric events experiments are
+    /// scored on; Statsig's ``log_event``): ``value`` is ``None``, a ``str`` or a number,
+    /// ``metadata`` a ``dict`` (values of any JSON type). The event shares the exposures'
+    /// queue, batches and retries, and is never deduplicated. Never blocks: a full queue
+    /// drops the event and counts it in ``exposure_stats()["dropped_queue_full"]``.
+    ///
+    /// Raises ``RuntimeError`` when no logger was started (before ``initialize()``, or
+    /// without a ``server_secret`` or ``exposures_path``), ``TypeError`` for a value of
+    /// another type. After ``shutdown()`` events are dropped and counted in
+    /// ``exposure_stats()["dropped_shut_down"]``.
+    #[pyo3(signature = (user, event_name, value=None, metadata=None))]
+    fn log_event(
+        &self,
+        user: &Bound<'_, User>,
+        event_name: &str,
+        value: Option<&Bound<'_, PyAny>>,
+        metadata: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<()> {
+        let Some(logger) = self.state.sink.current() else {
+            return Err(PyRuntimeError::new_err(
+                "no event logger is running: give a server_secret or exposures_path, \
+                 and call initialize()",
+            ));
+        };
+        let text;
+        let value = match value {
+            None => EventValue::None,
+            Some(v) if v.is_none() => EventValue::None,
+            Some(v) if v.is_instance_of::<PyBool>() => {
+                return Err(PyTypeError::new_err(
+                    "an event value is a str or a number, not a bool",
+                ))
+            }
+            Some(v) => {
+                if let Ok(s) = v.cast::<PyString>() {
+                    text = s.to_cow()?;
+                    EventValue::Str(&text)
+                } else if let Ok(n) = v.extract::<f64>() {
+                    EventValue::Number(n)
+                } else {
+                    return Err(PyTypeError::new_err(format!(
+                        "an event value is a str or a number, not {}",
+                        v.get_type().name()?
+                    )));
+                }
+            }
+        };
+        let metadata = metadata.map(dict_from_py).transpose()?;
+        let attributes = metadata.as_ref().map_or(Attributes::None, Attributes::Json);
+        logger.log_event_with_metadata(&user.get().data.view(), event_name, value, attributes);
+        Ok(())
     }
 
     /// Counters of the exposure logger since it (re)started: ``received``,

@@ -11,6 +11,19 @@ from typing import Any, Dict, List, Optional
 REPO = Path(__file__).resolve().parents[2]
 
 
+def norm(v: Any) -> Any:
+    """Numbers compare by value (1 == 1.0), as compare.py in the corpus does."""
+    if isinstance(v, bool) or v is None or isinstance(v, str):
+        return v
+    if isinstance(v, (int, float)):
+        return float(v)
+    if isinstance(v, list):
+        return [norm(x) for x in v]
+    if isinstance(v, dict):
+        return {k: norm(x) for k, x in v.items()}
+    return v
+
+
 def conformance_dir() -> Path:
     """The conformance corpus: the repository's own copy (``conformance/``), or the
     folder named by ``FLAGCORE_CONFORMANCE_DIR``."""

@@ -12,24 +12,11 @@ from typing import Any, Callable, Dict, List
 import pytest
 
 import flagcore
-from support import conformance_dir
+from support import conformance_dir, norm
 
 FIXTURES = sorted(p for p in (conformance_dir() / "fixtures").iterdir() if (p / "dcs.json").is_file())
 FIELDS = ["value", "rule_id", "group_name", "secondary_exposures",
           "undelegated_secondary_exposures", "allocated_experiment"]
-
-
-def norm(v: Any) -> Any:
-    """Numbers compare by value (1 == 1.0), as compare.py in the corpus does."""
-    if isinstance(v, bool) or v is None or isinstance(v, str):
-        return v
-    if isinstance(v, (int, float)):
-        return float(v)
-    if isinstance(v, list):
-        return [norm(x) for x in v]
-    if isinstance(v, dict):
-        return {k: norm(x) for k, x in v.items()}
-    return v
 
 
 def result_line(store: flagcore.Store, user: flagcore.User, kind: str, name: str) -> Dict[str, Any]:

@@ -130,6 +130,43 @@ def test_network_source_and_exposures_reach_a_loopback_server(server: Server, tm
     assert all(p == "/v1/log_event" for p, _, _ in server.posts)
 
 
+def test_custom_events_reach_a_loopback_server(server: Server) -> None:
+    statsig = flagcore.Statsig(
+        "secret-test",
+        specs_url=f"{server.url}/v2/download_config_specs",
+        log_event_url=f"{server.url}/v1/log_event",
+        poll_interval=60,
+        log_exposures=False,
+    )
+    user = flagcore.User("ana", email="ana@example.com", private_attributes={"secret": "x"})
+    with pytest.raises(RuntimeError, match="no event logger"):
+        statsig.log_event(user, "too_early")
+    statsig.initialize(timeout=10)
+    assert statsig.check_gate(user, "flip")  # no exposure: log_exposures=False
+    statsig.log_event(user, "purchase", 9.99, {"sku": "A-1", "qty": 2, "gift": True})
+    statsig.log_event(user, "purchase", 9.99, {"sku": "A-1", "qty": 2, "gift": True})
+    statsig.log_event(user, "search", "shoes")
+    statsig.log_event(user, "login", 3)
+    statsig.log_event(user, "logout")
+    with pytest.raises(TypeError, match="not a bool"):
+        statsig.log_event(user, "bad", True)
+    with pytest.raises(TypeError, match="str or a number"):
+        statsig.log_event(user, "bad", [1])
+    statsig.shutdown(timeout=10)
+    events = server.events()
+    assert [e["eventName"] for e in events] == ["purchase", "purchase", "search", "login", "logout"]
+    purchase = events[0]
+    assert purchase["value"] == 9.99
+    assert purchase["metadata"] == {"sku": "A-1", "qty": 2, "gift": True}
+    assert purchase["user"]["userID"] == "ana" and "privateAttributes" not in purchase["user"]
+    assert events[2]["value"] == "shoes" and events[3]["value"] == 3.0
+    assert events[4].get("value") is None and events[4].get("metadata") is None
+    # After shutdown, as exposures: dropped and counted.
+    dropped = statsig.exposure_stats()["dropped_shut_down"]
+    statsig.log_event(user, "too_late")
+    assert statsig.exposure_stats()["dropped_shut_down"] == dropped + 1
+
+
 def test_layer_parameter_reads_log_layer_exposures(server: Server, tmp_path: Path) -> None:
     layer = {"name": "lay", "type": "dynamic_config", "entity": "layer", "salt": "lay",
              "enabled": True, "defaultValue": {"p": "x", "q": 2}, "idType": "userID",
