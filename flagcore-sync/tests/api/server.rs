@@ -13,8 +13,20 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use std::future::Future;
+use std::pin::Pin;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+
+/// A connection the server speaks HTTP on: plain TCP, or TLS over it.
+pub(crate) trait Conn: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Conn for T {}
+
+/// Turns an accepted TCP connection into the connection HTTP is spoken on (`None` when it
+/// fails, for example a refused TLS handshake).
+pub(crate) type Accept =
+    Box<dyn Fn(TcpStream) -> Pin<Box<dyn Future<Output = Option<Box<dyn Conn>>> + Send>> + Send>;
 
 /// How an endpoint answers.
 #[derive(Clone, Debug)]
@@ -85,6 +97,7 @@ struct State {
 /// The fake Statsig. Dropping it stops it (hanging connections are closed).
 pub(crate) struct Server {
     addr: SocketAddr,
+    scheme: &'static str,
     state: Arc<Mutex<State>>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -92,6 +105,14 @@ pub(crate) struct Server {
 
 impl Server {
     pub(crate) fn start() -> Server {
+        Server::start_with(
+            "http",
+            Box::new(|c| Box::pin(async move { Some(Box::new(c) as Box<dyn Conn>) })),
+        )
+    }
+
+    /// A server whose connections `accept` sets up (`scheme` names it in the URLs).
+    pub(crate) fn start_with(scheme: &'static str, accept: Accept) -> Server {
         let state = Arc::new(Mutex::new(State {
             specs: Reply::Status(404, None),
             manifest: Reply::Serve(b"{}".to_vec()),
@@ -116,7 +137,12 @@ impl Server {
                     .expect("addr");
                 let accept = async {
                     while let Ok((conn, _)) = listener.accept().await {
-                        tokio::spawn(serve(conn, shared.clone()));
+                        let (setup, shared) = (accept(conn), shared.clone());
+                        tokio::spawn(async move {
+                            if let Some(conn) = setup.await {
+                                serve(conn, shared).await;
+                            }
+                        });
                     }
                 };
                 tokio::select! {
@@ -129,6 +155,7 @@ impl Server {
         let addr = addr_rx.recv().expect("the server's address");
         Server {
             addr,
+            scheme,
             state,
             stop: Some(stop),
             thread: Some(thread),
@@ -136,7 +163,7 @@ impl Server {
     }
 
     pub(crate) fn base(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("{}://{}", self.scheme, self.addr)
     }
 
     pub(crate) fn specs_url(&self) -> String {
@@ -221,7 +248,7 @@ impl Drop for Server {
     }
 }
 
-async fn serve(mut conn: TcpStream, state: Arc<Mutex<State>>) {
+async fn serve(mut conn: Box<dyn Conn>, state: Arc<Mutex<State>>) {
     let Some(request) = read_request(&mut conn).await else {
         return;
     };
@@ -294,12 +321,12 @@ fn route(request: &Request, state: &Mutex<State>) -> Route {
     }
 }
 
-async fn write(conn: &mut TcpStream, bytes: Vec<u8>) {
+async fn write(conn: &mut Box<dyn Conn>, bytes: Vec<u8>) {
     let _ = conn.write_all(&bytes).await;
     let _ = conn.shutdown().await;
 }
 
-async fn read_request(conn: &mut TcpStream) -> Option<Request> {
+async fn read_request(conn: &mut Box<dyn Conn>) -> Option<Request> {
     let mut data = Vec::new();
     let mut buf = [0u8; 4096];
     let end = loop {
