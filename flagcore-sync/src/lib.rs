@@ -151,6 +151,7 @@ mod redis_store;
 mod statsig;
 mod status;
 mod task;
+mod updates;
 
 use std::time::Duration;
 
@@ -170,6 +171,7 @@ pub use network::Network;
 pub use redis_store::{RedisOptions, RedisStore};
 pub use statsig::{initialize, InitReport, InitSource, StatsigOptions, StatsigPoller};
 pub use status::Status;
+pub use updates::RulesetUpdates;
 
 /// Why a sync attempt failed. The store keeps its current ruleset in every case, and the
 /// source tries again.

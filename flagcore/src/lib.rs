@@ -140,8 +140,8 @@ mod value;
 
 pub use client_init::{ClientInitOptions, HashAlgorithm};
 pub use eval::{
-    Clock, CountryLookup, Evaluation, FixedClock, IdLists, JsonObject, Kind, Options, Reason,
-    SecondaryExposure, SecondaryExposures, SystemClock,
+    Clock, CountryLookup, Evaluation, FixedClock, IdLists, InstallListener, JsonObject, Kind,
+    Options, Reason, RulesetUpdate, SecondaryExposure, SecondaryExposures, SystemClock,
 };
 pub use load::{DroppedSpec, Format, Limits, LoadError, Ruleset};
 pub use param_store::ParameterStore;

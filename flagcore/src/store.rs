@@ -11,7 +11,7 @@ use serde_json::{Map, Value as Json};
 
 use crate::eval::{typed_as, typed_bool, typed_f64, typed_i64, typed_str};
 use crate::eval::{Abort, Evaluator, Found, Kind, RawExposure, Record};
-use crate::eval::{Env, IdLists, Options, SystemClock};
+use crate::eval::{Env, IdLists, Options, RulesetUpdate, SystemClock};
 use crate::eval::{Evaluation, JsonObject, Reason, SecondaryExposures};
 use crate::load::{Limits, LoadError};
 use crate::load::{ReturnValue, Ruleset, Spec, SID_DEFAULT, SID_EMPTY};
@@ -271,14 +271,21 @@ impl Store {
 
     /// Installs a compiled ruleset. Readers holding a [`Snapshot`] keep the one they have;
     /// new snapshots see this one. Never blocks readers.
+    /// The store's [`InstallListener`], if any, is told after the swap.
     pub fn install(&self, ruleset: impl Into<Arc<Ruleset>>) {
         let ruleset = ruleset.into();
-        self.state.rcu(|s| View {
+        let previous = self.state.rcu(|s| View {
             ruleset: Some(ruleset.clone()),
             id_lists: s.id_lists.clone(),
             overrides: s.overrides.clone(),
             options: s.options.clone(),
         });
+        if let Some(listener) = &self.options.install_listener {
+            listener.installed(RulesetUpdate {
+                previous_time: previous.ruleset.as_deref().map(Ruleset::time),
+                time: ruleset.time(),
+            });
+        }
     }
 
     /// The active ruleset, if any.

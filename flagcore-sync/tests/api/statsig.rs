@@ -603,3 +603,40 @@ async fn the_last_good_payload_is_saved_and_serves_a_restart_while_statsig_is_do
     poller.shutdown().await;
     std::fs::remove_dir_all(&dir).expect("cleaned up");
 }
+
+/// The host hears of every install the poller makes, with the old and the new ruleset
+/// time, and of nothing else (an unchanged answer installs nothing).
+#[tokio::test(start_paused = true)]
+async fn the_host_is_told_of_each_ruleset_update() {
+    let _clock = freeze();
+    let server = Server::start();
+    server.set_specs(Reply::Serve(payload(5, true)));
+    let updates = flagcore_sync::RulesetUpdates::new();
+    let mut changed = updates.subscribe();
+    let store = Arc::new(Store::with_options(flagcore::Options {
+        install_listener: Some(updates.clone()),
+        ..flagcore::Options::default()
+    }));
+    let poller = StatsigPoller::start(store.clone(), options(&server)).expect("client");
+    poller.wait_for_first_sync(TIMEOUT).await;
+    assert!(changed.has_changed().expect("open"));
+    let first = changed.borrow_and_update().expect("an update");
+    assert_eq!((first.previous_time, first.time), (None, 5));
+
+    server.set_specs(Reply::Serve(br#"{"has_updates": false}"#.to_vec()));
+    advance(INTERVAL).await;
+    until("a second request", || poller.status().attempts == 2).await;
+    assert!(
+        !changed.has_changed().expect("open"),
+        "nothing was installed"
+    );
+
+    server.set_specs(Reply::Serve(payload(9, false)));
+    advance(INTERVAL).await;
+    until("the new ruleset", || time(&store) == Some(9)).await;
+    assert!(changed.has_changed().expect("open"));
+    let second = changed.borrow_and_update().expect("an update");
+    assert_eq!((second.previous_time, second.time), (Some(5), 9));
+    assert_eq!(updates.latest(), Some(second));
+    poller.shutdown().await;
+}

@@ -202,6 +202,56 @@ pub struct Options {
     pub clock: Option<Arc<dyn Clock>>,
     /// Where exposure records go; none by default (exposures are then not produced).
     pub exposure_sink: Option<Arc<dyn crate::ExposureSink>>,
+    /// Told of every ruleset the store installs, from any source; none by default.
+    pub install_listener: Option<Arc<dyn InstallListener>>,
+}
+
+/// A ruleset was installed: the `time` (Statsig's `lcut`, ms since the Unix epoch) of the
+/// ruleset it replaced and of the new one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RulesetUpdate {
+    /// The time of the ruleset replaced (`None` when the store had none).
+    pub previous_time: Option<u64>,
+    /// The time of the ruleset installed.
+    pub time: u64,
+}
+
+/// Receives a [`RulesetUpdate`] each time a [`Store`](crate::Store) installs a ruleset
+/// (`Store::install`, `Store::load_json`, and so every sync source). Called on the
+/// installing thread after the swap, when readers already see the new ruleset; it must be
+/// quick and must not call back into the store's install methods.
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+/// use flagcore::{InstallListener, Options, RulesetUpdate, Store};
+///
+/// #[derive(Default)]
+/// struct Log(Mutex<Vec<RulesetUpdate>>);
+/// impl InstallListener for Log {
+///     fn installed(&self, update: RulesetUpdate) {
+///         self.0.lock().unwrap().push(update);
+///     }
+/// }
+///
+/// let log = Arc::new(Log::default());
+/// let store = Store::with_options(Options {
+///     install_listener: Some(log.clone()),
+///     ..Options::default()
+/// });
+/// let payload = |t: u64| format!(r#"{{"feature_gates": {{}}, "dynamic_configs": {{}},
+///     "layer_configs": {{}}, "condition_map": {{}}, "experiment_to_layer": {{}},
+///     "has_updates": true, "time": {t}}}"#);
+/// store.load_json(payload(1).as_bytes())?;
+/// store.load_json(payload(2).as_bytes())?;
+/// let seen = log.0.lock().unwrap();
+/// assert_eq!((seen[0].previous_time, seen[0].time), (None, 1));
+/// assert_eq!((seen[1].previous_time, seen[1].time), (Some(1), 2));
+/// # Ok::<(), flagcore::LoadError>(())
+/// ```
+pub trait InstallListener: Send + Sync {
+    /// A ruleset was installed.
+    fn installed(&self, update: RulesetUpdate);
 }
 
 impl core::fmt::Debug for Options {
@@ -211,6 +261,7 @@ impl core::fmt::Debug for Options {
             .field("country_lookup", &self.country_lookup.is_some())
             .field("clock", &self.clock.is_some())
             .field("exposure_sink", &self.exposure_sink.is_some())
+            .field("install_listener", &self.install_listener.is_some())
             .finish()
     }
 }

@@ -15,7 +15,9 @@ mod record;
 mod result;
 
 pub(crate) use env::Env;
-pub use env::{Clock, CountryLookup, FixedClock, IdLists, Options, SystemClock};
+pub use env::{
+    Clock, CountryLookup, FixedClock, IdLists, InstallListener, Options, RulesetUpdate, SystemClock,
+};
 pub(crate) use evaluator::Evaluator;
 pub(crate) use prepare::prepare;
 pub use record::Kind;
