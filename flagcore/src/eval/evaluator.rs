@@ -778,6 +778,13 @@ impl<'r, 'u, 'e> Evaluator<'r, 'u, 'e> {
         let ip = self.user_value(IP_FIELD);
         let parsed = ip.with_str(|s| s.and_then(parse_ipv4));
         let Some(ip) = parsed else {
+            // Statsig reaches for its table once the address has four dotted parts, numeric
+            // or not, and says so in the reason when the table is not loaded.
+            if self.env.country.is_none()
+                && ip.with_str(|s| s.is_some_and(|s| s.split('.').count() == 4))
+            {
+                self.country_not_loaded.set(true);
+            }
             return self.apply(c, UVal::Missing);
         };
         match self.env.country {
@@ -924,10 +931,14 @@ impl<'r, 'u, 'e> Evaluator<'r, 'u, 'e> {
                 }
             }
             Op::InSegmentList | Op::NotInSegmentList => {
-                self.id_list_used.set(true);
+                // As in Statsig, a list is consulted (and the reason says so) only for a
+                // list name and a unit id with a string form.
                 let listed = match t {
                     Target::Str(st) => v.with_str(|s| match s {
-                        Some(id) => self.env.in_id_list(&st.text, id),
+                        Some(id) => {
+                            self.id_list_used.set(true);
+                            self.env.in_id_list(&st.text, id)
+                        }
                         None => false,
                     }),
                     _ => false,
