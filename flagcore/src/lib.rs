@@ -131,6 +131,7 @@ mod eval;
 pub mod hash;
 mod index;
 mod load;
+mod overrides;
 mod param_store;
 mod ruleset;
 mod store;

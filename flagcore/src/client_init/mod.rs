@@ -19,7 +19,7 @@ use hashing::{djb2, djb2_chars, push_name, push_str, push_u64};
 
 use serde_json::Value as Json;
 
-use crate::eval::{Evaluation, Kind, RawExposure, Reason, SecondaryExposures};
+use crate::eval::{Evaluation, Kind, RawExposure, Reason, SecondaryExposures, ValueShape};
 use crate::load::client::{ParamStore, ParamTarget, SessionReplay, Trigger};
 use crate::load::{Ruleset, Spec};
 use crate::store::{evaluate, with_thread_buffer, View};
@@ -527,8 +527,10 @@ fn write_entity(
     push_str(out, e.rule_id());
     out.extend_from_slice(b",\"secondary_exposures\":");
     write_exposures(out, hash, e.secondary_exposures());
-    out.extend_from_slice(b",\"id_type\":");
-    push_str(out, e.id_type());
+    if !(kind == Kind::Gate && e.no_id_type) {
+        out.extend_from_slice(b",\"id_type\":");
+        push_str(out, e.id_type());
+    }
     if kind == Kind::Gate {
         out.extend_from_slice(b",\"value\":");
         push_bool(out, e.value());
@@ -536,7 +538,11 @@ fn write_entity(
         return;
     }
     out.extend_from_slice(b",\"value\":");
-    push_json(out, &e.json());
+    match e.value_shape {
+        ValueShape::Object => push_json(out, &e.json()),
+        ValueShape::Null => out.extend_from_slice(b"null"),
+        ValueShape::Bool(b) => push_bool(out, b),
+    }
     out.extend_from_slice(b",\"is_device_based\":");
     push_bool(out, matches!(e.id_type(), "stableID" | "stableid"));
     out.extend_from_slice(b",\"group\":");
