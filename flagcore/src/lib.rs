@@ -128,6 +128,7 @@ mod client_init;
 pub mod docs;
 
 mod eval;
+mod groups;
 pub mod hash;
 mod index;
 mod load;
@@ -144,6 +145,7 @@ pub use eval::{
     Clock, CountryLookup, Evaluation, FixedClock, IdLists, JsonObject, Kind, Options, Reason,
     SecondaryExposure, SecondaryExposures, SystemClock,
 };
+pub use groups::{ExperimentGroup, ExperimentGroups};
 pub use load::{DroppedSpec, Format, Limits, LoadError, Ruleset};
 pub use param_store::ParameterStore;
 pub use store::{
