@@ -376,3 +376,102 @@ fn parameter_stores_agree_fully() {
     }
     let _ = std::fs::remove_dir_all(&tmp);
 }
+
+/// Runs `evaluate ARGS` with `stdin` (a file, or nothing) and compares its output with the
+/// official answers `expected` by `compare_client_init.py` (only `response/sdkInfo`, which
+/// names the SDK, is ignored). Returns the number of lines that agree; panics on disagreement.
+fn check_result_lines(
+    driver: &Path,
+    args: &[String],
+    stdin: Option<&Path>,
+    expected: &Path,
+    actual: &Path,
+) -> usize {
+    let mut cmd = Command::new(driver);
+    cmd.args(args);
+    match stdin {
+        Some(path) => cmd.stdin(Stdio::from(std::fs::File::open(path).expect("users"))),
+        None => cmd.stdin(Stdio::null()),
+    };
+    let out = cmd.output().expect("run evaluate");
+    assert!(
+        out.status.success(),
+        "evaluate {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::write(actual, &out.stdout).expect("write results");
+    let cmp = Command::new("python3")
+        .arg(corpus().join("compare_client_init.py"))
+        .args(["--ignore", "response/sdkInfo"])
+        .arg(expected)
+        .arg(actual)
+        .output()
+        .expect("run compare_client_init.py");
+    let report = String::from_utf8_lossy(&cmp.stdout).trim().to_owned();
+    assert!(
+        cmp.status.success(),
+        "evaluate {args:?} disagrees with the official core ({}):\n{report}",
+        expected.display()
+    );
+    report
+        .strip_prefix("OK: ")
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .expect("an OK line count")
+}
+
+/// Local overrides (`tests/data/overrides/*`): after each case's override operations, every
+/// entity's result (value, rule id, group, unit type, reason, exposures), every parameter-store
+/// parameter and the client initialize response with the overrides applied agree fully with the
+/// official core; so do each config's experiment groups and the results by group name and id.
+#[test]
+fn overrides_agree_fully() {
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/overrides");
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(&data)
+        .expect("tests/data/overrides")
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| p.join("ops.json").is_file())
+        .collect();
+    cases.sort();
+    assert!(cases.len() >= 5, "only {} override cases", cases.len());
+    let driver = driver();
+    let tmp = std::env::temp_dir().join(format!("flagcore-overrides-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).expect("temp dir");
+    let (mut results, mut groups) = (0, 0);
+    for case in &cases {
+        let name = case.file_name().unwrap().to_string_lossy().into_owned();
+        let payload = std::fs::read_to_string(case.join("payload")).expect("payload");
+        let dcs = case.join(payload.trim()).to_string_lossy().into_owned();
+        let tier: Vec<String> = std::fs::read_to_string(case.join("environment"))
+            .map(|t| vec![t.trim().to_owned()])
+            .unwrap_or_default();
+        let ops = case.join("ops.json").to_string_lossy().into_owned();
+        let mut args = vec!["--overrides".to_owned(), ops, dcs.clone()];
+        args.extend(tier.iter().cloned());
+        results += check_result_lines(
+            &driver,
+            &args,
+            Some(&case.join("users.jsonl")),
+            &case.join("expected.jsonl.xz"),
+            &tmp.join(format!("{name}.jsonl")),
+        );
+        let mut args = vec!["--experiment-groups".to_owned(), dcs];
+        args.extend(tier);
+        args.push("--".into());
+        let extra = std::fs::read_to_string(case.join("group_extra_names")).unwrap_or_default();
+        args.extend(extra.lines().map(String::from));
+        groups += check_result_lines(
+            &driver,
+            &args,
+            None,
+            &case.join("groups.jsonl.xz"),
+            &tmp.join(format!("{name}-groups.jsonl")),
+        );
+    }
+    summary(&format!(
+        "conformance overrides: {} cases, {results} result/response lines and {groups} \
+         experiment-group lines, all agreeing",
+        cases.len()
+    ));
+    let _ = std::fs::remove_dir_all(&tmp);
+}

@@ -711,9 +711,10 @@ flagcore_result flagcore_evaluation_record_json(const flagcore_evaluation *evalu
                                                 size_t *len);
 
 /**
- * Forces a gate's value for everyone (`user_id` NULL with length 0) or for one user id (a
- * user with that `userID`; an empty id, `""`, is `INVALID_ARGUMENT`: pass NULL for
- * everyone). A user override wins over an everyone override.
+ * Forces a gate's value for everyone (`user_id` NULL with length 0) or for one id (the
+ * users whose `userID` or any custom ID is that id; an empty id, `""`, is
+ * `INVALID_ARGUMENT`: pass NULL for everyone). A `userID` override wins over a custom ID's,
+ * which wins over an everyone override (Statsig's order).
  *
  * Results: `OK`; `NULL_PARAMETER`; `INVALID_HANDLE`; `INVALID_UTF8`; `INVALID_ARGUMENT`
  * (an empty user id, a length above `PTRDIFF_MAX`); `PANIC`.
@@ -729,8 +730,9 @@ flagcore_result flagcore_store_override_gate(const flagcore_store *store,
                                              size_t user_id_len);
 
 /**
- * Forces the value (a JSON object) of a dynamic config or experiment (`kind` 1 or 2) or a
- * layer (`kind` 3), for everyone (`user_id` NULL) or one user id (not empty), as
+ * Forces the value (a JSON object) of a dynamic config (`kind` 1), an experiment (`kind` 2;
+ * experiments and dynamic configs have separate overrides, as in Statsig) or a layer
+ * (`kind` 3), for everyone (`user_id` NULL) or one id (not empty), as
  * `flagcore_store_override_gate`.
  *
  * Results: `OK`; `NULL_PARAMETER`; `INVALID_HANDLE`; `INVALID_UTF8`; `INVALID_JSON` (not a

@@ -1391,9 +1391,10 @@ fn override_user(user_id: *const u8, id: &str) -> Result<Option<&str>, flagcore_
     }
 }
 
-/// Forces a gate's value for everyone (`user_id` NULL with length 0) or for one user id (a
-/// user with that `userID`; an empty id, `""`, is `INVALID_ARGUMENT`: pass NULL for
-/// everyone). A user override wins over an everyone override.
+/// Forces a gate's value for everyone (`user_id` NULL with length 0) or for one id (the
+/// users whose `userID` or any custom ID is that id; an empty id, `""`, is
+/// `INVALID_ARGUMENT`: pass NULL for everyone). A `userID` override wins over a custom ID's,
+/// which wins over an everyone override (Statsig's order).
 ///
 /// Results: `OK`; `NULL_PARAMETER`; `INVALID_HANDLE`; `INVALID_UTF8`; `INVALID_ARGUMENT`
 /// (an empty user id, a length above `PTRDIFF_MAX`); `PANIC`.
@@ -1422,8 +1423,9 @@ pub unsafe extern "C" fn flagcore_store_override_gate(
     })
 }
 
-/// Forces the value (a JSON object) of a dynamic config or experiment (`kind` 1 or 2) or a
-/// layer (`kind` 3), for everyone (`user_id` NULL) or one user id (not empty), as
+/// Forces the value (a JSON object) of a dynamic config (`kind` 1), an experiment (`kind` 2;
+/// experiments and dynamic configs have separate overrides, as in Statsig) or a layer
+/// (`kind` 3), for everyone (`user_id` NULL) or one id (not empty), as
 /// `flagcore_store_override_gate`.
 ///
 /// Results: `OK`; `NULL_PARAMETER`; `INVALID_HANDLE`; `INVALID_UTF8`; `INVALID_JSON` (not a
@@ -1457,7 +1459,8 @@ pub unsafe extern "C" fn flagcore_store_override_value(
         let id = try_ffi!(unsafe { text(user_id, user_id_len) });
         let id = try_ffi!(override_user(user_id, id));
         match kind_of(kind) {
-            Some(Kind::DynamicConfig | Kind::Experiment) => store.override_config(name, value, id),
+            Some(Kind::DynamicConfig) => store.override_config(name, value, id),
+            Some(Kind::Experiment) => store.override_experiment(name, value, id),
             Some(Kind::Layer) => store.override_layer(name, value, id),
             _ => return FLAGCORE_RESULT_INVALID_ARGUMENT,
         }

@@ -286,15 +286,16 @@ impl Store {
         }
     }
 
-    /// Forces gate ``name`` to ``value`` for everyone, or for the user with ``user_id``
-    /// (a user override wins over an everyone override). Results report reason
+    /// Forces gate ``name`` to ``value`` for everyone, or for the users whose ``userID`` or
+    /// any custom ID is ``user_id`` (a ``userID`` override wins over a custom ID's, which
+    /// wins over an everyone override, as in Statsig). Results report reason
     /// ``LocalOverride`` and rule id ``override``.
     #[pyo3(signature = (name, value, user_id=None))]
     fn override_gate(&self, name: &str, value: bool, user_id: Option<&str>) {
         self.store.override_gate(name, value, user_id);
     }
 
-    /// Forces the value of dynamic config ``name`` (configs and experiments share names).
+    /// Forces the value of dynamic config ``name`` (experiments have their own overrides).
     #[pyo3(signature = (name, value, user_id=None))]
     fn override_dynamic_config(
         &self,
@@ -315,7 +316,17 @@ impl Store {
         value: &Bound<'_, PyDict>,
         user_id: Option<&str>,
     ) -> PyResult<()> {
-        self.override_dynamic_config(name, value, user_id)
+        self.store
+            .override_experiment(name, dict_from_py(value)?, user_id);
+        Ok(())
+    }
+
+    /// Puts users in group ``group`` of experiment ``name``: its value becomes the value of
+    /// the payload's first rule of that group name (rule id ``override``, no group name).
+    #[pyo3(signature = (name, group, user_id=None))]
+    fn override_experiment_by_group_name(&self, name: &str, group: &str, user_id: Option<&str>) {
+        self.store
+            .override_experiment_by_group_name(name, group, user_id);
     }
 
     /// Forces the value of layer ``name``.
@@ -331,7 +342,8 @@ impl Store {
         Ok(())
     }
 
-    /// Removes the override of gate ``name`` (for everyone, or for ``user_id``).
+    /// Removes the overrides of gate ``name``: all of them (for everyone and for each id)
+    /// without ``user_id``, else that id's, as in Statsig.
     #[pyo3(signature = (name, user_id=None))]
     fn remove_gate_override(&self, name: &str, user_id: Option<&str>) {
         self.store.remove_override(Kind::Gate, name, user_id);

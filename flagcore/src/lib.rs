@@ -128,9 +128,11 @@ mod client_init;
 pub mod docs;
 
 mod eval;
+mod groups;
 pub mod hash;
 mod index;
 mod load;
+mod overrides;
 mod param_store;
 mod ruleset;
 mod store;
@@ -143,6 +145,7 @@ pub use eval::{
     Clock, CountryLookup, Evaluation, FixedClock, IdLists, InstallListener, JsonObject, Kind,
     Options, Reason, RulesetUpdate, SecondaryExposure, SecondaryExposures, SystemClock,
 };
+pub use groups::{ExperimentGroup, ExperimentGroups};
 pub use load::{DroppedSpec, Format, Limits, LoadError, Ruleset};
 pub use param_store::ParameterStore;
 pub use store::{

@@ -55,10 +55,43 @@ impl core::fmt::Debug for ParameterStore<'_> {
 }
 
 impl View {
-    /// The parameter store named `name`, if the payload has one.
+    /// The parameter store named `name`, if the payload has one (local overrides of the
+    /// store do not apply: see [`View::parameter_store_for_user`]).
     pub fn parameter_store(&self, name: &str) -> Option<ParameterStore<'_>> {
         let store = self.ruleset()?.client.param_store(name)?;
         Some(ParameterStore { view: self, store })
+    }
+
+    /// The parameter store named `name` as `user` sees it (Statsig's
+    /// `get_parameter_store_for_user` and `get_*_parameter_from_store`): a local override
+    /// of the store for that user ([`crate::Store::override_parameter_store`]) replaces the
+    /// payload's store, even where the payload has none of that name.
+    ///
+    /// ```
+    /// use flagcore::{Store, User};
+    ///
+    /// let store = Store::new();
+    /// let user = User::with_user_id("u1");
+    /// assert!(store.snapshot().parameter_store_for_user(&user, "checkout").is_none());
+    /// let params = serde_json::json!({"banner": "Welcome"});
+    /// store.override_parameter_store("checkout", params.as_object().unwrap().clone(), Some("u1"));
+    /// let snapshot = store.snapshot();
+    /// let checkout = snapshot.parameter_store_for_user(&user, "checkout").unwrap();
+    /// assert_eq!(checkout.get_str(&user, "banner", ""), "Welcome");
+    /// assert_eq!(checkout.parameter_type("banner"), Some("string"));
+    /// ```
+    pub fn parameter_store_for_user(
+        &self,
+        user: &User<'_>,
+        name: &str,
+    ) -> Option<ParameterStore<'_>> {
+        if let Some(store) = self
+            .local_overrides()
+            .and_then(|o| o.param_store(name, user))
+        {
+            return Some(ParameterStore { view: self, store });
+        }
+        self.parameter_store(name)
     }
 
     /// The names of the payload's parameter stores, in name order.

@@ -2,7 +2,6 @@
 //! exposure records.
 
 use std::cell::Cell;
-use std::collections::HashMap;
 use std::marker::PhantomData;
 use std::sync::{Arc, OnceLock};
 
@@ -12,9 +11,10 @@ use serde_json::{Map, Value as Json};
 use crate::eval::{typed_as, typed_bool, typed_f64, typed_i64, typed_str};
 use crate::eval::{Abort, Evaluator, Found, Kind, RawExposure, Record};
 use crate::eval::{Env, IdLists, Options, RulesetUpdate, SystemClock};
-use crate::eval::{Evaluation, JsonObject, Reason, SecondaryExposures};
+use crate::eval::{Evaluation, JsonObject, Reason, SecondaryExposures, ValueShape};
 use crate::load::{Limits, LoadError};
 use crate::load::{ReturnValue, Ruleset, Spec, SID_DEFAULT, SID_EMPTY};
+use crate::overrides::{remove, ExperimentOverride, Overrides};
 use crate::user::User;
 
 /// Reusable buffer for the secondary exposures of one evaluation.
@@ -83,64 +83,6 @@ impl<'a> Exposure<'a> {
 pub trait ExposureSink: Send + Sync {
     /// Handles one exposure.
     fn log(&self, exposure: &Exposure<'_>);
-}
-
-/// A local override (for tests and incident response): a fixed value for everyone or for
-/// one user id.
-#[derive(Debug, Default, Clone)]
-struct Override<T> {
-    everyone: Option<T>,
-    users: HashMap<String, T>,
-}
-
-impl<T> Override<T> {
-    fn is_empty(&self) -> bool {
-        self.everyone.is_none() && self.users.is_empty()
-    }
-
-    fn get(&self, user: &User<'_>) -> Option<&T> {
-        if !self.users.is_empty() {
-            if let Some(id) = user.user_id {
-                let hit = id.uval().with_str(|s| s.and_then(|s| self.users.get(s)));
-                if hit.is_some() {
-                    return hit;
-                }
-            }
-        }
-        self.everyone.as_ref()
-    }
-
-    fn set(&mut self, user_id: Option<&str>, v: T) {
-        match user_id {
-            Some(id) => {
-                self.users.insert(id.to_owned(), v);
-            }
-            None => self.everyone = Some(v),
-        }
-    }
-
-    fn remove(&mut self, user_id: Option<&str>) {
-        match user_id {
-            Some(id) => {
-                self.users.remove(id);
-            }
-            None => self.everyone = None,
-        }
-    }
-}
-
-#[derive(Debug, Default, Clone)]
-pub(crate) struct Overrides {
-    gates: HashMap<String, Override<bool>>,
-    /// Dynamic configs and experiments share one namespace, as in Statsig.
-    configs: HashMap<String, Override<Map<String, Json>>>,
-    layers: HashMap<String, Override<Map<String, Json>>>,
-}
-
-impl Overrides {
-    fn is_empty(&self) -> bool {
-        self.gates.is_empty() && self.configs.is_empty() && self.layers.is_empty()
-    }
 }
 
 /// One consistent state of a [`Store`]: the ruleset and everything evaluated with it (ID
@@ -337,49 +279,116 @@ impl Store {
         });
     }
 
-    /// Forces a gate's value, for everyone (`user_id = None`) or for one `userID`. A user
-    /// override wins over an everyone override. Results report [`Reason::LocalOverride`]
-    /// and rule id `override`.
-    pub fn override_gate(&self, name: &str, value: bool, user_id: Option<&str>) {
+    /// Forces a gate's value (Statsig's `override_gate`): for everyone (`id = None`) or for
+    /// the users whose `userID` or any custom ID is `id`. A user's `userID` override wins,
+    /// then a custom ID's, then the one for everyone. The override answers wherever the
+    /// gate is evaluated, nested gates (`pass_gate` conditions) included; results report
+    /// [`Reason::LocalOverride`] and rule id `override`.
+    ///
+    /// ```
+    /// use flagcore::{Attributes, Reason, Store, User, Value};
+    ///
+    /// let store = Store::new();
+    /// store.override_gate("new_checkout", true, Some("company-7"));
+    /// let ids = [("companyID", Value::Str("company-7"))];
+    /// let user = User::with_user_id("u1").custom_ids(Attributes::Pairs(&ids));
+    /// let snapshot = store.snapshot();
+    /// let gate = snapshot.gate(&user, "new_checkout");
+    /// assert!(gate.value());
+    /// assert_eq!((gate.rule_id(), gate.reason()), ("override", Reason::LocalOverride));
+    /// assert!(!snapshot.check_gate(&User::with_user_id("u2"), "new_checkout"));
+    /// ```
+    pub fn override_gate(&self, name: &str, value: bool, id: Option<&str>) {
+        self.edit_overrides(|o| o.set_gate(name, value, id));
+    }
+
+    /// Forces the value of a dynamic config (Statsig's `override_dynamic_config`), for
+    /// everyone or for one id as [`Store::override_gate`]. Experiments have their own
+    /// overrides ([`Store::override_experiment`]), as in Statsig.
+    pub fn override_config(&self, name: &str, value: Map<String, Json>, id: Option<&str>) {
+        self.edit_overrides(|o| o.set_config(name, value.clone(), id));
+    }
+
+    /// Forces the value of an experiment (Statsig's `override_experiment`), for everyone or
+    /// for one id as [`Store::override_gate`]. The result has no group; a layer that
+    /// delegates to the experiment takes the value too.
+    pub fn override_experiment(&self, name: &str, value: Map<String, Json>, id: Option<&str>) {
         self.edit_overrides(|o| {
-            o.gates
-                .entry(name.to_owned())
-                .or_default()
-                .set(user_id, value)
+            o.set_experiment(
+                name,
+                ExperimentOverride::Value(ReturnValue::Object(value.clone())),
+                id,
+            )
         });
     }
 
-    /// Forces the value of a dynamic config or experiment (they share names).
-    pub fn override_config(&self, name: &str, value: Map<String, Json>, user_id: Option<&str>) {
+    /// Puts users in an experiment group (Statsig's `override_experiment_by_group_name`):
+    /// the experiment's value becomes the value of the payload's first rule of that group
+    /// name, looked up in the ruleset each evaluation sees (empty when there is none). As
+    /// with Statsig, the result reports rule id `override` and no group name.
+    ///
+    /// ```
+    /// use flagcore::{Reason, Store, User};
+    ///
+    /// let store = Store::new();
+    /// store.override_experiment_by_group_name("checkout_test", "Test", None);
+    /// let snapshot = store.snapshot();
+    /// let e = snapshot.experiment(&User::with_user_id("u1"), "checkout_test");
+    /// assert_eq!(e.reason(), Reason::LocalOverride);
+    /// assert!(e.json().is_empty()); // no ruleset: no group of that name
+    /// ```
+    pub fn override_experiment_by_group_name(&self, name: &str, group: &str, id: Option<&str>) {
         self.edit_overrides(|o| {
-            o.configs
-                .entry(name.to_owned())
-                .or_default()
-                .set(user_id, value.clone())
+            o.set_experiment(name, ExperimentOverride::Group(group.into()), id)
         });
     }
 
-    /// Forces the value of a layer.
-    pub fn override_layer(&self, name: &str, value: Map<String, Json>, user_id: Option<&str>) {
-        self.edit_overrides(|o| {
-            o.layers
-                .entry(name.to_owned())
-                .or_default()
-                .set(user_id, value.clone())
-        });
+    /// Forces the value of a layer (Statsig's `override_layer`).
+    pub fn override_layer(&self, name: &str, value: Map<String, Json>, id: Option<&str>) {
+        self.edit_overrides(|o| o.set_layer(name, value.clone(), id));
     }
 
-    /// Removes an override set with the same `kind`, name and user id (experiments and
-    /// dynamic configs share overrides).
-    pub fn remove_override(&self, kind: Kind, name: &str, user_id: Option<&str>) {
+    /// Replaces a parameter store's parameters (Statsig's `override_parameter_store`) for
+    /// [`View::parameter_store_for_user`] and its reads: each value shaped like a payload
+    /// parameter (`{"ref_type": "gate", "param_type": .., "gate_name": .., ..}`) is that
+    /// parameter; any other value is a fixed parameter of its JSON type. Parameters the
+    /// override leaves out are absent. Client initialize responses are unaffected, as in
+    /// Statsig.
+    ///
+    /// ```
+    /// use flagcore::{Store, User};
+    ///
+    /// let store = Store::new();
+    /// let params = serde_json::json!({"max_items": 50});
+    /// store.override_parameter_store("checkout", params.as_object().unwrap().clone(), None);
+    /// let snapshot = store.snapshot();
+    /// let user = User::with_user_id("u1");
+    /// let checkout = snapshot.parameter_store_for_user(&user, "checkout").unwrap();
+    /// assert_eq!(checkout.get_i64(&user, "max_items", 10), 50);
+    /// ```
+    pub fn override_parameter_store(&self, name: &str, value: Map<String, Json>, id: Option<&str>) {
+        self.edit_overrides(|o| o.set_param_store(name, &value, id));
+    }
+
+    /// Removes overrides of `name` as `kind` (Statsig's `remove_gate_override` and its
+    /// config, experiment and layer twins): with `id = None` every override of that name,
+    /// for everyone and for each id; with an id, only that id's.
+    pub fn remove_override(&self, kind: Kind, name: &str, id: Option<&str>) {
         self.edit_overrides(|o| match kind {
-            Kind::Gate => remove_entry(&mut o.gates, name, user_id),
-            Kind::DynamicConfig | Kind::Experiment => remove_entry(&mut o.configs, name, user_id),
-            Kind::Layer => remove_entry(&mut o.layers, name, user_id),
+            Kind::Gate => remove(&mut o.gates, name, id),
+            Kind::DynamicConfig => remove(&mut o.configs, name, id),
+            Kind::Experiment => remove(&mut o.experiments, name, id),
+            Kind::Layer => remove(&mut o.layers, name, id),
         });
     }
 
-    /// Removes every local override.
+    /// Removes parameter store overrides as [`Store::remove_override`] removes the others
+    /// (Statsig's `remove_parameter_store_override`).
+    pub fn remove_parameter_store_override(&self, name: &str, id: Option<&str>) {
+        self.edit_overrides(|o| remove(&mut o.param_stores, name, id));
+    }
+
+    /// Removes every local override (Statsig's `remove_all_overrides`).
     pub fn clear_overrides(&self) {
         self.edit_overrides(|o| *o = Overrides::default());
     }
@@ -419,15 +428,6 @@ impl Store {
     /// Checks a gate against the current ruleset, logging the exposure.
     pub fn check_gate(&self, user: &User<'_>, name: &str) -> bool {
         self.snapshot().check_gate(user, name)
-    }
-}
-
-fn remove_entry<T>(map: &mut HashMap<String, Override<T>>, name: &str, user_id: Option<&str>) {
-    if let Some(o) = map.get_mut(name) {
-        o.remove(user_id);
-        if o.is_empty() {
-            map.remove(name);
-        }
     }
 }
 
@@ -969,7 +969,7 @@ fn empty_map() -> &'static Map<String, Json> {
 }
 
 /// A result that found nothing to evaluate.
-fn blank<'a>(kind: Kind, name: &'a str, reason: Reason, lcut: u64) -> Evaluation<'a> {
+pub(crate) fn blank<'a>(kind: Kind, name: &'a str, reason: Reason, lcut: u64) -> Evaluation<'a> {
     Evaluation {
         kind,
         name,
@@ -993,27 +993,33 @@ fn blank<'a>(kind: Kind, name: &'a str, reason: Reason, lcut: u64) -> Evaluation
         id_list_used: false,
         lcut,
         override_config_name: None,
+        no_id_type: false,
+        value_shape: ValueShape::Object,
     }
 }
 
-fn overridden<'a>(
+/// A local override's result where no ruleset is installed yet (Statsig answers overrides
+/// before it looks at the payload).
+#[cold]
+fn overridden_without_ruleset<'a>(
     o: &'a Overrides,
     user: &User<'_>,
     kind: Kind,
     name: &'a str,
-    lcut: u64,
 ) -> Option<Evaluation<'a>> {
-    let mut e = blank(kind, name, Reason::LocalOverride, lcut);
+    let mut e = blank(kind, name, Reason::LocalOverride, 0);
+    let json = |v: &'a ReturnValue| match v {
+        ReturnValue::Object(m) => JsonObject::one(m),
+        _ => JsonObject::one(empty_map()),
+    };
     match kind {
-        Kind::Gate => e.value = *o.gates.get(name)?.get(user)?,
-        Kind::DynamicConfig | Kind::Experiment => {
-            e.json = JsonObject::one(o.configs.get(name)?.get(user)?);
-            e.value = true;
+        Kind::Gate => e.value = *o.gates.get(name)?.find(user)?,
+        Kind::DynamicConfig => e.json = json(o.configs.get(name)?.find(user)?),
+        Kind::Experiment => {
+            let v = o.experiments.get(name)?.find(user)?.value(None);
+            e.json = v.map_or(JsonObject::one(empty_map()), json);
         }
-        Kind::Layer => {
-            e.json = JsonObject::one(o.layers.get(name)?.get(user)?);
-            e.value = true;
-        }
+        Kind::Layer => e.json = json(o.layers.get(name)?.find(user)?),
     }
     e.rule_id = "override";
     Some(e)
@@ -1083,18 +1089,17 @@ pub(crate) fn evaluate<'a>(
 ) -> Shaped<'a> {
     sec.clear();
     let lcut = rs.map_or(0, Ruleset::time);
-    if let Some(o) = overrides {
-        if let Some(e) = overridden(o, user, kind, name, lcut) {
-            return plain(e);
-        }
-    }
     let Some(rs) = rs else {
-        return plain(blank(kind, name, Reason::NoRuleset, 0));
+        return match overrides.and_then(|o| overridden_without_ruleset(o, user, kind, name)) {
+            Some(e) => plain(e),
+            None => plain(blank(kind, name, Reason::NoRuleset, 0)),
+        };
     };
     let mut rec = Record::default();
     let (outcome, id_list_used, country_not_loaded) = {
         let mut ev = Evaluator::new(rs, user, env, sec);
         ev.keep_exposures = keep_exposures;
+        ev.overrides = overrides;
         let outcome = ev.evaluate(name, kind, &mut rec);
         (outcome, ev.id_list_used.get(), ev.country_not_loaded.get())
     };
@@ -1110,7 +1115,9 @@ pub(crate) fn evaluate<'a>(
     if found == Found::Unrecognized {
         return plain(blank(kind, name, Reason::Unrecognized, lcut));
     }
-    let reason = if rec.unsupported {
+    let reason = if rec.local_override {
+        Reason::LocalOverride
+    } else if rec.unsupported {
         Reason::Unsupported
     } else if country_not_loaded {
         Reason::CountryLookupNotLoaded
@@ -1166,6 +1173,14 @@ pub(crate) fn evaluate<'a>(
         id_list_used,
         lcut,
         override_config_name: rec.override_config_name,
+        no_id_type: rec.local_override && rec.id_type.is_none(),
+        value_shape: match (kind, rec.merged, rec.json) {
+            (Kind::Gate, ..) | (_, Some(_), _) | (_, None, Some(ReturnValue::Object(_))) => {
+                ValueShape::Object
+            }
+            (_, None, Some(ReturnValue::Bool(b))) => ValueShape::Bool(*b),
+            (_, None, Some(ReturnValue::Null) | None) => ValueShape::Null,
+        },
     };
     Shaped {
         e,

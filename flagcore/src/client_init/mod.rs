@@ -19,7 +19,7 @@ use hashing::{djb2, djb2_chars, push_str, push_u64, Names};
 
 use serde_json::Value as Json;
 
-use crate::eval::{Evaluation, Kind, RawExposure, Reason, SecondaryExposures};
+use crate::eval::{Evaluation, Kind, RawExposure, Reason, SecondaryExposures, ValueShape};
 use crate::load::client::{ParamStore, ParamTarget, SessionReplay, Trigger};
 use crate::load::{Ruleset, Spec, ValueText};
 use crate::store::{evaluate, with_thread_buffer, View};
@@ -531,8 +531,10 @@ fn write_entity(
     push_str(out, e.rule_id());
     out.extend_from_slice(b",\"secondary_exposures\":");
     write_exposures(out, hash, e.secondary_exposures());
-    out.extend_from_slice(b",\"id_type\":");
-    push_str(out, e.id_type());
+    if !(kind == Kind::Gate && e.no_id_type) {
+        out.extend_from_slice(b",\"id_type\":");
+        push_str(out, e.id_type());
+    }
     if kind == Kind::Gate {
         out.extend_from_slice(b",\"value\":");
         push_bool(out, e.value());
@@ -540,9 +542,13 @@ fn write_entity(
         return;
     }
     out.extend_from_slice(b",\"value\":");
-    match e.json().as_map().and_then(|m| text.get(m)) {
-        Some(json) => out.extend_from_slice(json),
-        None => push_json(out, &e.json()),
+    match e.value_shape {
+        ValueShape::Object => match e.json().as_map().and_then(|m| text.get(m)) {
+            Some(json) => out.extend_from_slice(json),
+            None => push_json(out, &e.json()),
+        },
+        ValueShape::Null => out.extend_from_slice(b"null"),
+        ValueShape::Bool(b) => push_bool(out, b),
     }
     out.extend_from_slice(b",\"is_device_based\":");
     push_bool(out, matches!(e.id_type(), "stableID" | "stableid"));

@@ -29,7 +29,12 @@
 //! | `…_with_options(…, disable_exposure_logging: true)` | [`view.evaluate(&mut scratch, user, kind, name, Exposures::Suppress)`](crate::View::evaluate); for layers [`view.layer_with(user, name, Exposures::Suppress)`](crate::View::layer_with) |
 //! | `evaluation_details.reason` | [`Evaluation::reason`](crate::Evaluation::reason) |
 //! | `__evaluation.secondary_exposures` | [`View::evaluate`](crate::View::evaluate) with a [`Scratch`](crate::Scratch): [`Evaluation::secondary_exposures`](crate::Evaluation::secondary_exposures) |
-//! | `get_client_init_response(user)`, `get_parameter_store(name)` | not in this crate yet |
+//! | `get_client_init_response_with_options(user, options)` | [`view.client_initialize_response(user, &options, &mut buf)`](crate::View::client_initialize_response) |
+//! | `get_parameter_store(name)` | [`view.parameter_store(name)`](crate::View::parameter_store) |
+//! | `get_parameter_store_for_user(user, name)`, `get_*_parameter_from_store(user, store, p, ..)` | [`view.parameter_store_for_user(user, name)`](crate::View::parameter_store_for_user) (local overrides apply), then its typed reads |
+//! | `get_experiment_groups(name)` | [`view.experiment_groups(name)`](crate::View::experiment_groups): active state, each group's name, rule id, unit type and value (`None` for a name that is not an experiment) |
+//! | `get_experiment_by_group_name(name, group)` | [`view.experiment_by_group_name(name, group)`](crate::View::experiment_by_group_name) |
+//! | `get_experiment_by_group_id_advanced(name, rule_id)` | [`view.experiment_by_group_id(name, rule_id)`](crate::View::experiment_by_group_id) |
 //!
 //! ## Reading parameters
 //!
@@ -62,12 +67,76 @@
 //!
 //! ## Overrides
 //!
+//! An override is for everyone (`None`) or for an id: it applies to a user whose `userID`,
+//! or any of whose custom IDs, is that id (the `userID`'s override first, then a custom
+//! ID's, then the one for everyone). It answers wherever the entity is evaluated: nested
+//! gates, a layer's delegate, `experiment_group` conditions. Results report reason
+//! [`Reason::LocalOverride`](crate::Reason) and rule id `override`, as Statsig's do.
+//!
 //! | official | flagcore |
 //! | --- | --- |
-//! | `override_gate(name, value, Some(user_id))` | [`store.override_gate(name, value, Some(user_id))`](crate::Store::override_gate) (`None`: everyone) |
-//! | `override_dynamic_config`, `override_experiment` | [`store.override_config`](crate::Store::override_config) |
-//! | `override_layer` | [`store.override_layer`](crate::Store::override_layer) |
-//! | `remove_*_override`, `remove_all_overrides` | [`store.remove_override`](crate::Store::remove_override), [`store.clear_overrides`](crate::Store::clear_overrides) |
+//! | `override_gate(name, value, id)` | [`store.override_gate(name, value, id)`](crate::Store::override_gate) |
+//! | `override_dynamic_config(name, value, id)` | [`store.override_config(name, value, id)`](crate::Store::override_config) |
+//! | `override_experiment(name, value, id)` | [`store.override_experiment(name, value, id)`](crate::Store::override_experiment) |
+//! | `override_experiment_by_group_name(name, group, id)` | [`store.override_experiment_by_group_name(name, group, id)`](crate::Store::override_experiment_by_group_name) |
+//! | `override_layer(name, value, id)` | [`store.override_layer(name, value, id)`](crate::Store::override_layer) |
+//! | `override_parameter_store(name, value, id)` | [`store.override_parameter_store(name, value, id)`](crate::Store::override_parameter_store) |
+//! | `remove_gate_override(name, id)` and the config, experiment, layer twins | [`store.remove_override(Kind::Gate, name, id)`](crate::Store::remove_override) (`Kind::DynamicConfig`, `Kind::Experiment`, `Kind::Layer`); `None` removes every override of the name |
+//! | `remove_parameter_store_override(name, id)` | [`store.remove_parameter_store_override(name, id)`](crate::Store::remove_parameter_store_override) |
+//! | `remove_all_overrides()` | [`store.clear_overrides()`](crate::Store::clear_overrides) |
+//! | `ClientInitResponseOptions::include_local_overrides` | [`ClientInitOptions::include_local_overrides`](crate::ClientInitOptions::include_local_overrides) |
 //!
-//! Not yet: overrides by custom ID, `override_experiment_by_group_name`, listing an
-//! experiment's groups, persistent storage (sticky assignments).
+//! ```
+//! use flagcore::serde_json::json;
+//! use flagcore::{Attributes, ClientInitOptions, Kind, Reason, Store, User, Value};
+//!
+//! let store = Store::new();
+//! store.load_json(br#"{"feature_gates": {}, "layer_configs": {},
+//!   "dynamic_configs": {"checkout_test": {"type": "dynamic_config", "entity": "experiment",
+//!     "salt": "s", "enabled": true, "defaultValue": {}, "idType": "userID", "isActive": true,
+//!     "rules": [
+//!       {"id": "g0", "name": "g0", "groupName": "Control", "isExperimentGroup": true,
+//!        "passPercentage": 100, "conditions": [], "returnValue": {"color": "blue"}, "idType": "userID"},
+//!       {"id": "g1", "name": "g1", "groupName": "Test", "isExperimentGroup": true,
+//!        "passPercentage": 100, "conditions": [], "returnValue": {"color": "green"}, "idType": "userID"}]}},
+//!   "condition_map": {}, "experiment_to_layer": {}, "has_updates": true, "time": 1}"#)?;
+//!
+//! // statsig.override_gate("new_checkout", true, Some("company-7"))
+//! store.override_gate("new_checkout", true, Some("company-7"));
+//! // statsig.override_experiment_by_group_name("checkout_test", "Test", Some("qa-user"))
+//! store.override_experiment_by_group_name("checkout_test", "Test", Some("qa-user"));
+//! // statsig.override_dynamic_config("pricing", {"currency": "EUR"}, None)
+//! let eur = json!({"currency": "EUR"});
+//! store.override_config("pricing", eur.as_object().unwrap().clone(), None);
+//!
+//! let ids = [("companyID", Value::Str("company-7"))];
+//! let employee = User::with_user_id("u1").custom_ids(Attributes::Pairs(&ids));
+//! let qa = User::with_user_id("qa-user");
+//! let view = store.snapshot();
+//! assert!(view.check_gate(&employee, "new_checkout"));
+//! let e = view.experiment(&qa, "checkout_test");
+//! assert_eq!((e.rule_id(), e.reason()), ("override", Reason::LocalOverride));
+//! assert_eq!(e.get_str("color", ""), "green");
+//! assert_eq!(view.dynamic_config(&qa, "pricing").get_str("currency", "USD"), "EUR");
+//!
+//! // get_client_init_response_with_options(user, {include_local_overrides: true})
+//! let mut body = Vec::new();
+//! let options = ClientInitOptions::default().include_local_overrides(true);
+//! view.client_initialize_response(&qa, &options, &mut body);
+//!
+//! // statsig.get_experiment_groups("checkout_test"), get_experiment_by_group_name(..)
+//! let groups: Vec<_> = view.experiment_groups("checkout_test").unwrap().iter().collect();
+//! assert_eq!((groups[0].group_name, groups[0].rule_id), ("Control", "g0"));
+//! let control = view.experiment_by_group_name("checkout_test", "Control");
+//! assert_eq!(control.get_str("color", ""), "blue");
+//! assert_eq!(view.experiment_by_group_id("checkout_test", "g1").group_name(), Some("Test"));
+//!
+//! // statsig.remove_gate_override("new_checkout", None); remove_all_overrides()
+//! store.remove_override(Kind::Gate, "new_checkout", None);
+//! assert!(!store.snapshot().check_gate(&employee, "new_checkout"));
+//! store.clear_overrides();
+//! # Ok::<(), flagcore::LoadError>(())
+//! ```
+//!
+//! Not yet: persistent storage (sticky assignments). Statsig's `ExperimentGroup` has no
+//! group size, so neither has [`ExperimentGroup`](crate::ExperimentGroup).

@@ -8,7 +8,9 @@ use crate::hash::Prefix;
 use crate::load::{
     CondKind, Condition, FieldRef, GateRef, IdType, Op, Pass, ReturnValue, Rule, Ruleset, Spec,
     Target, MAX_MERGED_LAYER_RULES, MISSING_CONDITION, SID_DEFAULT, SID_DISABLED, SID_EMPTY,
+    SID_OVERRIDE,
 };
+use crate::overrides::Overrides;
 
 use crate::user::{TopField, User};
 use crate::value::{with_lower, UVal};
@@ -57,6 +59,8 @@ pub(crate) struct Evaluator<'r, 'u, 'e> {
     pub(crate) country_not_loaded: Cell<bool>,
     /// Whether secondary exposures are collected (only the value is wanted otherwise).
     pub(crate) keep_exposures: bool,
+    /// The local overrides, asked before every spec evaluation (`None`: there are none).
+    pub(crate) overrides: Option<&'r Overrides>,
     /// Recent bucketing hashes: (prefix id, unit type, hash). Experiments hash the same
     /// salt and unit for each group's condition.
     memo: Cell<[(u32, &'r str, u64); 2]>,
@@ -118,6 +122,7 @@ impl<'r, 'u, 'e> Evaluator<'r, 'u, 'e> {
             id_list_used: Cell::new(false),
             country_not_loaded: Cell::new(false),
             keep_exposures: true,
+            overrides: None,
             memo: Cell::new([(u32::MAX, "", 0); 2]),
         }
     }
@@ -136,9 +141,49 @@ impl<'r, 'u, 'e> Evaluator<'r, 'u, 'e> {
         };
         match specs.find(name).and_then(|i| specs.list.get(i)) {
             Some(spec) => self.evaluate_known(spec, kind, rec),
+            None if self.overrides.is_some() && self.try_override(name, kind, None, rec) => {
+                Ok(Found::Recognized)
+            }
             None if self.try_mapping(name, kind, rec)? => Ok(Found::Recognized),
             None => Ok(Found::Unrecognized),
         }
+    }
+
+    /// A local override of `name` for this user (Statsig asks before config mapping and
+    /// before looking at the spec): fills in `rec` and returns `true` when there is one.
+    #[cold]
+    fn try_override(
+        &mut self,
+        name: &str,
+        kind: Kind,
+        spec: Option<&'r Spec>,
+        rec: &mut Record<'r>,
+    ) -> bool {
+        let Some(o) = self.overrides else {
+            return false;
+        };
+        let user = self.user;
+        match kind {
+            Kind::Gate => match o.gates.get(name).and_then(|b| b.find(user)) {
+                Some(&v) => rec.value = v,
+                None => return false,
+            },
+            Kind::DynamicConfig => match o.configs.get(name).and_then(|b| b.find(user)) {
+                Some(v) => rec.json = Some(v),
+                None => return false,
+            },
+            Kind::Experiment => match o.experiments.get(name).and_then(|b| b.find(user)) {
+                Some(v) => rec.json = v.value(spec),
+                None => return false,
+            },
+            Kind::Layer => match o.layers.get(name).and_then(|b| b.find(user)) {
+                Some(v) => rec.json = Some(v),
+                None => return false,
+            },
+        }
+        rec.rule_id = Some(SID_OVERRIDE);
+        rec.local_override = true;
+        true
     }
 
     /// Evaluates `spec`, unless config mapping (spec 4.10) answers for its name.
@@ -149,6 +194,9 @@ impl<'r, 'u, 'e> Evaluator<'r, 'u, 'e> {
         kind: Kind,
         rec: &mut Record<'r>,
     ) -> Result<Found, Abort> {
+        if self.overrides.is_some() && self.try_override(&spec.name, kind, Some(spec), rec) {
+            return Ok(Found::Recognized);
+        }
         if self.rs.mappings.is_some() && self.try_mapping(&spec.name, kind, rec)? {
             return Ok(Found::Recognized);
         }
@@ -613,8 +661,9 @@ impl<'r, 'u, 'e> Evaluator<'r, 'u, 'e> {
         }
         let mut child = Record::at(self.sec.len());
         let rs = self.rs;
-        if rs.mappings.is_some() {
-            // Config mapping may answer for any name, even one that is not a gate. Mapping
+        if rs.mappings.is_some() || self.overrides.is_some() {
+            // Config mapping and local overrides may answer for any name, even one that is
+            // not a gate. Mapping
             // hops are only limited between two nested evaluations (those are limited).
             let hops = self.mapping_depth;
             self.mapping_depth = 0;
@@ -778,6 +827,13 @@ impl<'r, 'u, 'e> Evaluator<'r, 'u, 'e> {
         let ip = self.user_value(IP_FIELD);
         let parsed = ip.with_str(|s| s.and_then(parse_ipv4));
         let Some(ip) = parsed else {
+            // Statsig reaches for its table once the address has four dotted parts, numeric
+            // or not, and says so in the reason when the table is not loaded.
+            if self.env.country.is_none()
+                && ip.with_str(|s| s.is_some_and(|s| s.split('.').count() == 4))
+            {
+                self.country_not_loaded.set(true);
+            }
             return self.apply(c, UVal::Missing);
         };
         match self.env.country {
@@ -924,10 +980,14 @@ impl<'r, 'u, 'e> Evaluator<'r, 'u, 'e> {
                 }
             }
             Op::InSegmentList | Op::NotInSegmentList => {
-                self.id_list_used.set(true);
+                // As in Statsig, a list is consulted (and the reason says so) only for a
+                // list name and a unit id with a string form.
                 let listed = match t {
                     Target::Str(st) => v.with_str(|s| match s {
-                        Some(id) => self.env.in_id_list(&st.text, id),
+                        Some(id) => {
+                            self.id_list_used.set(true);
+                            self.env.in_id_list(&st.text, id)
+                        }
                         None => false,
                     }),
                     _ => false,

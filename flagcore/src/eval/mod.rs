@@ -22,5 +22,5 @@ pub(crate) use evaluator::Evaluator;
 pub(crate) use prepare::prepare;
 pub use record::Kind;
 pub(crate) use record::{Abort, Found, RawExposure, Record};
-pub(crate) use result::{typed_as, typed_bool, typed_f64, typed_i64, typed_str};
+pub(crate) use result::{typed_as, typed_bool, typed_f64, typed_i64, typed_str, ValueShape};
 pub use result::{Evaluation, JsonObject, Reason, SecondaryExposure, SecondaryExposures};

@@ -66,6 +66,8 @@ pub(crate) struct Record<'r> {
     pub(crate) merged: Option<Merged<'r>>,
     /// The spec config mapping evaluated instead (spec 4.10).
     pub(crate) override_config_name: Option<&'r str>,
+    /// A local override decided the result (Statsig's `override_reason`).
+    pub(crate) local_override: bool,
 }
 
 impl<'r> Record<'r> {

@@ -365,6 +365,24 @@ pub struct Evaluation<'a> {
     pub(crate) id_list_used: bool,
     pub(crate) lcut: u64,
     pub(crate) override_config_name: Option<&'a str>,
+    /// A local override decided the result without setting its unit type (client
+    /// initialize responses then leave a gate's `id_type` out, as Statsig does).
+    pub(crate) no_id_type: bool,
+    /// What the payload (or override) gave as the value, where it is not an object: client
+    /// initialize responses write it as Statsig does (`null` for none or `null`, a boolean
+    /// as itself), while [`Evaluation::json`] reads it as an empty object.
+    pub(crate) value_shape: ValueShape,
+}
+
+/// The JSON type of a result's value as given ([`Evaluation::json`] reads non-objects as `{}`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ValueShape {
+    /// An object (or a gate, whose value is its boolean).
+    Object,
+    /// No value, or `null` (an experiment overridden into a group it does not have).
+    Null,
+    /// A boolean `returnValue` of a config rule.
+    Bool(bool),
 }
 
 impl<'a> Evaluation<'a> {

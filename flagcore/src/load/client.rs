@@ -55,6 +55,46 @@ impl ParamStore {
     }
 }
 
+impl ParamStore {
+    /// A store made of a local override's parameters (Statsig's
+    /// `override_parameter_store`): each value that has the shape of a payload parameter is
+    /// that parameter; any other is a static parameter of the value's JSON type.
+    pub(crate) fn from_override(name: &str, parameters: &Map<String, Json>) -> ParamStore {
+        let mut params: Vec<Param> = parameters
+            .iter()
+            .map(|(n, v)| match WireParam::deserialize(v) {
+                Ok(p) => p.compile(n.clone()),
+                Err(_) => Param {
+                    name: n.as_str().into(),
+                    ref_type: "static".into(),
+                    param_type: json_type(v).into(),
+                    target: ParamTarget::Static(v.clone()),
+                },
+            })
+            .collect();
+        params.sort_by(|a, b| a.name.cmp(&b.name));
+        let index = StrIndex::build(params.len(), |i| &params[i].name);
+        ParamStore {
+            name: name.into(),
+            target_app_ids: None,
+            params,
+            index,
+        }
+    }
+}
+
+/// The `param_type` Statsig infers for an override's plain value.
+fn json_type(v: &Json) -> &'static str {
+    match v {
+        Json::Null => "null",
+        Json::Bool(_) => "boolean",
+        Json::Number(_) => "number",
+        Json::String(_) => "string",
+        Json::Array(_) => "array",
+        Json::Object(_) => "object",
+    }
+}
+
 /// One parameter of a store.
 #[derive(Debug)]
 pub(crate) struct Param {

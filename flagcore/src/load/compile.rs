@@ -71,7 +71,7 @@ impl<'l> Builder<'l> {
             spec_count: 0,
             source: Default::default(),
         };
-        for s in ["default", "disabled", ""] {
+        for s in ["default", "disabled", "", "override"] {
             b.intern(s);
         }
         b

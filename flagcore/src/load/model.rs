@@ -10,6 +10,8 @@ use crate::index::StrIndex;
 pub(crate) const SID_DEFAULT: u32 = 0;
 pub(crate) const SID_DISABLED: u32 = 1;
 pub(crate) const SID_EMPTY: u32 = 2;
+/// The rule id of a result a local override decided.
+pub(crate) const SID_OVERRIDE: u32 = 3;
 
 /// Marks a rule's reference to a condition id that is not in `condition_map`.
 pub(crate) const MISSING_CONDITION: u32 = u32::MAX;
@@ -213,7 +215,7 @@ pub(crate) enum Pass {
 }
 
 /// A compiled return value (spec 2.6).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) enum ReturnValue {
     Bool(bool),
     Null,
