@@ -30,5 +30,12 @@
 //! scale about 2× while a writer installs rulesets. Hold a snapshot for a request, not for
 //! ever: it keeps its ruleset alive.
 //!
+//! A client initialize response evaluates every gate, config, experiment and layer for one
+//! user and writes them all, so on a large payload most of its bytes are return values
+//! that are the same for every user. The first response from a ruleset writes the JSON of
+//! every return value (and, for SHA-256 responses, every hashed name) once; every response
+//! after it copies those bytes, and is left with evaluation and the per-user parts (bench
+//! `client_init`; a response allocates nothing beyond the output buffer's growth).
+//!
 //! Measure with `cargo bench -p flagcore-benches`; the `baseline/sha256_one_block` bench
 //! shows the hashing floor under rollout and experiment checks on your machine.
