@@ -167,7 +167,7 @@ pub use file::{FileOptions, FileWatcher};
 pub use id_lists::{IdListOptions, IdListSync};
 pub use network::Network;
 #[cfg(feature = "redis")]
-pub use redis_store::{RedisOptions, RedisStore};
+pub use redis_store::{RedisLayout, RedisOptions, RedisStore};
 pub use statsig::{initialize, InitReport, InitSource, StatsigOptions, StatsigPoller};
 pub use status::Status;
 
