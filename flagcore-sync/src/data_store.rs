@@ -15,6 +15,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::http::{self, Backoff};
+use crate::id_lists::{self, IdListOptions};
 use crate::statsig::{self, InitReport, InitSource, StatsigOptions, Synced};
 use crate::status::{Installed, StatusCell};
 use crate::task::{Stopped, Task};
@@ -266,6 +267,12 @@ pub struct DataStoreOptions {
     pub last_good_file: Option<PathBuf>,
     /// Limits on the payload.
     pub limits: Limits,
+    /// ID lists through the store (none by default): followers read the snapshot the
+    /// official core keeps there (the manifest under [`StorePath::IdLists`], each list under
+    /// [`StorePath::IdList`]) whenever the manifest changed; the writer also syncs the lists
+    /// from Statsig with these options (every `interval`) and writes the snapshot, children
+    /// first, the manifest last, as the official core does.
+    pub id_lists: Option<IdListOptions>,
 }
 
 impl fmt::Debug for DataStoreOptions {
@@ -280,6 +287,7 @@ impl fmt::Debug for DataStoreOptions {
             .field("holder", &self.holder)
             .field("last_good_file", &self.last_good_file)
             .field("limits", &self.limits)
+            .field("id_lists", &self.id_lists)
             .finish()
     }
 }
@@ -297,6 +305,7 @@ impl DataStoreOptions {
             holder: format!("flagcore-{:016x}", http::random_u64()),
             last_good_file: None,
             limits: Limits::default(),
+            id_lists: None,
         }
     }
 
@@ -348,6 +357,17 @@ impl DataStoreOptions {
     /// Sets the payload limits.
     pub fn limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
+        self
+    }
+
+    /// Syncs ID lists through the store (see [`DataStoreOptions::id_lists`](Self#structfield.id_lists)).
+    ///
+    /// ```
+    /// use flagcore_sync::{DataStoreOptions, IdListOptions};
+    /// let follower = DataStoreOptions::follower("secret-…").id_lists(IdListOptions::new("secret-…"));
+    /// ```
+    pub fn id_lists(mut self, options: IdListOptions) -> Self {
+        self.id_lists = Some(options);
         self
     }
 
@@ -550,6 +570,20 @@ struct Syncer {
     /// Our token while we hold the lease.
     token: Option<u64>,
     next_poll: Instant,
+    /// The ID-list manifest's key.
+    lists_key: String,
+    /// The manifest version read last (as `seen`).
+    lists_seen: Option<Option<String>>,
+    /// The writer's ID-list sync state (what it holds of each list).
+    lists_local: std::collections::HashMap<String, id_lists::Local>,
+    /// Whether the writer has synced the lists from Statsig at least once.
+    lists_synced: bool,
+    next_lists_poll: Instant,
+}
+
+/// Whether `version` is the one read last.
+fn seen_already(seen: &Option<Option<String>>, version: &str) -> bool {
+    seen.as_ref().is_some_and(|v| v.as_deref() == Some(version))
 }
 
 /// What woke the task up.
@@ -592,6 +626,11 @@ impl Syncer {
     ) -> Syncer {
         let key = options.data_key();
         let lease_key = options.lease_key_or_default();
+        let lists_key = store_key(
+            StorePath::IdLists,
+            &options.server_secret,
+            options.key_schema,
+        );
         Syncer {
             store,
             data_store,
@@ -606,6 +645,11 @@ impl Syncer {
             payload: None,
             token: None,
             next_poll: Instant::now(),
+            lists_key,
+            lists_seen: None,
+            lists_local: std::collections::HashMap::new(),
+            lists_synced: false,
+            next_lists_poll: Instant::now(),
         }
     }
 
@@ -703,7 +747,177 @@ impl Syncer {
         if self.token.is_some() && Instant::now() >= self.next_poll {
             self.poll_statsig(&mut tick).await;
         }
+        if self.options.id_lists.is_some() {
+            self.follow_id_lists(&mut tick).await;
+            if self.token.is_some() && Instant::now() >= self.next_lists_poll {
+                self.poll_id_lists(&mut tick).await;
+            }
+        }
         tick
+    }
+
+    /// Reads the ID-list manifest's version and, when it changed, the whole snapshot; a
+    /// snapshot that does not read completely changes nothing.
+    async fn follow_id_lists(&mut self, tick: &mut Tick) {
+        let Some(version) = self.read_version(&self.lists_key, tick).await else {
+            return;
+        };
+        let Some(version) = version else {
+            self.lists_seen = Some(None);
+            if self.token.is_some() && self.lists_synced {
+                // The store lost the lists: write ours back.
+                self.write_id_lists(tick).await;
+            }
+            return;
+        };
+        if seen_already(&self.lists_seen, &version) {
+            return;
+        }
+        self.lists_seen = Some(Some(version));
+        match self.read_id_lists().await {
+            Ok(lists) => {
+                if *self.store.id_lists() != lists {
+                    self.store.set_id_lists(lists);
+                    tick.installed.get_or_insert(Installed::IdLists);
+                }
+            }
+            Err(e @ SyncError::DataStore(_)) => {
+                // Read again at the next tick.
+                self.lists_seen = None;
+                self.store_error(tick, e);
+            }
+            Err(e) => tick.fail(e),
+        }
+    }
+
+    async fn read_id_lists(&mut self) -> Result<flagcore::IdLists, SyncError> {
+        let Some(manifest) = self.data_store.get(&self.lists_key).await? else {
+            return Err(SyncError::StoreValue {
+                reason: "the ID-list manifest went while it was read".into(),
+            });
+        };
+        let mut bytes = manifest.data.len() as u64;
+        let entries = id_lists::snapshot_manifest(&manifest.data)?;
+        let mut lists = flagcore::IdLists::default();
+        for (name, _, empty_allowed) in &entries {
+            let key = store_key(
+                StorePath::IdList(name),
+                &self.options.server_secret,
+                self.options.key_schema,
+            );
+            let Some(child) = self.data_store.get(&key).await? else {
+                return Err(SyncError::StoreValue {
+                    reason: format!("ID list {name:?} is in the manifest but not in the store"),
+                });
+            };
+            bytes += child.data.len() as u64;
+            id_lists::read_child(&mut lists, name, &child.data, *empty_allowed)?;
+        }
+        self.extra.send_modify(|s| {
+            s.payload_reads += 1;
+            s.bytes_read += bytes;
+        });
+        Ok(lists)
+    }
+
+    /// The writer's ID-list sync from Statsig; a change is written to the store.
+    async fn poll_id_lists(&mut self, tick: &mut Tick) {
+        let (Some(client), Some(options)) = (self.client.clone(), self.options.id_lists.clone())
+        else {
+            return;
+        };
+        self.next_lists_poll = Instant::now() + options.interval;
+        let result =
+            id_lists::sync_once(&client, &self.store, &options, &mut self.lists_local).await;
+        let changed = match result {
+            Ok(changed) => changed,
+            Err(e) => {
+                tick.fail(e);
+                // What did arrive is held consistently with its cursor: share it.
+                true
+            }
+        };
+        if changed || !self.lists_synced {
+            self.lists_synced = true;
+            if changed {
+                tick.installed.get_or_insert(Installed::IdLists);
+            }
+            self.write_id_lists(tick).await;
+        }
+    }
+
+    /// Writes the snapshot of the lists held, fenced by our lease: children, then the manifest.
+    async fn write_id_lists(&mut self, tick: &mut Tick) {
+        let Some(fence) = self.fence() else {
+            return;
+        };
+        let snapshot = id_lists::snapshot(&self.store.id_lists(), &self.lists_local);
+        let meta = WriteMeta {
+            // Lists carry no payload time: the time of the write.
+            time: http::now_ms(),
+            checksum: None,
+            fence: Some(fence),
+        };
+        for (name, child) in &snapshot.children {
+            let key = store_key(
+                StorePath::IdList(name),
+                &self.options.server_secret,
+                self.options.key_schema,
+            );
+            if let Err(e) = self.data_store.set(&key, child, &meta).await {
+                return self.write_failed(tick, e);
+            }
+        }
+        let result = self
+            .data_store
+            .set(&self.lists_key, &snapshot.manifest, &meta)
+            .await;
+        if let Some(version) = self.record_write(tick, result) {
+            self.lists_seen = Some(Some(version));
+        }
+    }
+
+    /// Records a write's outcome; the version stored, if it was.
+    fn record_write(
+        &mut self,
+        tick: &mut Tick,
+        result: Result<Written, SyncError>,
+    ) -> Option<String> {
+        match result {
+            Ok(Written::Stored(version)) => {
+                self.extra.send_modify(|s| {
+                    s.writes += 1;
+                    s.last_write = Some(SystemTime::now());
+                });
+                Some(version)
+            }
+            // Followed at the next tick.
+            Ok(Written::KeptNewer(_)) => None,
+            Err(e) => {
+                self.write_failed(tick, e);
+                None
+            }
+        }
+    }
+
+    fn fence(&self) -> Option<Fence> {
+        self.token.map(|token| Fence {
+            lease_key: self.lease_key.clone(),
+            holder: self.options.holder.clone(),
+            token,
+        })
+    }
+
+    /// A write failed: a fenced one makes this instance a follower.
+    fn write_failed(&mut self, tick: &mut Tick, e: SyncError) {
+        if matches!(e, SyncError::Fenced { .. }) {
+            self.token = None;
+            self.extra.send_modify(|s| {
+                s.role = Role::Standby;
+                s.fence = None;
+            });
+        }
+        self.store_error(tick, e);
     }
 
     async fn renew_lease(&mut self, tick: &mut Tick) {
@@ -741,14 +955,27 @@ impl Syncer {
         }
     }
 
+    /// The version marker of `key`, its bytes counted; `None` after a store error (recorded
+    /// in `tick`).
+    async fn read_version(&self, key: &str, tick: &mut Tick) -> Option<Option<String>> {
+        match self.data_store.version(key).await {
+            Ok(version) => {
+                let len = version.as_ref().map_or(0, String::len) as u64;
+                self.extra.send_modify(|s| s.bytes_read += len);
+                Some(version)
+            }
+            Err(e) => {
+                self.store_error(tick, e);
+                None
+            }
+        }
+    }
+
     /// Reads the version and, when it changed, the payload.
     async fn follow(&mut self, tick: &mut Tick) {
-        let version = match self.data_store.version(&self.key).await {
-            Ok(v) => v,
-            Err(e) => return self.store_error(tick, e),
+        let Some(version) = self.read_version(&self.key, tick).await else {
+            return;
         };
-        let marker_len = version.as_ref().map_or(0, String::len) as u64;
-        self.extra.send_modify(|s| s.bytes_read += marker_len);
         let Some(version) = version else {
             // The store is empty (never written, or it lost its data): keep serving; the
             // writer writes the ruleset back.
@@ -758,11 +985,7 @@ impl Syncer {
             }
             return;
         };
-        if self
-            .seen
-            .as_ref()
-            .is_some_and(|v| v.as_ref() == Some(&version))
-        {
+        if seen_already(&self.seen, &version) {
             return;
         }
         let value = match self.data_store.get(&self.key).await {
@@ -855,7 +1078,7 @@ impl Syncer {
 
     /// Writes the payload installed last, fenced by our lease.
     async fn write(&mut self, tick: &mut Tick) {
-        let (Some(payload), Some(token)) = (self.payload.clone(), self.token) else {
+        let (Some(payload), Some(fence)) = (self.payload.clone(), self.fence()) else {
             return;
         };
         let Some(rs) = self.store.ruleset() else {
@@ -864,32 +1087,11 @@ impl Syncer {
         let meta = WriteMeta {
             time: rs.time(),
             checksum: rs.checksum().map(str::to_owned),
-            fence: Some(Fence {
-                lease_key: self.lease_key.clone(),
-                holder: self.options.holder.clone(),
-                token,
-            }),
+            fence: Some(fence),
         };
-        match self.data_store.set(&self.key, &payload, &meta).await {
-            Ok(Written::Stored(version)) => {
-                self.seen = Some(Some(version));
-                self.extra.send_modify(|s| {
-                    s.writes += 1;
-                    s.last_write = Some(SystemTime::now());
-                });
-            }
-            // Followed at the next tick.
-            Ok(Written::KeptNewer(_)) => {}
-            Err(e) => {
-                if matches!(e, SyncError::Fenced { .. }) {
-                    self.token = None;
-                    self.extra.send_modify(|s| {
-                        s.role = Role::Standby;
-                        s.fence = None;
-                    });
-                }
-                self.store_error(tick, e);
-            }
+        let result = self.data_store.set(&self.key, &payload, &meta).await;
+        if let Some(version) = self.record_write(tick, result) {
+            self.seen = Some(Some(version));
         }
     }
 }
