@@ -4,6 +4,7 @@
 //! property of the design (a tick, the lease time), not of the machine's speed.
 
 mod harness;
+mod interop;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
