@@ -249,6 +249,9 @@ fn field(path: &str) -> String {
         .clone()
 }
 
+/// What a fault does to the store, and the fault.
+type Fault<'a> = (&'static str, Box<dyn Fn() + 'a>);
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_corrupt_or_incomplete_id_list_snapshot_keeps_the_lists_serving() {
     let redis = Redis::start();
@@ -258,7 +261,7 @@ async fn a_corrupt_or_incomplete_id_list_snapshot_keeps_the_lists_serving() {
     let failures = |sync: &DataStoreSync| sync.status().consecutive_failures;
     let before = failures(&sync);
     // Each fault is announced by a new manifest time (the marker followers poll).
-    let faults: [(&str, Box<dyn Fn()>); 3] = [
+    let faults: [Fault<'_>; 3] = [
         (
             "a child that is not the adapter's encoding",
             Box::new(|| {
