@@ -576,8 +576,10 @@ struct Syncer {
     lists_seen: Option<Option<String>>,
     /// The writer's ID-list sync state (what it holds of each list).
     lists_local: std::collections::HashMap<String, id_lists::Local>,
-    /// Whether the writer has synced the lists from Statsig at least once.
+    /// Whether the writer has synced the lists from Statsig at least once under its lease.
     lists_synced: bool,
+    /// The lease token `lists_local` was synced under.
+    lists_token: Option<u64>,
     next_lists_poll: Instant,
 }
 
@@ -649,6 +651,7 @@ impl Syncer {
             lists_seen: None,
             lists_local: std::collections::HashMap::new(),
             lists_synced: false,
+            lists_token: None,
             next_lists_poll: Instant::now(),
         }
     }
@@ -827,8 +830,29 @@ impl Syncer {
             return;
         };
         self.next_lists_poll = Instant::now() + options.interval;
+        if self.lists_token != self.token {
+            // A new lease: what this instance held from an earlier one is stale; start over
+            // from what Statsig has.
+            self.lists_token = self.token;
+            self.lists_local.clear();
+            self.lists_synced = false;
+        }
         let result =
             id_lists::sync_once(&client, &self.store, &options, &mut self.lists_local).await;
+        if result.is_ok() && !self.lists_synced {
+            // Lists read from the store that Statsig no longer has.
+            let local = &self.lists_local;
+            self.store.update_id_lists(|lists| {
+                let stale: Vec<String> = lists
+                    .list_names()
+                    .filter(|n| !local.contains_key(*n))
+                    .map(str::to_owned)
+                    .collect();
+                for name in stale {
+                    lists.remove_list(&name);
+                }
+            });
+        }
         let changed = match result {
             Ok(changed) => changed,
             Err(e) => {
