@@ -206,6 +206,25 @@ pub trait DataStore: Send + Sync + fmt::Debug {
     /// Gives the lease up, if `holder` holds it.
     fn release_lease<'a>(&'a self, key: &'a str, holder: &'a str) -> StoreFuture<'a, ()>;
 
+    /// Tells the followers that subscribed with [`DataStore::subscribe_changes`] that `key`
+    /// changed (Redis: `PUBLISH`). The writer calls it after each write; a store without
+    /// notices does nothing (the default), and followers notice at their next poll.
+    fn notify_changed<'a>(&'a self, key: &'a str) -> StoreFuture<'a, ()> {
+        let _ = key;
+        Box::pin(async { Ok(()) })
+    }
+
+    /// Subscribes to the notices of `key`: the receiver's value grows at each notice, and
+    /// after a lost subscription is back (a notice may have been missed meanwhile). `None`
+    /// when the store has no notices (the default): followers poll only.
+    fn subscribe_changes<'a>(
+        &'a self,
+        key: &'a str,
+    ) -> StoreFuture<'a, Option<watch::Receiver<u64>>> {
+        let _ = key;
+        Box::pin(async { Ok(None) })
+    }
+
     /// Whether a follower may poll this store for `path` (the official core's
     /// `support_polling_updates_for`); a follower of a store that says no reads it once.
     fn supports_polling_for(&self, path: StorePath<'_>) -> bool {
@@ -273,6 +292,10 @@ pub struct DataStoreOptions {
     /// from Statsig with these options (every `interval`) and writes the snapshot, children
     /// first, the manifest last, as the official core does.
     pub id_lists: Option<IdListOptions>,
+    /// Whether to subscribe to the store's change notices (off by default): a follower then
+    /// reads a change as soon as the writer announces it, and still polls every
+    /// `interval` (a lost notice, a store without notices). Writers always announce.
+    pub notices: bool,
 }
 
 impl fmt::Debug for DataStoreOptions {
@@ -288,6 +311,7 @@ impl fmt::Debug for DataStoreOptions {
             .field("last_good_file", &self.last_good_file)
             .field("limits", &self.limits)
             .field("id_lists", &self.id_lists)
+            .field("notices", &self.notices)
             .finish()
     }
 }
@@ -306,6 +330,7 @@ impl DataStoreOptions {
             last_good_file: None,
             limits: Limits::default(),
             id_lists: None,
+            notices: false,
         }
     }
 
@@ -357,6 +382,19 @@ impl DataStoreOptions {
     /// Sets the payload limits.
     pub fn limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
+        self
+    }
+
+    /// Subscribes to change notices (Redis pub/sub with `RedisStore`).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use flagcore_sync::DataStoreOptions;
+    /// // Changes arrive at once; the poll is a safety net.
+    /// let follower = DataStoreOptions::follower("secret-…").notices(true).interval(Duration::from_secs(10));
+    /// ```
+    pub fn notices(mut self, on: bool) -> Self {
+        self.notices = on;
         self
     }
 
@@ -581,6 +619,8 @@ struct Syncer {
     /// The lease token `lists_local` was synced under.
     lists_token: Option<u64>,
     next_lists_poll: Instant,
+    /// Change notices, once subscribed.
+    notices: Option<watch::Receiver<u64>>,
 }
 
 /// Whether `version` is the one read last.
@@ -594,6 +634,19 @@ enum Wake {
     Tick,
     /// Time for the writer's Statsig poll.
     Poll,
+    /// The store announced a change.
+    Notice,
+}
+
+/// Waits for the next notice, or forever without a subscription; a subscription that
+/// ended is dropped (and made again at a tick).
+async fn next_notice(notices: &mut Option<watch::Receiver<u64>>) {
+    let Some(rx) = notices.as_mut() else {
+        return std::future::pending().await;
+    };
+    if rx.changed().await.is_err() {
+        *notices = None;
+    }
 }
 
 /// Sleeps until `at`, or forever.
@@ -653,6 +706,7 @@ impl Syncer {
             lists_synced: false,
             lists_token: None,
             next_lists_poll: Instant::now(),
+            notices: None,
         }
     }
 
@@ -676,11 +730,13 @@ impl Syncer {
         loop {
             // The writer's Statsig polls keep their own interval, between the ticks.
             let poll_at = self.token.map(|_| self.next_poll);
+            let notices = &mut self.notices;
             let wake = stopped
                 .or(async {
                     tokio::select! {
                         _ = ticks.tick() => Wake::Tick,
                         () = sleep_until(poll_at) => Wake::Poll,
+                        () = next_notice(notices) => Wake::Notice,
                     }
                 })
                 .await;
@@ -699,6 +755,18 @@ impl Syncer {
                     }
                     first = false;
                     stopped.or(self.tick()).await
+                }
+                Some(Wake::Notice) => {
+                    stopped
+                        .or(async {
+                            let mut tick = Tick::default();
+                            self.follow(&mut tick).await;
+                            if self.options.id_lists.is_some() {
+                                self.follow_id_lists(&mut tick).await;
+                            }
+                            tick
+                        })
+                        .await
                 }
                 Some(Wake::Poll) => {
                     stopped
@@ -743,6 +811,12 @@ impl Syncer {
 
     async fn tick(&mut self) -> Tick {
         let mut tick = Tick::default();
+        if self.options.notices && self.notices.is_none() {
+            match self.data_store.subscribe_changes(&self.key).await {
+                Ok(notices) => self.notices = notices,
+                Err(e) => self.store_error(&mut tick, e),
+            }
+        }
         if self.writer_options().is_some() {
             self.renew_lease(&mut tick).await;
         }
@@ -898,7 +972,14 @@ impl Syncer {
             .await;
         if let Some(version) = self.record_write(tick, result) {
             self.lists_seen = Some(Some(version));
+            self.announce().await;
         }
+    }
+
+    /// Tells subscribed followers about a write. A lost notice costs them one interval, so a
+    /// failure here is not an error of the tick.
+    async fn announce(&self) {
+        let _ = self.data_store.notify_changed(&self.key).await;
     }
 
     /// Records a write's outcome; the version stored, if it was.
@@ -1116,6 +1197,7 @@ impl Syncer {
         let result = self.data_store.set(&self.key, &payload, &meta).await;
         if let Some(version) = self.record_write(tick, result) {
             self.seen = Some(Some(version));
+            self.announce().await;
         }
     }
 }

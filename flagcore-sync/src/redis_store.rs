@@ -282,6 +282,9 @@ pub struct RedisStore {
     connection: ConnectionManager,
     scripts: Arc<Scripts>,
     layout: RedisLayout,
+    /// For the subscription's own connection (never printed: it may hold a password).
+    url: String,
+    options: RedisOptions,
 }
 
 impl fmt::Debug for RedisStore {
@@ -337,7 +340,9 @@ impl RedisStore {
         Ok(RedisStore {
             connection,
             scripts,
-            layout: options.layout,
+            layout: options.layout.clone(),
+            url: url.to_owned(),
+            options,
         })
     }
 }
@@ -431,6 +436,54 @@ fn written(outcome: &str, detail: String) -> Result<Written, SyncError> {
     }
 }
 
+/// The pub/sub channel of the notices of `key`.
+fn channel(key: &str) -> String {
+    format!("flagcore|changed|{key}")
+}
+
+/// `url` asking for RESP3, the protocol of push messages (the subscription's connection
+/// only: the store's other commands keep RESP2, whose replies the scripts are written for).
+fn resp3(url: &str) -> String {
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}protocol=resp3")
+}
+
+/// Time between two attempts to subscribe again after the subscription's connection broke.
+const RESUBSCRIBE: Duration = Duration::from_millis(200);
+
+/// Forwards the messages of a subscription as a growing count until the receiver is
+/// dropped; subscribes again (reconnecting) after a disconnection, and counts that too.
+async fn forward_notices(
+    mut manager: ConnectionManager,
+    channel: String,
+    mut pushes: tokio::sync::mpsc::UnboundedReceiver<redis::PushInfo>,
+    count: tokio::sync::watch::Sender<u64>,
+) {
+    loop {
+        let push = tokio::select! {
+            () = count.closed() => return,
+            push = pushes.recv() => push,
+        };
+        let Some(push) = push else {
+            return;
+        };
+        match push.kind {
+            redis::PushKind::Message => count.send_modify(|n| *n += 1),
+            redis::PushKind::Disconnection => loop {
+                tokio::select! {
+                    () = count.closed() => return,
+                    () = tokio::time::sleep(RESUBSCRIBE) => {}
+                }
+                if manager.subscribe(&channel).await.is_ok() {
+                    count.send_modify(|n| *n += 1);
+                    break;
+                }
+            },
+            _ => {}
+        }
+    }
+}
+
 fn text(bytes: Vec<u8>) -> String {
     String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
@@ -519,6 +572,45 @@ impl DataStore for RedisStore {
                 .invoke_async(&mut c)
                 .await
                 .map_err(store_error)
+        })
+    }
+
+    fn notify_changed<'a>(&'a self, key: &'a str) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let mut c = self.connection.clone();
+            let _receivers: i64 = redis::cmd("PUBLISH")
+                .arg(channel(key))
+                .arg("1")
+                .query_async(&mut c)
+                .await
+                .map_err(store_error)?;
+            Ok(())
+        })
+    }
+
+    /// A subscription on a connection of its own (RESP3 push messages, Redis 6 or later),
+    /// forwarded by a task until the receiver is dropped.
+    fn subscribe_changes<'a>(
+        &'a self,
+        key: &'a str,
+    ) -> StoreFuture<'a, Option<tokio::sync::watch::Receiver<u64>>> {
+        Box::pin(async move {
+            let client = redis::Client::open(resp3(&self.url)).map_err(store_error)?;
+            let (push_tx, pushes) = tokio::sync::mpsc::unbounded_channel();
+            let config = ConnectionManagerConfig::new()
+                .set_connection_timeout(Some(self.options.connect_timeout))
+                .set_response_timeout(Some(self.options.response_timeout))
+                .set_number_of_retries(1)
+                .set_push_sender(push_tx)
+                .set_automatic_resubscription();
+            let mut manager = ConnectionManager::new_with_config(client, config)
+                .await
+                .map_err(store_error)?;
+            let channel = channel(key);
+            manager.subscribe(&channel).await.map_err(store_error)?;
+            let (count, notices) = tokio::sync::watch::channel(0);
+            tokio::spawn(forward_notices(manager, channel, pushes, count));
+            Ok(Some(notices))
         })
     }
 

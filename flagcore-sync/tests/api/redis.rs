@@ -695,3 +695,49 @@ async fn id_lists_flow_from_the_writer_to_followers_and_are_written_back() {
         i.sync.shutdown().await;
     }
 }
+
+/// With notices (Redis pub/sub), a follower whose poll is far apart serves a write as soon
+/// as the writer made it, and again after Redis restarted (the subscription comes back).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_notices_a_follower_serves_a_write_at_once_and_after_a_restart() {
+    let mut redis = Redis::start();
+    let server = Server::start();
+    server.set_specs(Reply::Serve(payload(1, true)));
+    let w = instance(&redis.url(), writer(&server, "w"));
+    let poll = Duration::from_secs(30);
+    let f = instance(
+        &redis.url(),
+        DataStoreOptions::follower(SECRET)
+            .interval(poll)
+            .notices(true),
+    );
+    // The first read is at once, after the subscription.
+    until("the follower serves", || gate(&f.store) == Some(true)).await;
+
+    for (at, on) in [(2, false), (3, true)] {
+        if at == 3 {
+            // Redis restarts empty: the writer writes back, then the new payload.
+            redis.restart();
+        }
+        let writes = w.sync.store_status().writes;
+        server.set_specs(Reply::Serve(payload(at, on)));
+        until("the writer wrote", || {
+            w.sync.store_status().writes > writes && time(&w.store) == Some(at)
+        })
+        .await;
+        let wrote = Instant::now();
+        until("the follower serves the write", || {
+            gate(&f.store) == Some(on)
+        })
+        .await;
+        let lag = wrote.elapsed();
+        println!("payload {at}: served {lag:?} after the write (poll interval {poll:?})");
+        assert!(
+            lag < Duration::from_secs(2),
+            "{lag:?}: a notice, not the poll"
+        );
+    }
+    for i in [w, f] {
+        i.sync.shutdown().await;
+    }
+}
