@@ -237,10 +237,14 @@ struct Scripts {
 
 /// A [`DataStore`] on Redis (feature `redis`; `rediss://` URLs with feature `redis-tls`).
 ///
-/// A payload is kept as the forward proxy keeps it: a hash under the official core's key
-/// (see [`store_key`](crate::store_key)) with fields `encoding` (`plain_text`), `lcut` (the
-/// payload's time) and `config` (the JSON), plus `checksum` and `fence` (the writer's
-/// token). A plain string value under the key (another adapter's `SET`) is read too. The
+/// By default ([`RedisLayout::KeyHash`]) a value is kept as the forward proxy keeps it: a
+/// hash under the official core's key (see [`store_key`](crate::store_key)) with fields
+/// `encoding` (`plain_text`), `lcut` (the payload's time) and `config` (the JSON), plus
+/// `checksum` and `fence` (the writer's token). A plain string value under the key
+/// (another adapter's `SET`) is read too. With [`RedisLayout::Adapter`], values are where
+/// Statsig's Redis data adapter keeps them (one hash of the official keys), to share a
+/// Redis with official SDKs that use it. Change notices are published on
+/// `flagcore|changed|<key>`, and a subscription has a connection of its own. The
 /// writer lease is a string key holding the holder's name, taken with `SET NX PX`; its
 /// fencing tokens come from `INCR` on `<lease key>::token`. Writes and lease changes are
 /// Lua scripts, so each is atomic. Redis Cluster is not supported (a write touches the
@@ -256,7 +260,7 @@ struct Scripts {
 /// use std::sync::Arc;
 /// use std::time::Duration;
 /// use flagcore::{Store, User};
-/// use flagcore_sync::{DataStoreOptions, DataStoreSync, RedisStore, StatsigOptions};
+/// use flagcore_sync::{DataStoreOptions, DataStoreSync, IdListOptions, RedisStore, StatsigOptions};
 ///
 /// # async fn run() -> Result<(), flagcore_sync::SyncError> {
 /// let secret = std::env::var("STATSIG_SERVER_SECRET").unwrap_or_default();
@@ -268,6 +272,8 @@ struct Scripts {
 ///     DataStoreOptions::follower(&secret)
 /// }
 /// .interval(Duration::from_secs(1))
+/// .id_lists(IdListOptions::new(&secret))
+/// .notices(true)
 /// .last_good_file("/var/lib/my-service/flags.json");
 ///
 /// let store = Arc::new(Store::new());
