@@ -258,8 +258,7 @@ async fn a_corrupt_or_incomplete_id_list_snapshot_keeps_the_lists_serving() {
     let (store, sync) = synced_follower(&redis).await;
     let manifest = field("/v1/get_id_lists");
     let beta = field("id_list::beta_users");
-    let failures = |sync: &DataStoreSync| sync.status().consecutive_failures;
-    let before = failures(&sync);
+    let error_at = |sync: &DataStoreSync| sync.status().last_error.map(|(at, _)| at);
     // Each fault is announced by a new manifest time (the marker followers poll).
     let faults: [Fault<'_>; 3] = [
         (
@@ -293,6 +292,7 @@ async fn a_corrupt_or_incomplete_id_list_snapshot_keeps_the_lists_serving() {
         ),
     ];
     for (i, (what, fault)) in faults.iter().enumerate() {
+        let before = error_at(&sync);
         fault();
         let () = redis.query(
             redis::cmd("HSET")
@@ -300,14 +300,14 @@ async fn a_corrupt_or_incomplete_id_list_snapshot_keeps_the_lists_serving() {
                 .arg(&manifest)
                 .arg(2_000_000_000_000u64 + i as u64),
         );
-        until(what, || failures(&sync) > before).await;
+        until(what, || error_at(&sync) > before).await;
         assert_answers_as_the_official_core(&store);
         assert_eq!(
             store.id_lists().len("beta_users"),
             3,
             "{what}: the lists stay"
         );
-        // Repaired: the official core's value again.
+        // Repaired: the official core's value again, read at the next tick.
         let () = redis.query(
             redis::cmd("HSET")
                 .arg(VALUES)
@@ -320,7 +320,38 @@ async fn a_corrupt_or_incomplete_id_list_snapshot_keeps_the_lists_serving() {
                 .arg(&manifest)
                 .arg(3_000_000_000_000u64 + i as u64),
         );
-        until("the repaired snapshot read", || failures(&sync) == 0).await;
+        let attempts = sync.status().attempts;
+        until("the repaired snapshot read", || {
+            let s = sync.status();
+            s.attempts >= attempts + 2 && s.consecutive_failures == 0
+        })
+        .await;
     }
+    sync.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_corrupt_payload_in_the_adapter_layout_keeps_the_ruleset_serving() {
+    let redis = Redis::start();
+    let (store, sync) = synced_follower(&redis).await;
+    let dcs = field("/v2/download_config_specs");
+    let original = official_wrote()[VALUES][&dcs].clone();
+    // Not the adapter's encoding; then a truncated encoding; each with no time (the marker
+    // is then the value's SHA-1).
+    let () = redis.query(redis::cmd("HDEL").arg(TIMES).arg(&dcs));
+    for bad in [
+        "{\"not\": \"base64 zlib\"}",
+        &original[..original.len() / 2],
+    ] {
+        let before = sync.status().last_error.map(|(at, _)| at);
+        let () = redis.query(redis::cmd("HSET").arg(VALUES).arg(&dcs).arg(bad));
+        until("the bad value read", || {
+            sync.status().last_error.map(|(at, _)| at) > before
+        })
+        .await;
+        assert_answers_as_the_official_core(&store);
+    }
+    let error = sync.status().last_error.expect("an error").1;
+    assert!(error.contains("adapter layout"), "{error}");
     sync.shutdown().await;
 }
