@@ -911,6 +911,7 @@ impl Syncer {
             self.lists_local.clear();
             self.lists_synced = false;
         }
+        let before = self.lists_local.clone();
         let result =
             id_lists::sync_once(&client, &self.store, &options, &mut self.lists_local).await;
         if result.is_ok() && !self.lists_synced {
@@ -927,19 +928,24 @@ impl Syncer {
                 }
             });
         }
-        let changed = match result {
-            Ok(changed) => changed,
+        let (changed, first) = match result {
+            Ok(changed) => {
+                let first = !self.lists_synced;
+                self.lists_synced = true;
+                (changed, first)
+            }
             Err(e) => {
                 tick.fail(e);
-                // What did arrive is held consistently with its cursor: share it.
-                true
+                // Some lists may have arrived (held consistently with their cursors: they
+                // are shared once a sync under this lease has completed); when nothing did
+                // (Statsig down), the store keeps the snapshot it has.
+                (self.lists_local != before, false)
             }
         };
-        if changed || !self.lists_synced {
-            self.lists_synced = true;
-            if changed {
-                tick.installed.get_or_insert(Installed::IdLists);
-            }
+        if changed {
+            tick.installed.get_or_insert(Installed::IdLists);
+        }
+        if (changed && self.lists_synced) || first {
             self.write_id_lists(tick).await;
         }
     }

@@ -355,3 +355,38 @@ async fn a_corrupt_payload_in_the_adapter_layout_keeps_the_ruleset_serving() {
     assert!(error.contains("adapter layout"), "{error}");
     sync.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_writer_that_cannot_reach_statsigs_id_lists_keeps_the_stores_snapshot() {
+    let redis = Redis::start();
+    let (follower, sync) = synced_follower(&redis).await;
+    let server = Server::start();
+    server.set_specs(Reply::Serve(read("dcs.json")));
+    server.set_manifest(Reply::Status(503, None));
+    let statsig = StatsigOptions::new(SECRET).specs_url(server.specs_url());
+    let options = DataStoreOptions::writer(statsig)
+        .interval(TICK)
+        .id_lists(IdListOptions::new(SECRET).manifest_url(server.manifest_url()));
+    let writer = Arc::new(Store::new());
+    let wsync =
+        DataStoreSync::start(writer.clone(), adapter_store(&redis), options).expect("start");
+    until("the writer tried the lists", || {
+        wsync
+            .status()
+            .last_error
+            .is_some_and(|(_, e)| e.contains("503"))
+    })
+    .await;
+    let manifest = field("/v1/get_id_lists");
+    let stored: String = redis.query(redis::cmd("HGET").arg(VALUES).arg(&manifest));
+    assert_eq!(
+        stored,
+        official_wrote()[VALUES][&manifest],
+        "the snapshot stays"
+    );
+    assert_answers_as_the_official_core(&follower);
+    // The writer itself serves the lists it read from the store.
+    assert_answers_as_the_official_core(&writer);
+    wsync.shutdown().await;
+    sync.shutdown().await;
+}
