@@ -621,7 +621,12 @@ struct Syncer {
     next_lists_poll: Instant,
     /// Change notices, once subscribed.
     notices: Option<watch::Receiver<u64>>,
+    /// No new attempt to subscribe before this.
+    next_subscribe: Instant,
 }
+
+/// The least time between two attempts to subscribe to notices.
+const RESUBSCRIBE: Duration = Duration::from_secs(10);
 
 /// Whether `version` is the one read last.
 fn seen_already(seen: &Option<Option<String>>, version: &str) -> bool {
@@ -707,6 +712,7 @@ impl Syncer {
             lists_token: None,
             next_lists_poll: Instant::now(),
             notices: None,
+            next_subscribe: Instant::now(),
         }
     }
 
@@ -801,22 +807,40 @@ impl Syncer {
     }
 
     fn store_error(&self, tick: &mut Tick, e: SyncError) {
-        let message = crate::error_chain(&e);
+        self.note_store_error(&e);
+        tick.fail(e);
+    }
+
+    /// Records a failed store call in the store status only.
+    fn note_store_error(&self, e: &SyncError) {
+        let message = crate::error_chain(e);
         self.extra.send_modify(|s| {
             s.store_errors += 1;
             s.last_store_error = Some((SystemTime::now(), message));
         });
-        tick.fail(e);
+    }
+
+    /// Subscribes to change notices when asked and not yet subscribed. A failure (Redis
+    /// down, or too old for RESP3 push messages) is recorded in the store status but fails
+    /// no tick: polling serves meanwhile, and the subscription is tried again later.
+    async fn subscribe(&mut self) {
+        if !self.options.notices || self.notices.is_some() || Instant::now() < self.next_subscribe {
+            return;
+        }
+        match self.data_store.subscribe_changes(&self.key).await {
+            Ok(Some(notices)) => self.notices = Some(notices),
+            // The store has no notices: poll only.
+            Ok(None) => self.options.notices = false,
+            Err(e) => {
+                self.note_store_error(&e);
+                self.next_subscribe = Instant::now() + RESUBSCRIBE.max(self.options.interval);
+            }
+        }
     }
 
     async fn tick(&mut self) -> Tick {
         let mut tick = Tick::default();
-        if self.options.notices && self.notices.is_none() {
-            match self.data_store.subscribe_changes(&self.key).await {
-                Ok(notices) => self.notices = notices,
-                Err(e) => self.store_error(&mut tick, e),
-            }
-        }
+        self.subscribe().await;
         if self.writer_options().is_some() {
             self.renew_lease(&mut tick).await;
         }
