@@ -5,15 +5,23 @@
 //! ```text
 //! STATSIG_SERVER_SECRET=secret-… REDIS_URL=redis://127.0.0.1:6379/ \
 //!   [WRITER=1] [STATSIG_SPECS_URL=https://…/v2/download_config_specs] \
-//!   [LAST_GOOD_FILE=flags.json] [RUN_SECONDS=0] \
+//!   [LAST_GOOD_FILE=flags.json] [RUN_SECONDS=0] [ID_LISTS=1] [NOTICES=1] \
+//!   [REDIS_LAYOUT=adapter] \
 //!   cargo run -p flagcore-sync --features redis --example redis_fleet
 //! ```
+//!
+//! `ID_LISTS` syncs ID lists through Redis too, `NOTICES` subscribes to change notices, and
+//! `REDIS_LAYOUT=adapter` keeps values where Statsig's Redis data adapter keeps them (to
+//! share a Redis with official SDKs that use it).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use flagcore::Store;
-use flagcore_sync::{DataStoreOptions, DataStoreSync, RedisStore, StatsigOptions};
+use flagcore_sync::{
+    DataStoreOptions, DataStoreSync, IdListOptions, RedisLayout, RedisOptions, RedisStore,
+    StatsigOptions,
+};
 
 fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
@@ -37,8 +45,16 @@ async fn main() {
     if let Some(path) = env("LAST_GOOD_FILE") {
         options = options.last_good_file(path);
     }
+    if env("ID_LISTS").is_some() {
+        options = options.id_lists(IdListOptions::new(&secret));
+    }
+    options = options.notices(env("NOTICES").is_some());
+    let mut redis_options = RedisOptions::default();
+    if env("REDIS_LAYOUT").as_deref() == Some("adapter") {
+        redis_options = redis_options.layout(RedisLayout::adapter());
+    }
     let run_for = Duration::from_secs(env("RUN_SECONDS").and_then(|v| v.parse().ok()).unwrap_or(0));
-    let redis = Arc::new(RedisStore::open(&url).expect("a Redis URL"));
+    let redis = Arc::new(RedisStore::with_options(&url, redis_options).expect("a Redis URL"));
     let store = Arc::new(Store::new());
     let (sync, report) =
         DataStoreSync::initialize(store.clone(), redis, options, Duration::from_secs(5))

@@ -15,6 +15,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::http::{self, Backoff};
+use crate::id_lists::{self, IdListOptions};
 use crate::statsig::{self, InitReport, InitSource, StatsigOptions, Synced};
 use crate::status::{Installed, StatusCell};
 use crate::task::{Stopped, Task};
@@ -205,6 +206,25 @@ pub trait DataStore: Send + Sync + fmt::Debug {
     /// Gives the lease up, if `holder` holds it.
     fn release_lease<'a>(&'a self, key: &'a str, holder: &'a str) -> StoreFuture<'a, ()>;
 
+    /// Tells the followers that subscribed with [`DataStore::subscribe_changes`] that `key`
+    /// changed (Redis: `PUBLISH`). The writer calls it after each write; a store without
+    /// notices does nothing (the default), and followers notice at their next poll.
+    fn notify_changed<'a>(&'a self, key: &'a str) -> StoreFuture<'a, ()> {
+        let _ = key;
+        Box::pin(async { Ok(()) })
+    }
+
+    /// Subscribes to the notices of `key`: the receiver's value grows at each notice, and
+    /// after a lost subscription is back (a notice may have been missed meanwhile). `None`
+    /// when the store has no notices (the default): followers poll only.
+    fn subscribe_changes<'a>(
+        &'a self,
+        key: &'a str,
+    ) -> StoreFuture<'a, Option<watch::Receiver<u64>>> {
+        let _ = key;
+        Box::pin(async { Ok(None) })
+    }
+
     /// Whether a follower may poll this store for `path` (the official core's
     /// `support_polling_updates_for`); a follower of a store that says no reads it once.
     fn supports_polling_for(&self, path: StorePath<'_>) -> bool {
@@ -266,6 +286,16 @@ pub struct DataStoreOptions {
     pub last_good_file: Option<PathBuf>,
     /// Limits on the payload.
     pub limits: Limits,
+    /// ID lists through the store (none by default): followers read the snapshot the
+    /// official core keeps there (the manifest under [`StorePath::IdLists`], each list under
+    /// [`StorePath::IdList`]) whenever the manifest changed; the writer also syncs the lists
+    /// from Statsig with these options (every `interval`) and writes the snapshot, children
+    /// first, the manifest last, as the official core does.
+    pub id_lists: Option<IdListOptions>,
+    /// Whether to subscribe to the store's change notices (off by default): a follower then
+    /// reads a change as soon as the writer announces it, and still polls every
+    /// `interval` (a lost notice, a store without notices). Writers always announce.
+    pub notices: bool,
 }
 
 impl fmt::Debug for DataStoreOptions {
@@ -280,6 +310,8 @@ impl fmt::Debug for DataStoreOptions {
             .field("holder", &self.holder)
             .field("last_good_file", &self.last_good_file)
             .field("limits", &self.limits)
+            .field("id_lists", &self.id_lists)
+            .field("notices", &self.notices)
             .finish()
     }
 }
@@ -297,6 +329,8 @@ impl DataStoreOptions {
             holder: format!("flagcore-{:016x}", http::random_u64()),
             last_good_file: None,
             limits: Limits::default(),
+            id_lists: None,
+            notices: false,
         }
     }
 
@@ -348,6 +382,30 @@ impl DataStoreOptions {
     /// Sets the payload limits.
     pub fn limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
+        self
+    }
+
+    /// Subscribes to change notices (Redis pub/sub with `RedisStore`).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use flagcore_sync::DataStoreOptions;
+    /// // Changes arrive at once; the poll is a safety net.
+    /// let follower = DataStoreOptions::follower("secret-…").notices(true).interval(Duration::from_secs(10));
+    /// ```
+    pub fn notices(mut self, on: bool) -> Self {
+        self.notices = on;
+        self
+    }
+
+    /// Syncs ID lists through the store (see [`DataStoreOptions::id_lists`](Self#structfield.id_lists)).
+    ///
+    /// ```
+    /// use flagcore_sync::{DataStoreOptions, IdListOptions};
+    /// let follower = DataStoreOptions::follower("secret-…").id_lists(IdListOptions::new("secret-…"));
+    /// ```
+    pub fn id_lists(mut self, options: IdListOptions) -> Self {
+        self.id_lists = Some(options);
         self
     }
 
@@ -550,6 +608,29 @@ struct Syncer {
     /// Our token while we hold the lease.
     token: Option<u64>,
     next_poll: Instant,
+    /// The ID-list manifest's key.
+    lists_key: String,
+    /// The manifest version read last (as `seen`).
+    lists_seen: Option<Option<String>>,
+    /// The writer's ID-list sync state (what it holds of each list).
+    lists_local: std::collections::HashMap<String, id_lists::Local>,
+    /// Whether the writer has synced the lists from Statsig at least once under its lease.
+    lists_synced: bool,
+    /// The lease token `lists_local` was synced under.
+    lists_token: Option<u64>,
+    next_lists_poll: Instant,
+    /// Change notices, once subscribed.
+    notices: Option<watch::Receiver<u64>>,
+    /// No new attempt to subscribe before this.
+    next_subscribe: Instant,
+}
+
+/// The least time between two attempts to subscribe to notices.
+const RESUBSCRIBE: Duration = Duration::from_secs(10);
+
+/// Whether `version` is the one read last.
+fn seen_already(seen: &Option<Option<String>>, version: &str) -> bool {
+    seen.as_ref().is_some_and(|v| v.as_deref() == Some(version))
 }
 
 /// What woke the task up.
@@ -558,6 +639,19 @@ enum Wake {
     Tick,
     /// Time for the writer's Statsig poll.
     Poll,
+    /// The store announced a change.
+    Notice,
+}
+
+/// Waits for the next notice, or forever without a subscription; a subscription that
+/// ended is dropped (and made again at a tick).
+async fn next_notice(notices: &mut Option<watch::Receiver<u64>>) {
+    let Some(rx) = notices.as_mut() else {
+        return std::future::pending().await;
+    };
+    if rx.changed().await.is_err() {
+        *notices = None;
+    }
 }
 
 /// Sleeps until `at`, or forever.
@@ -592,6 +686,11 @@ impl Syncer {
     ) -> Syncer {
         let key = options.data_key();
         let lease_key = options.lease_key_or_default();
+        let lists_key = store_key(
+            StorePath::IdLists,
+            &options.server_secret,
+            options.key_schema,
+        );
         Syncer {
             store,
             data_store,
@@ -606,6 +705,14 @@ impl Syncer {
             payload: None,
             token: None,
             next_poll: Instant::now(),
+            lists_key,
+            lists_seen: None,
+            lists_local: std::collections::HashMap::new(),
+            lists_synced: false,
+            lists_token: None,
+            next_lists_poll: Instant::now(),
+            notices: None,
+            next_subscribe: Instant::now(),
         }
     }
 
@@ -629,11 +736,13 @@ impl Syncer {
         loop {
             // The writer's Statsig polls keep their own interval, between the ticks.
             let poll_at = self.token.map(|_| self.next_poll);
+            let notices = &mut self.notices;
             let wake = stopped
                 .or(async {
                     tokio::select! {
                         _ = ticks.tick() => Wake::Tick,
                         () = sleep_until(poll_at) => Wake::Poll,
+                        () = next_notice(notices) => Wake::Notice,
                     }
                 })
                 .await;
@@ -652,6 +761,18 @@ impl Syncer {
                     }
                     first = false;
                     stopped.or(self.tick()).await
+                }
+                Some(Wake::Notice) => {
+                    stopped
+                        .or(async {
+                            let mut tick = Tick::default();
+                            self.follow(&mut tick).await;
+                            if self.options.id_lists.is_some() {
+                                self.follow_id_lists(&mut tick).await;
+                            }
+                            tick
+                        })
+                        .await
                 }
                 Some(Wake::Poll) => {
                     stopped
@@ -686,16 +807,40 @@ impl Syncer {
     }
 
     fn store_error(&self, tick: &mut Tick, e: SyncError) {
-        let message = crate::error_chain(&e);
+        self.note_store_error(&e);
+        tick.fail(e);
+    }
+
+    /// Records a failed store call in the store status only.
+    fn note_store_error(&self, e: &SyncError) {
+        let message = crate::error_chain(e);
         self.extra.send_modify(|s| {
             s.store_errors += 1;
             s.last_store_error = Some((SystemTime::now(), message));
         });
-        tick.fail(e);
+    }
+
+    /// Subscribes to change notices when asked and not yet subscribed. A failure (Redis
+    /// down, or too old for RESP3 push messages) is recorded in the store status but fails
+    /// no tick: polling serves meanwhile, and the subscription is tried again later.
+    async fn subscribe(&mut self) {
+        if !self.options.notices || self.notices.is_some() || Instant::now() < self.next_subscribe {
+            return;
+        }
+        match self.data_store.subscribe_changes(&self.key).await {
+            Ok(Some(notices)) => self.notices = Some(notices),
+            // The store has no notices: poll only.
+            Ok(None) => self.options.notices = false,
+            Err(e) => {
+                self.note_store_error(&e);
+                self.next_subscribe = Instant::now() + RESUBSCRIBE.max(self.options.interval);
+            }
+        }
     }
 
     async fn tick(&mut self) -> Tick {
         let mut tick = Tick::default();
+        self.subscribe().await;
         if self.writer_options().is_some() {
             self.renew_lease(&mut tick).await;
         }
@@ -703,7 +848,211 @@ impl Syncer {
         if self.token.is_some() && Instant::now() >= self.next_poll {
             self.poll_statsig(&mut tick).await;
         }
+        if self.options.id_lists.is_some() {
+            self.follow_id_lists(&mut tick).await;
+            if self.token.is_some() && Instant::now() >= self.next_lists_poll {
+                self.poll_id_lists(&mut tick).await;
+            }
+        }
         tick
+    }
+
+    /// Reads the ID-list manifest's version and, when it changed, the whole snapshot; a
+    /// snapshot that does not read completely changes nothing.
+    async fn follow_id_lists(&mut self, tick: &mut Tick) {
+        let Some(version) = self.read_version(&self.lists_key, tick).await else {
+            return;
+        };
+        let Some(version) = version else {
+            self.lists_seen = Some(None);
+            if self.token.is_some() && self.lists_synced {
+                // The store lost the lists: write ours back.
+                self.write_id_lists(tick).await;
+            }
+            return;
+        };
+        if seen_already(&self.lists_seen, &version) {
+            return;
+        }
+        self.lists_seen = Some(Some(version));
+        match self.read_id_lists().await {
+            Ok(lists) => {
+                if *self.store.id_lists() != lists {
+                    self.store.set_id_lists(lists);
+                    tick.installed.get_or_insert(Installed::IdLists);
+                }
+            }
+            Err(e @ SyncError::DataStore(_)) => {
+                // Read again at the next tick.
+                self.lists_seen = None;
+                self.store_error(tick, e);
+            }
+            Err(e) => tick.fail(e),
+        }
+    }
+
+    async fn read_id_lists(&mut self) -> Result<flagcore::IdLists, SyncError> {
+        let Some(manifest) = self.data_store.get(&self.lists_key).await? else {
+            return Err(SyncError::StoreValue {
+                reason: "the ID-list manifest went while it was read".into(),
+            });
+        };
+        let mut bytes = manifest.data.len() as u64;
+        let entries = id_lists::snapshot_manifest(&manifest.data)?;
+        let mut lists = flagcore::IdLists::default();
+        for (name, _, empty_allowed) in &entries {
+            let key = store_key(
+                StorePath::IdList(name),
+                &self.options.server_secret,
+                self.options.key_schema,
+            );
+            let Some(child) = self.data_store.get(&key).await? else {
+                return Err(SyncError::StoreValue {
+                    reason: format!("ID list {name:?} is in the manifest but not in the store"),
+                });
+            };
+            bytes += child.data.len() as u64;
+            id_lists::read_child(&mut lists, name, &child.data, *empty_allowed)?;
+        }
+        self.extra.send_modify(|s| {
+            s.payload_reads += 1;
+            s.bytes_read += bytes;
+        });
+        Ok(lists)
+    }
+
+    /// The writer's ID-list sync from Statsig; a change is written to the store.
+    async fn poll_id_lists(&mut self, tick: &mut Tick) {
+        let (Some(client), Some(options)) = (self.client.clone(), self.options.id_lists.clone())
+        else {
+            return;
+        };
+        self.next_lists_poll = Instant::now() + options.interval;
+        if self.lists_token != self.token {
+            // A new lease: what this instance held from an earlier one is stale; start over
+            // from what Statsig has.
+            self.lists_token = self.token;
+            self.lists_local.clear();
+            self.lists_synced = false;
+        }
+        let before = self.lists_local.clone();
+        let result =
+            id_lists::sync_once(&client, &self.store, &options, &mut self.lists_local).await;
+        if result.is_ok() && !self.lists_synced {
+            // Lists read from the store that Statsig no longer has.
+            let local = &self.lists_local;
+            self.store.update_id_lists(|lists| {
+                let stale: Vec<String> = lists
+                    .list_names()
+                    .filter(|n| !local.contains_key(*n))
+                    .map(str::to_owned)
+                    .collect();
+                for name in stale {
+                    lists.remove_list(&name);
+                }
+            });
+        }
+        let (changed, first) = match result {
+            Ok(changed) => {
+                let first = !self.lists_synced;
+                self.lists_synced = true;
+                (changed, first)
+            }
+            Err(e) => {
+                tick.fail(e);
+                // Some lists may have arrived (held consistently with their cursors: they
+                // are shared once a sync under this lease has completed); when nothing did
+                // (Statsig down), the store keeps the snapshot it has.
+                (self.lists_local != before, false)
+            }
+        };
+        if changed {
+            tick.installed.get_or_insert(Installed::IdLists);
+        }
+        if (changed && self.lists_synced) || first {
+            self.write_id_lists(tick).await;
+        }
+    }
+
+    /// Writes the snapshot of the lists held, fenced by our lease: children, then the manifest.
+    async fn write_id_lists(&mut self, tick: &mut Tick) {
+        let Some(fence) = self.fence() else {
+            return;
+        };
+        let snapshot = id_lists::snapshot(&self.store.id_lists(), &self.lists_local);
+        let meta = WriteMeta {
+            // Lists carry no payload time: the time of the write.
+            time: http::now_ms(),
+            checksum: None,
+            fence: Some(fence),
+        };
+        for (name, child) in &snapshot.children {
+            let key = store_key(
+                StorePath::IdList(name),
+                &self.options.server_secret,
+                self.options.key_schema,
+            );
+            if let Err(e) = self.data_store.set(&key, child, &meta).await {
+                return self.write_failed(tick, e);
+            }
+        }
+        let result = self
+            .data_store
+            .set(&self.lists_key, &snapshot.manifest, &meta)
+            .await;
+        if let Some(version) = self.record_write(tick, result) {
+            self.lists_seen = Some(Some(version));
+            self.announce().await;
+        }
+    }
+
+    /// Tells subscribed followers about a write. A lost notice costs them one interval, so a
+    /// failure here is not an error of the tick.
+    async fn announce(&self) {
+        let _ = self.data_store.notify_changed(&self.key).await;
+    }
+
+    /// Records a write's outcome; the version stored, if it was.
+    fn record_write(
+        &mut self,
+        tick: &mut Tick,
+        result: Result<Written, SyncError>,
+    ) -> Option<String> {
+        match result {
+            Ok(Written::Stored(version)) => {
+                self.extra.send_modify(|s| {
+                    s.writes += 1;
+                    s.last_write = Some(SystemTime::now());
+                });
+                Some(version)
+            }
+            // Followed at the next tick.
+            Ok(Written::KeptNewer(_)) => None,
+            Err(e) => {
+                self.write_failed(tick, e);
+                None
+            }
+        }
+    }
+
+    fn fence(&self) -> Option<Fence> {
+        self.token.map(|token| Fence {
+            lease_key: self.lease_key.clone(),
+            holder: self.options.holder.clone(),
+            token,
+        })
+    }
+
+    /// A write failed: a fenced one makes this instance a follower.
+    fn write_failed(&mut self, tick: &mut Tick, e: SyncError) {
+        if matches!(e, SyncError::Fenced { .. }) {
+            self.token = None;
+            self.extra.send_modify(|s| {
+                s.role = Role::Standby;
+                s.fence = None;
+            });
+        }
+        self.store_error(tick, e);
     }
 
     async fn renew_lease(&mut self, tick: &mut Tick) {
@@ -741,14 +1090,27 @@ impl Syncer {
         }
     }
 
+    /// The version marker of `key`, its bytes counted; `None` after a store error (recorded
+    /// in `tick`).
+    async fn read_version(&self, key: &str, tick: &mut Tick) -> Option<Option<String>> {
+        match self.data_store.version(key).await {
+            Ok(version) => {
+                let len = version.as_ref().map_or(0, String::len) as u64;
+                self.extra.send_modify(|s| s.bytes_read += len);
+                Some(version)
+            }
+            Err(e) => {
+                self.store_error(tick, e);
+                None
+            }
+        }
+    }
+
     /// Reads the version and, when it changed, the payload.
     async fn follow(&mut self, tick: &mut Tick) {
-        let version = match self.data_store.version(&self.key).await {
-            Ok(v) => v,
-            Err(e) => return self.store_error(tick, e),
+        let Some(version) = self.read_version(&self.key, tick).await else {
+            return;
         };
-        let marker_len = version.as_ref().map_or(0, String::len) as u64;
-        self.extra.send_modify(|s| s.bytes_read += marker_len);
         let Some(version) = version else {
             // The store is empty (never written, or it lost its data): keep serving; the
             // writer writes the ruleset back.
@@ -758,11 +1120,7 @@ impl Syncer {
             }
             return;
         };
-        if self
-            .seen
-            .as_ref()
-            .is_some_and(|v| v.as_ref() == Some(&version))
-        {
+        if seen_already(&self.seen, &version) {
             return;
         }
         let value = match self.data_store.get(&self.key).await {
@@ -855,7 +1213,7 @@ impl Syncer {
 
     /// Writes the payload installed last, fenced by our lease.
     async fn write(&mut self, tick: &mut Tick) {
-        let (Some(payload), Some(token)) = (self.payload.clone(), self.token) else {
+        let (Some(payload), Some(fence)) = (self.payload.clone(), self.fence()) else {
             return;
         };
         let Some(rs) = self.store.ruleset() else {
@@ -864,32 +1222,12 @@ impl Syncer {
         let meta = WriteMeta {
             time: rs.time(),
             checksum: rs.checksum().map(str::to_owned),
-            fence: Some(Fence {
-                lease_key: self.lease_key.clone(),
-                holder: self.options.holder.clone(),
-                token,
-            }),
+            fence: Some(fence),
         };
-        match self.data_store.set(&self.key, &payload, &meta).await {
-            Ok(Written::Stored(version)) => {
-                self.seen = Some(Some(version));
-                self.extra.send_modify(|s| {
-                    s.writes += 1;
-                    s.last_write = Some(SystemTime::now());
-                });
-            }
-            // Followed at the next tick.
-            Ok(Written::KeptNewer(_)) => {}
-            Err(e) => {
-                if matches!(e, SyncError::Fenced { .. }) {
-                    self.token = None;
-                    self.extra.send_modify(|s| {
-                        s.role = Role::Standby;
-                        s.fence = None;
-                    });
-                }
-                self.store_error(tick, e);
-            }
+        let result = self.data_store.set(&self.key, &payload, &meta).await;
+        if let Some(version) = self.record_write(tick, result) {
+            self.seen = Some(Some(version));
+            self.announce().await;
         }
     }
 }

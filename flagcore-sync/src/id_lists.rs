@@ -108,11 +108,12 @@ struct Entry {
 }
 
 /// What we hold of a list.
-#[derive(Clone, Debug)]
-struct Local {
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Local {
     size: u64,
     creation_time: i64,
     file_id: Option<String>,
+    url: String,
 }
 
 /// A background task keeping the store's ID lists in sync: new lists are downloaded, grown
@@ -191,7 +192,7 @@ enum Change {
 }
 
 /// One sync; `Ok(true)` when a list changed.
-async fn sync_once(
+pub(crate) async fn sync_once(
     client: &reqwest::Client,
     store: &Store,
     options: &IdListOptions,
@@ -239,6 +240,7 @@ async fn sync_once(
             size: start,
             creation_time: entry.creation_time,
             file_id: entry.file_id.clone(),
+            url: entry.url.clone(),
         };
         if entry.size <= start {
             // A new, empty list.
@@ -339,6 +341,165 @@ fn apply_lines(lists: &mut flagcore::IdLists, name: &str, body: &[u8]) {
             _ => {}
         }
     }
+}
+
+/// A complete snapshot of the ID lists as the official core keeps it in a data store: the
+/// manifest (`{name: {name, url, fileID, size, creationTime}}`, `size` being the remote
+/// file's length, as the sync's cursor) and, per list, its members as sorted `+hash` lines.
+pub(crate) struct Snapshot {
+    pub(crate) manifest: Vec<u8>,
+    pub(crate) children: Vec<(String, Vec<u8>)>,
+}
+
+/// The snapshot of `local`'s lists as held in `lists`.
+pub(crate) fn snapshot(lists: &flagcore::IdLists, local: &HashMap<String, Local>) -> Snapshot {
+    let mut names: Vec<&String> = local.keys().collect();
+    names.sort_unstable();
+    let mut manifest = serde_json::Map::new();
+    let mut children = Vec::with_capacity(names.len());
+    for name in names {
+        let l = &local[name];
+        manifest.insert(
+            name.clone(),
+            serde_json::json!({
+                "name": name,
+                "url": l.url,
+                "fileID": l.file_id,
+                "size": l.size,
+                "creationTime": l.creation_time,
+            }),
+        );
+        let mut members: Vec<&str> = lists.members(name).collect();
+        members.sort_unstable();
+        let mut child = Vec::with_capacity(members.len() * 10);
+        for m in members {
+            child.push(b'+');
+            child.extend_from_slice(m.as_bytes());
+            child.push(b'\n');
+        }
+        children.push((name.clone(), child));
+    }
+    Snapshot {
+        manifest: serde_json::Value::Object(manifest).to_string().into_bytes(),
+        children,
+    }
+}
+
+fn unusable(reason: String) -> SyncError {
+    SyncError::StoreValue { reason }
+}
+
+/// One manifest entry of a snapshot: an object (`{name?, url?, fileID?, size?,
+/// creationTime?}`, as the official core writes it) or, in an array manifest, a bare name.
+#[derive(Deserialize)]
+struct SnapshotEntry {
+    name: Option<String>,
+    #[serde(default)]
+    url: Option<String>,
+    #[serde(rename = "fileID", default)]
+    file_id: Option<String>,
+    #[serde(default)]
+    size: Option<u64>,
+    #[serde(rename = "creationTime", default)]
+    creation_time: Option<i64>,
+}
+
+/// The names of a snapshot's manifest, with what is known of each list, and whether an
+/// empty child is allowed (only with object metadata, as in the official core).
+pub(crate) fn snapshot_manifest(manifest: &[u8]) -> Result<Vec<(String, Local, bool)>, SyncError> {
+    let value: serde_json::Value = serde_json::from_slice(manifest)
+        .map_err(|e| unusable(format!("the ID-list manifest is not JSON: {e}")))?;
+    let mut out: Vec<(String, Local, bool)> = Vec::new();
+    let empty = || Local {
+        size: 0,
+        creation_time: 0,
+        file_id: None,
+        url: String::new(),
+    };
+    match value {
+        serde_json::Value::Array(names) => {
+            for n in names {
+                let Some(name) = n.as_str().filter(|n| !n.is_empty()) else {
+                    return Err(unusable(
+                        "an ID-list manifest name is not a non-empty string".into(),
+                    ));
+                };
+                out.push((name.to_owned(), empty(), false));
+            }
+        }
+        serde_json::Value::Object(entries) => {
+            for (name, v) in entries {
+                let e: SnapshotEntry = serde_json::from_value(v)
+                    .map_err(|e| unusable(format!("ID-list manifest entry {name:?}: {e}")))?;
+                if name.is_empty() || e.name.as_ref().is_some_and(|n| *n != name) {
+                    return Err(unusable(format!(
+                        "ID-list manifest entry {name:?} is misnamed"
+                    )));
+                }
+                let local = Local {
+                    size: e.size.unwrap_or(0),
+                    creation_time: e.creation_time.unwrap_or(0),
+                    file_id: e.file_id,
+                    url: e.url.unwrap_or_default(),
+                };
+                out.push((name, local, true));
+            }
+        }
+        _ => {
+            return Err(unusable(
+                "the ID-list manifest is neither an array nor an object".into(),
+            ))
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    if let Some((dup, _, _)) = out.iter().find(|(n, _, _)| !seen.insert(n.clone())) {
+        return Err(unusable(format!(
+            "the ID-list manifest names {dup:?} twice"
+        )));
+    }
+    Ok(out)
+}
+
+/// Reads a complete child (`+hash` lines) into `lists` as `name`: as strict as the official
+/// core, so that a truncated or foreign value is refused rather than half installed.
+pub(crate) fn read_child(
+    lists: &mut flagcore::IdLists,
+    name: &str,
+    child: &[u8],
+    empty_allowed: bool,
+) -> Result<(), SyncError> {
+    let bad = |what: &str| unusable(format!("ID list {name:?}: {what}"));
+    lists.remove_list(name);
+    lists.ensure_list(name);
+    let body = child.strip_suffix(b"\n").unwrap_or(child);
+    if body.is_empty() {
+        return if empty_allowed {
+            Ok(())
+        } else {
+            Err(bad("empty, with no manifest metadata"))
+        };
+    }
+    for (i, line) in body.split(|&b| b == b'\n').enumerate() {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let Some(hash) = line.strip_prefix(b"+") else {
+            return Err(bad(&format!("line {} is not a `+` member", i + 1)));
+        };
+        let valid = hash.len() == 8
+            && hash
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/'));
+        let Ok(text) = std::str::from_utf8(hash) else {
+            return Err(bad(&format!("line {} has an invalid hash", i + 1)));
+        };
+        if !valid {
+            return Err(bad(&format!("line {} has an invalid hash", i + 1)));
+        }
+        if lists.contains_hashed(name, text) {
+            return Err(bad("a member is listed twice"));
+        }
+        lists.insert_hashed(name, text);
+    }
+    Ok(())
 }
 
 #[cfg(test)]

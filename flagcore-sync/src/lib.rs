@@ -20,8 +20,13 @@
 //!   data-store interface; `RedisStore` with the feature `redis`): one instance, elected
 //!   by a fenced lease, polls Statsig and writes each new payload to the store; every other
 //!   instance follows the store, reading a small version marker at each tick and the
-//!   payload only when it changed. Keys and values are those of the official core and of
-//!   Statsig's forward proxy, so official SDKs and flagcore services share one Redis.
+//!   payload only when it changed (or at once, with change notices: Redis pub/sub). ID
+//!   lists go the same way, as the official core's snapshot (a manifest and one key per
+//!   list). Keys are the official core's, and values are laid out as Statsig's forward
+//!   proxy or Statsig's Redis data adapter lays them out (`RedisLayout`), so official SDKs
+//!   and flagcore services share one Redis: what either writes, the other loads and
+//!   answers the same from (checked against the official core in
+//!   `tests/data/redis_interop/`).
 //! - Any source can keep the last good payload in a file (`last_good_file`, written
 //!   atomically), and initialisation starts from it when the network and the store are
 //!   down.
@@ -70,9 +75,10 @@
 //!   poller asks for JSON and always replaces the whole ruleset.
 //! - Exposure sampling (`sdk_configs.sampling_mode`), `statsig::non_exposed_checks` and
 //!   diagnostics events.
-//! - Through a data store, ID lists: a follower of a data store gets the ruleset only (run
-//!   an [`IdListSync`] beside it); Redis pub/sub notices (followers poll the version
-//!   marker); Redis Cluster; the `statsig-br` (protobuf) keys.
+//! - Through a data store: Redis Cluster (a write touches the data key and the lease key);
+//!   the `statsig-br` (protobuf) key, which the official core reads before the plain-text
+//!   one when its store has byte methods (flagcore reads and writes the plain-text key
+//!   only).
 //! - Exposure events give `Network` as the source in their `reason`, whatever installed the
 //!   ruleset (a file, a bootstrap), and omit `receivedAt`.
 //!
@@ -168,7 +174,7 @@ pub use file::{FileOptions, FileWatcher};
 pub use id_lists::{IdListOptions, IdListSync};
 pub use network::Network;
 #[cfg(feature = "redis")]
-pub use redis_store::{RedisOptions, RedisStore};
+pub use redis_store::{RedisLayout, RedisOptions, RedisStore};
 pub use statsig::{initialize, InitReport, InitSource, StatsigOptions, StatsigPoller};
 pub use status::Status;
 pub use updates::RulesetUpdates;

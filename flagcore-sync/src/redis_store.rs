@@ -82,6 +82,35 @@ end
 return {h or '', 0}
 ";
 
+/// The version marker in the adapter layout (a field of one hash): the time written with
+/// the value, its length and its fencing token; the SHA-1 of the value when no time was
+/// written. KEYS: values, times, fences. ARGV: field.
+const ADAPTER_VERSION_FN: &str = r"
+local function version(h, th, fh, f)
+  if redis.call('HEXISTS', h, f) == 0 then return false end
+  local t = redis.call('HGET', th, f)
+  if not t then return 'a:' .. redis.sha1hex(redis.call('HGET', h, f)) end
+  return 'a:' .. t .. ':' .. redis.call('HSTRLEN', h, f) .. ':' .. (redis.call('HGET', fh, f) or '')
+end
+";
+
+const ADAPTER_VERSION: &str = "return version(KEYS[1], KEYS[2], KEYS[3], ARGV[1])";
+
+/// KEYS: values, times, fences, lease. ARGV: field, holder ('' for no fence), token, encoded
+/// value, time. `{'stored' | 'fenced', version or who holds the lease}`.
+const ADAPTER_SET: &str = r"
+if ARGV[2] ~= '' then
+  local h = redis.call('GET', KEYS[4])
+  if h ~= ARGV[2] then return {'fenced', h or ''} end
+end
+local f = tonumber(redis.call('HGET', KEYS[3], ARGV[1]) or '0') or 0
+if f > tonumber(ARGV[3]) then return {'fenced', 'token ' .. f} end
+if ARGV[2] ~= '' then redis.call('HSET', KEYS[3], ARGV[1], ARGV[3]) end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[4])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[5])
+return {'stored', version(KEYS[1], KEYS[2], KEYS[3], ARGV[1])}
+";
+
 const RELEASE: &str = r"
 if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
 return 1
@@ -96,6 +125,8 @@ pub struct RedisOptions {
     /// Time for one command's answer (2 s): a Redis that hangs is a failed read, and the
     /// last good ruleset keeps serving.
     pub response_timeout: Duration,
+    /// How values are laid out ([`RedisLayout::KeyHash`], the forward proxy's).
+    pub layout: RedisLayout,
 }
 
 impl Default for RedisOptions {
@@ -103,8 +134,95 @@ impl Default for RedisOptions {
         RedisOptions {
             connect_timeout: Duration::from_secs(1),
             response_timeout: Duration::from_secs(2),
+            layout: RedisLayout::default(),
         }
     }
+}
+
+impl RedisOptions {
+    /// Sets the layout.
+    ///
+    /// ```
+    /// use flagcore_sync::{RedisLayout, RedisOptions};
+    /// // Share a Redis with official SDKs that use Statsig's Redis data adapter.
+    /// let options = RedisOptions::default().layout(RedisLayout::adapter());
+    /// ```
+    pub fn layout(mut self, layout: RedisLayout) -> Self {
+        self.layout = layout;
+        self
+    }
+
+    /// Sets the time for one command's answer.
+    pub fn response_timeout(mut self, timeout: Duration) -> Self {
+        self.response_timeout = timeout;
+        self
+    }
+}
+
+/// How a [`RedisStore`] lays values out in Redis. The keys are the official core's in both
+/// (see [`store_key`](crate::store_key)); what differs is where a value lives.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RedisLayout {
+    /// A hash under each key, as Statsig's forward proxy writes it: `config` (the value),
+    /// `lcut` (the payload's time), `encoding` (`plain_text`), plus flagcore's `checksum`
+    /// and `fence`. A plain string under the key (`SET` by another adapter) is read too.
+    #[default]
+    KeyHash,
+    /// The layout of Statsig's Redis data adapter (`statsig-node-redis`, the official
+    /// `DataStore` on Redis): one hash named `hash` whose fields are the keys and whose
+    /// values are the base64 of the zlib-compressed value, and a hash `<hash>-time` with the
+    /// time given to each `set` (the official core gives the time it received the payload;
+    /// flagcore the time it writes). Fencing tokens are kept in `<hash>-flagcore-fence`.
+    /// A value here has no payload time, so a write replaces the value; followers still
+    /// install only payloads newer than the one serving.
+    Adapter {
+        /// The hash's name (`statsig-redis` by default in the adapter).
+        hash: String,
+    },
+}
+
+impl RedisLayout {
+    /// [`RedisLayout::Adapter`] with the adapter's default hash, `statsig-redis`.
+    pub fn adapter() -> RedisLayout {
+        RedisLayout::Adapter {
+            hash: "statsig-redis".into(),
+        }
+    }
+}
+
+/// The largest value the adapter layout inflates (256 MiB).
+const MAX_INFLATED: u64 = 256 << 20;
+
+/// The adapter layout's encoding of a value: base64 of its zlib form.
+fn adapter_encode(value: &[u8]) -> Vec<u8> {
+    use base64::Engine as _;
+    use std::io::Write as _;
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    // Writing to a Vec cannot fail.
+    let _ = z.write_all(value);
+    let compressed = z.finish().unwrap_or_default();
+    base64::engine::general_purpose::STANDARD
+        .encode(compressed)
+        .into_bytes()
+}
+
+fn adapter_decode(stored: &[u8]) -> Result<Vec<u8>, SyncError> {
+    use base64::Engine as _;
+    use std::io::Read as _;
+    let unusable = |reason: String| SyncError::StoreValue { reason };
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(stored.trim_ascii())
+        .map_err(|e| unusable(format!("not base64 (the adapter layout): {e}")))?;
+    let mut out = Vec::new();
+    flate2::read::ZlibDecoder::new(&raw[..])
+        .take(MAX_INFLATED + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| unusable(format!("not zlib (the adapter layout): {e}")))?;
+    if out.len() as u64 > MAX_INFLATED {
+        return Err(unusable(format!("inflates past {MAX_INFLATED} bytes")));
+    }
+    Ok(out)
 }
 
 struct Scripts {
@@ -113,14 +231,20 @@ struct Scripts {
     set: redis::Script,
     acquire: redis::Script,
     release: redis::Script,
+    adapter_version: redis::Script,
+    adapter_set: redis::Script,
 }
 
 /// A [`DataStore`] on Redis (feature `redis`; `rediss://` URLs with feature `redis-tls`).
 ///
-/// A payload is kept as the forward proxy keeps it: a hash under the official core's key
-/// (see [`store_key`](crate::store_key)) with fields `encoding` (`plain_text`), `lcut` (the
-/// payload's time) and `config` (the JSON), plus `checksum` and `fence` (the writer's
-/// token). A plain string value under the key (another adapter's `SET`) is read too. The
+/// By default ([`RedisLayout::KeyHash`]) a value is kept as the forward proxy keeps it: a
+/// hash under the official core's key (see [`store_key`](crate::store_key)) with fields
+/// `encoding` (`plain_text`), `lcut` (the payload's time) and `config` (the JSON), plus
+/// `checksum` and `fence` (the writer's token). A plain string value under the key
+/// (another adapter's `SET`) is read too. With [`RedisLayout::Adapter`], values are where
+/// Statsig's Redis data adapter keeps them (one hash of the official keys), to share a
+/// Redis with official SDKs that use it. Change notices are published on
+/// `flagcore|changed|<key>`, and a subscription has a connection of its own. The
 /// writer lease is a string key holding the holder's name, taken with `SET NX PX`; its
 /// fencing tokens come from `INCR` on `<lease key>::token`. Writes and lease changes are
 /// Lua scripts, so each is atomic. Redis Cluster is not supported (a write touches the
@@ -136,7 +260,7 @@ struct Scripts {
 /// use std::sync::Arc;
 /// use std::time::Duration;
 /// use flagcore::{Store, User};
-/// use flagcore_sync::{DataStoreOptions, DataStoreSync, RedisStore, StatsigOptions};
+/// use flagcore_sync::{DataStoreOptions, DataStoreSync, IdListOptions, RedisStore, StatsigOptions};
 ///
 /// # async fn run() -> Result<(), flagcore_sync::SyncError> {
 /// let secret = std::env::var("STATSIG_SERVER_SECRET").unwrap_or_default();
@@ -148,6 +272,8 @@ struct Scripts {
 ///     DataStoreOptions::follower(&secret)
 /// }
 /// .interval(Duration::from_secs(1))
+/// .id_lists(IdListOptions::new(&secret))
+/// .notices(true)
 /// .last_good_file("/var/lib/my-service/flags.json");
 ///
 /// let store = Arc::new(Store::new());
@@ -161,11 +287,17 @@ struct Scripts {
 pub struct RedisStore {
     connection: ConnectionManager,
     scripts: Arc<Scripts>,
+    layout: RedisLayout,
+    /// For the subscription's own connection (never printed: it may hold a password).
+    url: String,
+    options: RedisOptions,
 }
 
 impl fmt::Debug for RedisStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RedisStore").finish_non_exhaustive()
+        f.debug_struct("RedisStore")
+            .field("layout", &self.layout)
+            .finish_non_exhaustive()
     }
 }
 
@@ -206,11 +338,155 @@ impl RedisStore {
             set: with_version(SET),
             acquire: redis::Script::new(ACQUIRE),
             release: redis::Script::new(RELEASE),
+            adapter_version: redis::Script::new(&format!(
+                "{ADAPTER_VERSION_FN}\n{ADAPTER_VERSION}"
+            )),
+            adapter_set: redis::Script::new(&format!("{ADAPTER_VERSION_FN}\n{ADAPTER_SET}")),
         });
         Ok(RedisStore {
             connection,
             scripts,
+            layout: options.layout.clone(),
+            url: url.to_owned(),
+            options,
         })
+    }
+}
+
+/// The hashes of the adapter layout: values, times, fencing tokens.
+struct AdapterHashes {
+    values: String,
+    times: String,
+    fences: String,
+}
+
+impl AdapterHashes {
+    /// An invocation of `script` with the three hashes as its first keys.
+    fn keyed<'s>(&self, script: &'s redis::Script) -> redis::ScriptInvocation<'s> {
+        let mut invocation = script.key(&self.values);
+        invocation.key(&self.times).key(&self.fences);
+        invocation
+    }
+}
+
+impl RedisStore {
+    fn adapter(&self) -> Option<AdapterHashes> {
+        match &self.layout {
+            RedisLayout::KeyHash => None,
+            RedisLayout::Adapter { hash } => Some(AdapterHashes {
+                values: hash.clone(),
+                times: format!("{hash}-time"),
+                fences: format!("{hash}-flagcore-fence"),
+            }),
+        }
+    }
+
+    async fn adapter_get(
+        &self,
+        h: &AdapterHashes,
+        key: &str,
+    ) -> Result<Option<StoreValue>, SyncError> {
+        let mut c = self.connection.clone();
+        let (value, time): (Option<Vec<u8>>, Option<String>) = redis::pipe()
+            .hget(&h.values, key)
+            .hget(&h.times, key)
+            .query_async(&mut c)
+            .await
+            .map_err(store_error)?;
+        let Some(value) = value else {
+            return Ok(None);
+        };
+        let data = adapter_decode(&value)?;
+        Ok(Some(StoreValue::new(
+            data,
+            time.and_then(|t| t.parse().ok()),
+        )))
+    }
+
+    async fn adapter_set(
+        &self,
+        h: &AdapterHashes,
+        key: &str,
+        value: &[u8],
+        meta: &WriteMeta,
+    ) -> Result<Written, SyncError> {
+        let mut c = self.connection.clone();
+        let (lease_key, holder, token) = match &meta.fence {
+            Some(f) => (f.lease_key.as_str(), f.holder.as_str(), f.token),
+            None => (h.values.as_str(), "", 0),
+        };
+        let now = crate::http::now_ms();
+        let (outcome, detail): (String, String) = h
+            .keyed(&self.scripts.adapter_set)
+            .key(lease_key)
+            .arg(key)
+            .arg(holder)
+            .arg(token)
+            .arg(adapter_encode(value))
+            .arg(now)
+            .invoke_async(&mut c)
+            .await
+            .map_err(store_error)?;
+        written(&outcome, detail)
+    }
+}
+
+/// What a write script's answer `{outcome, detail}` means.
+fn written(outcome: &str, detail: String) -> Result<Written, SyncError> {
+    match outcome {
+        "stored" => Ok(Written::Stored(detail)),
+        "newer" => Ok(Written::KeptNewer(detail)),
+        _ => Err(SyncError::Fenced {
+            by: Some(detail).filter(|d| !d.is_empty()),
+        }),
+    }
+}
+
+/// The pub/sub channel of the notices of `key`.
+fn channel(key: &str) -> String {
+    format!("flagcore|changed|{key}")
+}
+
+/// `url` asking for RESP3, the protocol of push messages (the subscription's connection
+/// only: the store's other commands keep RESP2, whose replies the scripts are written for).
+fn resp3(url: &str) -> String {
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}protocol=resp3")
+}
+
+/// Time between two attempts to subscribe again after the subscription's connection broke.
+const RESUBSCRIBE: Duration = Duration::from_millis(200);
+
+/// Forwards the messages of a subscription as a growing count until the receiver is
+/// dropped; subscribes again (reconnecting) after a disconnection, and counts that too.
+async fn forward_notices(
+    mut manager: ConnectionManager,
+    channel: String,
+    mut pushes: tokio::sync::mpsc::UnboundedReceiver<redis::PushInfo>,
+    count: tokio::sync::watch::Sender<u64>,
+) {
+    loop {
+        let push = tokio::select! {
+            () = count.closed() => return,
+            push = pushes.recv() => push,
+        };
+        let Some(push) = push else {
+            return;
+        };
+        match push.kind {
+            redis::PushKind::Message => count.send_modify(|n| *n += 1),
+            redis::PushKind::Disconnection => loop {
+                tokio::select! {
+                    () = count.closed() => return,
+                    () = tokio::time::sleep(RESUBSCRIBE) => {}
+                }
+                if manager.subscribe(&channel).await.is_ok() {
+                    count.send_modify(|n| *n += 1);
+                    break;
+                }
+            },
+            _ => {}
+        }
     }
 }
 
@@ -221,6 +497,9 @@ fn text(bytes: Vec<u8>) -> String {
 impl DataStore for RedisStore {
     fn get<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Option<StoreValue>> {
         Box::pin(async move {
+            if let Some(h) = self.adapter() {
+                return self.adapter_get(&h, key).await;
+            }
             let mut c = self.connection.clone();
             let mut parts: Vec<Vec<u8>> = self
                 .scripts
@@ -257,6 +536,9 @@ impl DataStore for RedisStore {
         meta: &'a WriteMeta,
     ) -> StoreFuture<'a, Written> {
         Box::pin(async move {
+            if let Some(h) = self.adapter() {
+                return self.adapter_set(&h, key, value, meta).await;
+            }
             let mut c = self.connection.clone();
             let (lease_key, holder, token) = match &meta.fence {
                 Some(f) => (f.lease_key.as_str(), f.holder.as_str(), f.token),
@@ -275,25 +557,66 @@ impl DataStore for RedisStore {
                 .invoke_async(&mut c)
                 .await
                 .map_err(store_error)?;
-            match outcome.as_str() {
-                "stored" => Ok(Written::Stored(detail)),
-                "newer" => Ok(Written::KeptNewer(detail)),
-                _ => Err(SyncError::Fenced {
-                    by: Some(detail).filter(|d| !d.is_empty()),
-                }),
-            }
+            written(&outcome, detail)
         })
     }
 
     fn version<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Option<String>> {
         Box::pin(async move {
             let mut c = self.connection.clone();
+            if let Some(h) = self.adapter() {
+                return h
+                    .keyed(&self.scripts.adapter_version)
+                    .arg(key)
+                    .invoke_async(&mut c)
+                    .await
+                    .map_err(store_error);
+            }
             self.scripts
                 .version
                 .key(key)
                 .invoke_async(&mut c)
                 .await
                 .map_err(store_error)
+        })
+    }
+
+    fn notify_changed<'a>(&'a self, key: &'a str) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let mut c = self.connection.clone();
+            let _receivers: i64 = redis::cmd("PUBLISH")
+                .arg(channel(key))
+                .arg("1")
+                .query_async(&mut c)
+                .await
+                .map_err(store_error)?;
+            Ok(())
+        })
+    }
+
+    /// A subscription on a connection of its own (RESP3 push messages, Redis 6 or later),
+    /// forwarded by a task until the receiver is dropped.
+    fn subscribe_changes<'a>(
+        &'a self,
+        key: &'a str,
+    ) -> StoreFuture<'a, Option<tokio::sync::watch::Receiver<u64>>> {
+        Box::pin(async move {
+            let client = redis::Client::open(resp3(&self.url)).map_err(store_error)?;
+            let (push_tx, pushes) = tokio::sync::mpsc::unbounded_channel();
+            let config = ConnectionManagerConfig::new()
+                .set_connection_timeout(Some(self.options.connect_timeout))
+                .set_response_timeout(Some(self.options.response_timeout))
+                .set_number_of_retries(1)
+                .set_push_sender(push_tx)
+                .set_automatic_resubscription();
+            let mut manager = ConnectionManager::new_with_config(client, config)
+                .await
+                .map_err(store_error)?;
+            let channel = channel(key);
+            manager.subscribe(&channel).await.map_err(store_error)?;
+            let (count, notices) = tokio::sync::watch::channel(0);
+            tokio::spawn(forward_notices(manager, channel, pushes, count));
+            Ok(Some(notices))
         })
     }
 

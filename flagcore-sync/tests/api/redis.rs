@@ -4,14 +4,15 @@
 //! property of the design (a tick, the lease time), not of the machine's speed.
 
 mod harness;
+mod interop;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use flagcore::{Store, User};
 use flagcore_sync::{
-    store_key, DataStore, DataStoreOptions, DataStoreSync, Fence, InitSource, KeySchema,
-    RedisStore, Role, StatsigOptions, StorePath, SyncError, WriteMeta, Written,
+    store_key, DataStore, DataStoreOptions, DataStoreSync, Fence, IdListOptions, InitSource,
+    KeySchema, RedisStore, Role, StatsigOptions, StorePath, SyncError, WriteMeta, Written,
 };
 
 use super::server::{payload, settle, until, Reply, Server, SPECS};
@@ -637,5 +638,106 @@ async fn a_fleet_of_200_polls_statsig_once_per_interval_and_follows_a_flip_quick
     );
     for i in writers.into_iter().chain(followers) {
         drop(i);
+    }
+}
+
+/// ID lists flow from the writer (synced from Statsig) to followers through the store, in
+/// the forward-proxy layout; appended members follow, and a Redis that lost its data gets
+/// the lists written back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn id_lists_flow_from_the_writer_to_followers_and_are_written_back() {
+    let mut redis = Redis::start();
+    let server = Server::start();
+    server.set_specs(Reply::Serve(payload(1, true)));
+    let manifest = |file: &[u8]| {
+        let entry = serde_json::json!({"name": "l", "url": format!("{}/list_l", server.base()),
+            "size": file.len(), "creationTime": 1, "fileID": "f1"});
+        Reply::Serve(serde_json::to_vec(&serde_json::json!({ "l": entry })).unwrap())
+    };
+    let mut file = b"+aaaaaaaa\n".to_vec();
+    server.set_file("/list_l", &file);
+    server.set_manifest(manifest(&file));
+    let lists = || {
+        IdListOptions::new(SECRET)
+            .manifest_url(server.manifest_url())
+            .interval(STATSIG_INTERVAL)
+    };
+    let fleet = [
+        instance(&redis.url(), writer(&server, "w").id_lists(lists())),
+        instance(&redis.url(), follower().id_lists(lists())),
+    ];
+    let members = |i: &Instance| i.store.id_lists().len("l");
+    until("both hold the list", || {
+        fleet.iter().all(|i| members(i) == 1)
+    })
+    .await;
+    assert!(fleet[1].store.id_lists().contains_hashed("l", "aaaaaaaa"));
+
+    file.extend_from_slice(b"+bbbbbbbb\n-aaaaaaaa\n+cccccccc\n");
+    server.set_file("/list_l", &file);
+    server.set_manifest(manifest(&file));
+    until("the follower follows the append", || {
+        let l = fleet[1].store.id_lists();
+        l.len("l") == 2 && l.contains_hashed("l", "cccccccc") && !l.contains_hashed("l", "aaaaaaaa")
+    })
+    .await;
+
+    redis.restart();
+    let key = store_key(StorePath::IdLists, SECRET, KeySchema::Hashed);
+    until("the lists written back", || {
+        redis.query::<bool>(redis::cmd("HEXISTS").arg(&key).arg("config"))
+    })
+    .await;
+    let late = instance(&redis.url(), follower().id_lists(lists()));
+    until("a new follower gets them", || members(&late) == 2).await;
+    assert_eq!(*late.store.id_lists(), *fleet[0].store.id_lists());
+    for i in fleet.into_iter().chain([late]) {
+        i.sync.shutdown().await;
+    }
+}
+
+/// With notices (Redis pub/sub), a follower whose poll is far apart serves a write as soon
+/// as the writer made it, and again after Redis restarted (the subscription comes back).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_notices_a_follower_serves_a_write_at_once_and_after_a_restart() {
+    let mut redis = Redis::start();
+    let server = Server::start();
+    server.set_specs(Reply::Serve(payload(1, true)));
+    let w = instance(&redis.url(), writer(&server, "w"));
+    let poll = Duration::from_secs(30);
+    let f = instance(
+        &redis.url(),
+        DataStoreOptions::follower(SECRET)
+            .interval(poll)
+            .notices(true),
+    );
+    // The first read is at once, after the subscription.
+    until("the follower serves", || gate(&f.store) == Some(true)).await;
+
+    for (at, on) in [(2, false), (3, true)] {
+        if at == 3 {
+            // Redis restarts empty: the writer writes back, then the new payload.
+            redis.restart();
+        }
+        let writes = w.sync.store_status().writes;
+        server.set_specs(Reply::Serve(payload(at, on)));
+        until("the writer wrote", || {
+            w.sync.store_status().writes > writes && time(&w.store) == Some(at)
+        })
+        .await;
+        let wrote = Instant::now();
+        until("the follower serves the write", || {
+            gate(&f.store) == Some(on)
+        })
+        .await;
+        let lag = wrote.elapsed();
+        println!("payload {at}: served {lag:?} after the write (poll interval {poll:?})");
+        assert!(
+            lag < Duration::from_secs(2),
+            "{lag:?}: a notice, not the poll"
+        );
+    }
+    for i in [w, f] {
+        i.sync.shutdown().await;
     }
 }

@@ -113,6 +113,23 @@ impl IdLists {
         self.lists.keys().map(String::as_str)
     }
 
+    /// The hashed members of `list` (none when it does not exist), in no particular order:
+    /// what a data store snapshot of the list holds.
+    ///
+    /// ```
+    /// let mut lists = flagcore::IdLists::default();
+    /// lists.insert_id("beta_testers", "123");
+    /// assert_eq!(lists.members("beta_testers").collect::<Vec<_>>(), ["pmWkWSBC"]);
+    /// ```
+    pub fn members<'a>(&'a self, list: &str) -> impl Iterator<Item = &'a str> + 'a {
+        self.lists
+            .get(list)
+            .into_iter()
+            .flatten()
+            // Members are inserted from `&str` or hashed to base64: always UTF-8.
+            .filter_map(|h| std::str::from_utf8(h).ok())
+    }
+
     /// Number of members of `list` (0 when it does not exist).
     pub fn len(&self, list: &str) -> usize {
         self.lists.get(list).map_or(0, HashSet::len)
