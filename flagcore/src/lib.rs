@@ -139,6 +139,7 @@ mod user;
 mod value;
 
 pub use client_init::{ClientInitOptions, HashAlgorithm};
+pub use eval::sticky;
 pub use eval::{
     Clock, CountryLookup, Evaluation, FixedClock, IdLists, JsonObject, Kind, Options, Reason,
     SecondaryExposure, SecondaryExposures, SystemClock,

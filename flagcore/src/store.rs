@@ -24,7 +24,7 @@ use crate::user::User;
 /// was evaluated with, so one scratch serves one live result at a time.
 #[derive(Debug, Default)]
 pub struct Scratch {
-    sec: Vec<RawExposure>,
+    pub(crate) sec: Vec<RawExposure>,
 }
 
 impl Scratch {
@@ -497,6 +497,31 @@ impl View {
         }
     }
 
+    /// The store's exposure sink, when one is configured.
+    pub(crate) fn sink(&self) -> Option<&dyn ExposureSink> {
+        self.options.exposure_sink.as_deref()
+    }
+
+    /// A layer result whose reads log through this view. `sec` is the buffer `shaped`
+    /// attaches its exposures from.
+    #[inline(always)]
+    pub(crate) fn layer_from<'a>(
+        &'a self,
+        user: &'a User<'a>,
+        shaped: Shaped<'a>,
+        sec: Vec<RawExposure>,
+        exposures: Exposures,
+    ) -> Layer<'a> {
+        Layer {
+            view: self,
+            user,
+            bare: shaped.bare(),
+            shaped,
+            sec,
+            exposures,
+        }
+    }
+
     /// The local overrides, when there are any.
     pub(crate) fn local_overrides(&self) -> Option<&Overrides> {
         Some(&*self.overrides).filter(|o| !o.is_empty())
@@ -544,7 +569,7 @@ impl View {
     ) -> Shaped<'a> {
         let env = self.env();
         let overrides = self.local_overrides();
-        let shaped = evaluate(
+        let (shaped, _) = evaluate(
             self.ruleset(),
             &env,
             overrides,
@@ -694,27 +719,13 @@ impl View {
                 Exposures::Suppress,
                 false,
             );
-            return Layer {
-                view: self,
-                user,
-                bare: shaped.bare(),
-                shaped,
-                sec,
-                exposures,
-            };
+            return self.layer_from(user, shaped, sec, exposures);
         }
         // The layer keeps the thread's buffer (its exposures are reported at each read) and
         // gives it back when dropped.
         let mut sec = SCRATCH.try_with(Cell::take).unwrap_or_default();
         let shaped = self.run(&mut sec, user, Kind::Layer, name, Exposures::Suppress, true);
-        Layer {
-            view: self,
-            user,
-            bare: shaped.bare(),
-            shaped,
-            sec,
-            exposures,
-        }
+        self.layer_from(user, shaped, sec, exposures)
     }
 }
 
@@ -886,6 +897,7 @@ impl Ruleset {
             name,
             true,
         )
+        .0
         .attach(&scratch.sec)
     }
 
@@ -956,7 +968,7 @@ fn gate_value_mapped(rs: &Ruleset, env: &Env<'_>, user: &User<'_>, name: &str) -
     ev.evaluate(name, Kind::Gate, &mut rec).is_ok() && rec.value
 }
 
-fn empty_map() -> &'static Map<String, Json> {
+pub(crate) fn empty_map() -> &'static Map<String, Json> {
     static EMPTY: OnceLock<Map<String, Json>> = OnceLock::new();
     EMPTY.get_or_init(Map::new)
 }
@@ -1026,7 +1038,7 @@ pub(crate) struct Shaped<'a> {
 impl<'a> Shaped<'a> {
     /// The result without exposure lists (borrowing only the snapshot).
     #[inline(always)]
-    fn bare(self) -> Evaluation<'a> {
+    pub(crate) fn bare(self) -> Evaluation<'a> {
         self.e
     }
 
@@ -1051,7 +1063,8 @@ impl<'a> Shaped<'a> {
     }
 }
 
-fn plain(e: Evaluation<'_>) -> Shaped<'_> {
+/// A result whose exposure lists are already in it (no buffer to attach).
+pub(crate) fn plain(e: Evaluation<'_>) -> Shaped<'_> {
     Shaped {
         e,
         strs: &[],
@@ -1061,7 +1074,10 @@ fn plain(e: Evaluation<'_>) -> Shaped<'_> {
 }
 
 /// One top-level evaluation, shaped into the reported record (spec 4.11). The exposures
-/// stay in `sec` (when `keep_exposures`); [`Shaped::attach`] adds them.
+/// stay in `sec` (when `keep_exposures`); [`Shaped::attach`] adds them. Also returns the raw
+/// return value the result's JSON comes from (`None` for a merged layer value and for
+/// results that evaluated nothing), which sticky assignments persist; callers that do not
+/// need it drop it, and inlining removes it.
 #[inline(always)] // Builds the result in the caller's frame instead of copying it out.
 #[allow(clippy::too_many_arguments)] // Internal; every caller passes all of them.
 pub(crate) fn evaluate<'a>(
@@ -1073,16 +1089,16 @@ pub(crate) fn evaluate<'a>(
     kind: Kind,
     name: &'a str,
     keep_exposures: bool,
-) -> Shaped<'a> {
+) -> (Shaped<'a>, Option<&'a ReturnValue>) {
     sec.clear();
     let lcut = rs.map_or(0, Ruleset::time);
     if let Some(o) = overrides {
         if let Some(e) = overridden(o, user, kind, name, lcut) {
-            return plain(e);
+            return (plain(e), None);
         }
     }
     let Some(rs) = rs else {
-        return plain(blank(kind, name, Reason::NoRuleset, 0));
+        return (plain(blank(kind, name, Reason::NoRuleset, 0)), None);
     };
     let mut rec = Record::default();
     let (outcome, id_list_used, country_not_loaded) = {
@@ -1097,11 +1113,11 @@ pub(crate) fn evaluate<'a>(
             let mut e = blank(kind, name, Reason::DepthExceeded, lcut);
             e.rule_id = rs.str(SID_DEFAULT);
             e.undelegated = None;
-            return plain(e);
+            return (plain(e), None);
         }
     };
     if found == Found::Unrecognized {
-        return plain(blank(kind, name, Reason::Unrecognized, lcut));
+        return (plain(blank(kind, name, Reason::Unrecognized, lcut)), None);
     }
     let reason = if rec.unsupported {
         Reason::Unsupported
@@ -1160,10 +1176,11 @@ pub(crate) fn evaluate<'a>(
         lcut,
         override_config_name: rec.override_config_name,
     };
-    Shaped {
+    let shaped = Shaped {
         e,
         strs: &rs.strs,
         secondary_len: Some(n),
         undelegated,
-    }
+    };
+    (shaped, rec.json)
 }

@@ -217,6 +217,7 @@ impl<'v> Ctx<'v, '_> {
             name,
             true,
         )
+        .0
         .attach(sec)
     }
 }
