@@ -9,7 +9,7 @@
 //! ```
 //!
 //! [`experiment`] and [`layer`] do the whole loop: the spec's unit type gives the
-//! [`storage_key`](flagcore::sticky::storage_key), the storage loads the user's values
+//! [`storage_key`], the storage loads the user's values
 //! (none stored: an empty map, so that a first assignment is saved), the core evaluates,
 //! and the change is written back. The storage is blocking, as the official interface is:
 //! [`FileStorage`] reads and writes a file per call, so on an async runtime call these
