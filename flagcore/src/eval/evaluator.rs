@@ -364,10 +364,16 @@ impl<'r, 'u, 'e> Evaluator<'r, 'u, 'e> {
     pub(crate) fn gate_value(&mut self, spec: &'r Spec) -> bool {
         let mut rec = Record::default();
         for rule in &spec.rules {
-            match self.conditions_value(rule, &mut rec) {
-                Err(value) => return value,
-                Ok(false) => continue,
-                Ok(true) => {}
+            if !rule.public_only {
+                if self.eval_conditions(rule, &mut rec).is_err() {
+                    return false;
+                }
+                if rec.unsupported {
+                    return rec.value;
+                }
+                if !rec.value {
+                    continue;
+                }
             }
             if matches!(rule.config_delegate, Some((_, Some(_)))) {
                 // A gate that delegates (not something Statsig produces): the general path.

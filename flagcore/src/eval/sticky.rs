@@ -44,7 +44,7 @@ use serde_json::Value as Json;
 use super::evaluator::{Evaluator, RuleFilter};
 use super::record::{Kind, RawExposure};
 use super::result::{Evaluation, JsonObject, Reason, SecondaryExposure, SecondaryExposures};
-use crate::load::{ReturnValue, Ruleset};
+use crate::load::{ReturnValue, Ruleset, Spec, Specs};
 use crate::store::{empty_map, evaluate, plain, Exposure, Exposures, Layer, Scratch, View};
 use crate::user::User;
 
@@ -488,10 +488,7 @@ impl View {
             Kind::DynamicConfig | Kind::Experiment => &rs.configs,
             Kind::Layer => &rs.layers,
         };
-        specs
-            .find(name)
-            .and_then(|i| specs.list.get(i))
-            .map(|s| &*s.id_type)
+        spec(specs, name).map(|s| &*s.id_type)
     }
 
     /// Evaluates an experiment with the user's persisted values (the official
@@ -691,7 +688,7 @@ impl View {
     }
 
     fn filtered_value(&self, rs: &Ruleset, user: &User<'_>, spec: &str, f: RuleFilter) -> bool {
-        let Some(spec) = rs.configs.find(spec).and_then(|i| rs.configs.list.get(i)) else {
+        let Some(spec) = self::spec(&rs.configs, spec) else {
             return false;
         };
         let env = self.env();
@@ -704,8 +701,14 @@ impl View {
 
 /// `isActive` of the dynamic config (experiment) `name`, when it exists and says.
 fn spec_is_active(rs: &Ruleset, name: &str) -> Option<bool> {
-    let i = rs.configs.find(name)?;
-    rs.configs.list.get(i)?.is_active
+    spec(&rs.configs, name)?.is_active
+}
+
+/// The spec `name` of `specs`. Out of line: one more caller of the (inlined) name lookup
+/// here would change how the compiler inlines it into the hot evaluation paths.
+#[inline(never)]
+fn spec<'s>(specs: &'s Specs, name: &str) -> Option<&'s Spec> {
+    specs.find(name).and_then(|i| specs.list.get(i))
 }
 
 #[cfg(test)]
