@@ -272,6 +272,10 @@ impl<'r, 'u, 'e> Evaluator<'r, 'u, 'e> {
         if !rec.meta_set {
             rec.meta_set = true;
             rec.id_type = Some(&spec.id_type);
+        }
+        // The first spec with a version gives it (Statsig's `if result.version.is_none()`): a
+        // layer without one takes its delegate's, even a delegate a multi-rule layer skips.
+        if rec.version.is_none() {
             rec.version = spec.version;
         }
         if let Some(a) = spec.is_active {
