@@ -16,7 +16,9 @@ a.json is the `experiments_layers` case with spec versions; b.json moves users: 
 Control shrinks (users switch to Test), its layer allocation halves (users leave the
 experiment), layer_main delegates to exp_ab for fewer buckets, the targeting gate drops US
 users, and exp_targeted gains a console override rule for two users; c.json makes exp_ab and
-exp_company inactive.
+exp_company inactive. n.json is the `layers_new_eval` case (multi-rule layers, an experiment
+whose group returns a boolean); n2.json makes its exp_ab inactive and drops exp_targeted's
+Control group to nothing.
 """
 import copy, json, os
 
@@ -117,6 +119,27 @@ for user in users[:6]:
             for flags in ({}, {"enforce_targeting": True, "enforce_overrides": True}):
                 steps.append(dict({"payload": payload, "kind": "layer", "name": "layer_main", "user": user,
                                    "persisted": values}, **flags))
+
+# Multi-rule layers (useNewLayerEval) and boolean return values.
+nl = json.load(open(os.path.join(here, "..", "layers_new_eval", "dcs.json")))
+nl_users = [json.loads(l) for l in open(os.path.join(here, "..", "layers_new_eval", "users.jsonl"))]
+n = copy.deepcopy(nl)
+n["dynamic_configs"]["exp_ab"]["version"] = 5
+n2 = copy.deepcopy(n)
+n2["time"] = n["time"] + 86_400_000
+n2["dynamic_configs"]["exp_ab"]["isActive"] = False
+n2["condition_map"]["c10"]["targetValue"] = 0
+for name, p in (("n.json", n), ("n2.json", n2)):
+    with open(os.path.join(here, name), "w") as f:
+        json.dump(p, f, sort_keys=True)
+        f.write("\n")
+nl_entities = [("experiment", e) for e in sorted(n["dynamic_configs"])] + \
+              [("layer", l) for l in sorted(n["layer_configs"])]
+for user in nl_users[:10]:
+    for kind, name in nl_entities:
+        for payload, persisted in (("n.json", "stored"), ("n2.json", "stored"), ("n.json", "stored"),
+                                   ("n2.json", "none"), ("n2.json", "stored")):
+            steps.append({"payload": payload, "kind": kind, "name": name, "user": user, "persisted": persisted})
 
 with open(os.path.join(here, "script.jsonl"), "w") as f:
     for s in steps:
