@@ -109,7 +109,7 @@ pub fn storage_key(user: &User<'_>, id_type: &str) -> Option<String> {
 /// assert_eq!(back["config_delegate"], serde_json::Value::Null);
 /// # Ok::<(), serde_json::Error>(())
 /// ```
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default)]
 pub struct StickyValues {
     /// The boolean value (always `true` for values the official core saves).
     pub value: bool,
@@ -130,9 +130,38 @@ pub struct StickyValues {
     exposures: StoredExposures,
 }
 
+/// Equal when every field and both exposure lists (entry by entry) are.
+impl PartialEq for StickyValues {
+    fn eq(&self, other: &StickyValues) -> bool {
+        fn same(a: Option<SecondaryExposures<'_>>, b: Option<SecondaryExposures<'_>>) -> bool {
+            match (a, b) {
+                (Some(a), Some(b)) => a.len() == b.len() && a.iter().eq(b.iter()),
+                (None, None) => true,
+                _ => false,
+            }
+        }
+        self.value == other.value
+            && self.json_value == other.json_value
+            && self.rule_id == other.rule_id
+            && self.group_name == other.group_name
+            && self.config_delegate == other.config_delegate
+            && self.explicit_parameters == other.explicit_parameters
+            && self.time == other.time
+            && self.config_version == other.config_version
+            && same(
+                Some(self.secondary_exposures()),
+                Some(other.secondary_exposures()),
+            )
+            && same(
+                self.undelegated_secondary_exposures(),
+                other.undelegated_secondary_exposures(),
+            )
+    }
+}
+
 /// The two exposure lists of a [`StickyValues`], in the compact form results borrow:
-/// entries index a string table of their own.
-#[derive(Clone, Debug, Default, PartialEq)]
+/// entries index a string table of their own (equality is [`StickyValues`]'s).
+#[derive(Clone, Debug, Default)]
 struct StoredExposures {
     strs: Vec<Box<str>>,
     secondary: Vec<RawExposure>,
@@ -715,7 +744,7 @@ fn spec<'s>(specs: &'s Specs, name: &str) -> Option<&'s Spec> {
 mod tests {
     use serde_json::json;
 
-    use super::StickyValues;
+    use super::{SecondaryExposure, StickyValues};
 
     /// The official serialisation test's value reads, and writes back every field in the
     /// official order.
@@ -745,6 +774,24 @@ mod tests {
             text.ends_with(r#""time":1757974789243,"config_version":1}"#),
             "{text}"
         );
+    }
+
+    /// Equality is by content, not by how the exposure strings happen to be stored.
+    #[test]
+    fn equality_ignores_the_string_table() {
+        let e = |gate| SecondaryExposure {
+            gate,
+            gate_value: true,
+            rule_id: "r",
+        };
+        let mut a = StickyValues::default();
+        a.set_secondary_exposures([e("old")]);
+        a.set_secondary_exposures([e("g")]);
+        let mut b = StickyValues::default();
+        b.set_secondary_exposures([e("g")]);
+        assert_eq!(a, b);
+        b.set_undelegated_secondary_exposures(Some([e("g")]));
+        assert_ne!(a, b);
     }
 
     #[test]
