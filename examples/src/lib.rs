@@ -84,3 +84,59 @@ pub fn sorted(v: Value) -> Value {
         v => v,
     }
 }
+
+/// A sticky evaluation in the format of the reference program's `--sticky` mode: the
+/// result (`value`, `rule_id`, `group_name`, `reason`, `lcut`, `is_experiment_active`,
+/// exposure lists, and for layers `allocated_experiment`) and the storage operations
+/// (`ops`: `[]`, or one `save` with the values' JSON, or one `delete`). The reason is
+/// written as the official core writes it with a bootstrap payload (`Bootstrap:Recognized`,
+/// `Persisted`). `version` is the official `details.version`: the spec's version, and for a
+/// persisted result the stored `config_version` (pass `persisted`, the values evaluated
+/// with), while [`Evaluation::version`] stays the spec's, as the official exposure reports it.
+pub fn sticky_line(
+    e: &Evaluation<'_>,
+    change: &flagcore::sticky::Change,
+    persisted: Option<&flagcore::sticky::UserPersistedValues>,
+) -> Value {
+    use flagcore::sticky::Change;
+    let reason = match e.reason() {
+        flagcore::Reason::Persisted => "Persisted".to_owned(),
+        r => format!("Bootstrap:{}", r.label()),
+    };
+    let layer = e.kind() == Kind::Layer;
+    let persisted_result = e.reason() == flagcore::Reason::Persisted;
+    // The official live layer reports "active" only through its allocated experiment; a
+    // persisted result is always active.
+    let active = e.is_experiment_active()
+        && (!layer || persisted_result || e.allocated_experiment().is_some());
+    let mut result = json!({
+        "value": Value::Object(e.json().to_map()),
+        "rule_id": e.rule_id(),
+        "group_name": e.group_name(),
+        "reason": reason,
+        "lcut": Some(e.ruleset_time()).filter(|t| *t > 0),
+        "version": if persisted_result {
+            persisted
+                .and_then(|p| p.get(e.name()))
+                .and_then(|v| v.config_version)
+        } else {
+            e.version()
+        },
+        "is_experiment_active": active,
+        "secondary_exposures": exposures_json(e.secondary_exposures()),
+        "undelegated_secondary_exposures": e.undelegated_secondary_exposures().map(exposures_json),
+    });
+    if layer {
+        result["allocated_experiment"] = json!(e.allocated_experiment());
+    }
+    let ops = match change {
+        Change::None => json!([]),
+        Change::Save {
+            key,
+            config,
+            values,
+        } => json!([{"op": "save", "key": key, "config": config, "values": values}]),
+        Change::Delete { key, config } => json!([{"op": "delete", "key": key, "config": config}]),
+    };
+    json!({"result": result, "ops": ops})
+}

@@ -475,3 +475,96 @@ fn overrides_agree_fully() {
     ));
     let _ = std::fs::remove_dir_all(&tmp);
 }
+
+/// Sticky assignments (`tests/data/sticky/`): every step of `script.jsonl` (a user, an
+/// experiment or layer, a payload among `a.json`, `b.json`, `c.json` whose allocations
+/// differ, the persisted values passed, the enforce flags) evaluated with
+/// `experiment_sticky` / `layer_sticky`, given the persisted values the official core was
+/// given (`persisted_in`, as its storage wrote them), against the official answer in
+/// `expected.jsonl` (made by `gen_sticky.py` and the reference program's `--sticky` mode):
+/// value, rule id, group, reason, lcut, active state, exposure lists, allocated experiment,
+/// and the save or delete the official core made, the saved values compared as JSON.
+#[test]
+fn sticky_assignments_agree_fully() {
+    use flagcore::sticky::{StickyOptions, UserPersistedValues};
+    use flagcore::{Exposures, Scratch, Store, UserData};
+    use serde_json::Value;
+    use std::collections::HashMap;
+
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/sticky");
+    let read = |name: &str| {
+        std::fs::read_to_string(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+    };
+    let script: Vec<Value> = read("script.jsonl")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("script line"))
+        .collect();
+    let expected: Vec<Value> = read("expected.jsonl")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("expected line"))
+        .collect();
+    assert_eq!(script.len(), expected.len(), "one answer per step");
+    let mut stores: HashMap<String, Store> = HashMap::new();
+    let mut scratch = Scratch::new();
+    let (mut agree, mut persisted, mut saves, mut deletes) = (0usize, 0usize, 0usize, 0usize);
+    let mut shown = 0;
+    for (step, want) in script.iter().zip(&expected) {
+        let payload = step["payload"].as_str().expect("payload");
+        let store = stores.entry(payload.to_owned()).or_insert_with(|| {
+            let store = Store::new();
+            store
+                .load_json(read(payload).as_bytes())
+                .expect("payload loads");
+            store
+        });
+        let snapshot = store.snapshot();
+        let data = UserData::from_json(step["user"].to_string().as_bytes()).expect("user");
+        let user = data.view();
+        let values: Option<UserPersistedValues> = match &want["persisted_in"] {
+            Value::Null => None,
+            v => Some(serde_json::from_value(v.clone()).expect("official values load")),
+        };
+        let options = StickyOptions {
+            persisted: values.as_ref(),
+            enforce_overrides: step["enforce_overrides"].as_bool().unwrap_or(false),
+            enforce_targeting: step["enforce_targeting"].as_bool().unwrap_or(false),
+            exposures: Exposures::Suppress,
+        };
+        let name = step["name"].as_str().expect("name");
+        let got = if step["kind"] == "layer" {
+            let (layer, change) = snapshot.layer_sticky(&user, name, options);
+            flagcore_examples::sticky_line(&layer.evaluation(), &change, values.as_ref())
+        } else {
+            let (e, change) = snapshot.experiment_sticky(&mut scratch, &user, name, options);
+            flagcore_examples::sticky_line(&e, &change, values.as_ref())
+        };
+        let same = got["result"] == want["result"] && got["ops"] == want["ops"];
+        if same {
+            agree += 1;
+        } else if shown < 3 {
+            shown += 1;
+            println!(
+                "step {}: {step}\n  official {}\n  flagcore {got}",
+                want["step"],
+                serde_json::json!({"result": want["result"], "ops": want["ops"]})
+            );
+        }
+        persisted += usize::from(want["result"]["reason"] == "Persisted");
+        saves += usize::from(want["ops"][0]["op"] == "save");
+        deletes += usize::from(want["ops"][0]["op"] == "delete");
+    }
+    summary(&format!(
+        "conformance sticky assignments: {agree}/{} steps agree ({persisted} persisted results, \
+         {saves} saves, {deletes} deletes in the official answers)",
+        expected.len()
+    ));
+    assert_eq!(
+        agree,
+        expected.len(),
+        "sticky steps disagreeing with the official core"
+    );
+    assert!(
+        persisted > 100 && saves > 100,
+        "the cases exercise stickiness"
+    );
+}

@@ -617,7 +617,7 @@ fn reason(e: &flagcore::Evaluation<'_>) -> (&'static str, &'static str, &'static
     use flagcore::Reason;
     let label = e.reason().label();
     match e.reason() {
-        Reason::NoRuleset => ("", label, ""),
+        Reason::NoRuleset | Reason::Persisted => ("", label, ""),
         Reason::CountryLookupNotLoaded => ("CountryLookupNotLoaded:", label, ""),
         Reason::LocalOverride => ("LocalOverride:", "Recognized", ""),
         Reason::Recognized if e.used_id_list() => ("Network:", label, ":IdListInMemory"),

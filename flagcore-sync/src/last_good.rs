@@ -18,7 +18,8 @@ pub(crate) async fn save(path: &Path, bytes: &[u8]) -> Result<(), SyncError> {
         .map_err(SyncError::Io)
 }
 
-fn save_blocking(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+/// [`save`] on the calling thread.
+pub(crate) fn save_blocking(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write as _;
     let tmp = temporary(path);
     let written = (|| {

@@ -40,6 +40,9 @@
 //! - The same logger takes custom events ([`EventLogger::log_event`]: the metric events
 //!   experiments are scored on, never deduplicated) and manual exposures
 //!   ([`EventLogger::log_manual_exposure`]) for results evaluated without logging.
+//! - [`sticky`] keeps sticky assignments (Statsig's persistent storage): a
+//!   [`sticky::PersistentStorage`] in memory or in files, and the load–evaluate–save loop
+//!   around the core's sticky evaluation.
 //! - [`BlockingRuntime`] runs all of it for programs that have no tokio runtime.
 //!
 //! ```text
@@ -156,6 +159,7 @@ mod network;
 mod redis_store;
 mod statsig;
 mod status;
+pub mod sticky;
 mod task;
 mod updates;
 
@@ -267,6 +271,28 @@ pub enum SyncError {
     Fenced {
         /// Who holds the lease now, or the newer token, when known.
         by: Option<String>,
+    },
+    /// A file of a [`sticky::FileStorage`] could not be read or written (permissions, a
+    /// full disk): a load gives no sticky evaluation, a save or delete was not made. Check
+    /// the directory, then evaluate again.
+    #[error("the sticky-assignment file {} could not be read or written", path.display())]
+    StickyFile {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The IO error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file of a [`sticky::FileStorage`] does not hold a user's persisted values in the
+    /// official JSON shape (an object of `StickyValues`); it is left as it is. Fix or delete
+    /// it: until then that user's sticky evaluations fail.
+    #[error("the sticky-assignment file {} does not hold persisted values", path.display())]
+    StickyValues {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong with its JSON.
+        #[source]
+        source: serde_json::Error,
     },
 }
 

@@ -12,4 +12,5 @@ mod api {
     mod redis;
     pub(crate) mod server;
     mod statsig;
+    mod sticky;
 }

@@ -107,6 +107,11 @@
 //! # Ok::<(), flagcore::LoadError>(())
 //! ```
 //!
+//! - **Sticky assignments**: [`View::experiment_sticky`] and [`View::layer_sticky`] keep a
+//!   user in the group first assigned after the allocation changes, from values the caller
+//!   persisted (Statsig's persistent storage; [`sticky`]). The core does no IO: it returns
+//!   the [`sticky::Change`] to store; `flagcore_sync::sticky` has storages.
+//!
 //! ## Semantics
 //!
 //! Evaluation follows Statsig's server core: rules in order, conditions ANDed without
@@ -141,6 +146,7 @@ mod user;
 mod value;
 
 pub use client_init::{ClientInitOptions, HashAlgorithm};
+pub use eval::sticky;
 pub use eval::{
     Clock, CountryLookup, Evaluation, FixedClock, IdLists, InstallListener, JsonObject, Kind,
     Options, Reason, RulesetUpdate, SecondaryExposure, SecondaryExposures, SystemClock,

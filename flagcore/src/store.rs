@@ -24,7 +24,7 @@ use crate::user::User;
 /// was evaluated with, so one scratch serves one live result at a time.
 #[derive(Debug, Default)]
 pub struct Scratch {
-    sec: Vec<RawExposure>,
+    pub(crate) sec: Vec<RawExposure>,
 }
 
 impl Scratch {
@@ -504,6 +504,31 @@ impl View {
         }
     }
 
+    /// The store's exposure sink, when one is configured.
+    pub(crate) fn sink(&self) -> Option<&dyn ExposureSink> {
+        self.options.exposure_sink.as_deref()
+    }
+
+    /// A layer result whose reads log through this view. `sec` is the buffer `shaped`
+    /// attaches its exposures from.
+    #[inline(always)]
+    pub(crate) fn layer_from<'a>(
+        &'a self,
+        user: &'a User<'a>,
+        shaped: Shaped<'a>,
+        sec: Vec<RawExposure>,
+        exposures: Exposures,
+    ) -> Layer<'a> {
+        Layer {
+            view: self,
+            user,
+            bare: shaped.bare(),
+            shaped,
+            sec,
+            exposures,
+        }
+    }
+
     /// The local overrides, when there are any.
     pub(crate) fn local_overrides(&self) -> Option<&Overrides> {
         Some(&*self.overrides).filter(|o| !o.is_empty())
@@ -551,7 +576,7 @@ impl View {
     ) -> Shaped<'a> {
         let env = self.env();
         let overrides = self.local_overrides();
-        let shaped = evaluate(
+        let (shaped, _) = evaluate(
             self.ruleset(),
             &env,
             overrides,
@@ -701,27 +726,13 @@ impl View {
                 Exposures::Suppress,
                 false,
             );
-            return Layer {
-                view: self,
-                user,
-                bare: shaped.bare(),
-                shaped,
-                sec,
-                exposures,
-            };
+            return self.layer_from(user, shaped, sec, exposures);
         }
         // The layer keeps the thread's buffer (its exposures are reported at each read) and
         // gives it back when dropped.
         let mut sec = SCRATCH.try_with(Cell::take).unwrap_or_default();
         let shaped = self.run(&mut sec, user, Kind::Layer, name, Exposures::Suppress, true);
-        Layer {
-            view: self,
-            user,
-            bare: shaped.bare(),
-            shaped,
-            sec,
-            exposures,
-        }
+        self.layer_from(user, shaped, sec, exposures)
     }
 }
 
@@ -893,6 +904,7 @@ impl Ruleset {
             name,
             true,
         )
+        .0
         .attach(&scratch.sec)
     }
 
@@ -963,7 +975,7 @@ fn gate_value_mapped(rs: &Ruleset, env: &Env<'_>, user: &User<'_>, name: &str) -
     ev.evaluate(name, Kind::Gate, &mut rec).is_ok() && rec.value
 }
 
-fn empty_map() -> &'static Map<String, Json> {
+pub(crate) fn empty_map() -> &'static Map<String, Json> {
     static EMPTY: OnceLock<Map<String, Json>> = OnceLock::new();
     EMPTY.get_or_init(Map::new)
 }
@@ -1039,7 +1051,7 @@ pub(crate) struct Shaped<'a> {
 impl<'a> Shaped<'a> {
     /// The result without exposure lists (borrowing only the snapshot).
     #[inline(always)]
-    fn bare(self) -> Evaluation<'a> {
+    pub(crate) fn bare(self) -> Evaluation<'a> {
         self.e
     }
 
@@ -1064,7 +1076,8 @@ impl<'a> Shaped<'a> {
     }
 }
 
-fn plain(e: Evaluation<'_>) -> Shaped<'_> {
+/// A result whose exposure lists are already in it (no buffer to attach).
+pub(crate) fn plain(e: Evaluation<'_>) -> Shaped<'_> {
     Shaped {
         e,
         strs: &[],
@@ -1074,7 +1087,10 @@ fn plain(e: Evaluation<'_>) -> Shaped<'_> {
 }
 
 /// One top-level evaluation, shaped into the reported record (spec 4.11). The exposures
-/// stay in `sec` (when `keep_exposures`); [`Shaped::attach`] adds them.
+/// stay in `sec` (when `keep_exposures`); [`Shaped::attach`] adds them. Also returns the raw
+/// return value the result's JSON comes from (`None` for a merged layer value and for
+/// results that evaluated nothing), which sticky assignments persist; callers that do not
+/// need it drop it, and inlining removes it.
 #[inline(always)] // Builds the result in the caller's frame instead of copying it out.
 #[allow(clippy::too_many_arguments)] // Internal; every caller passes all of them.
 pub(crate) fn evaluate<'a>(
@@ -1086,13 +1102,13 @@ pub(crate) fn evaluate<'a>(
     kind: Kind,
     name: &'a str,
     keep_exposures: bool,
-) -> Shaped<'a> {
+) -> (Shaped<'a>, Option<&'a ReturnValue>) {
     sec.clear();
     let lcut = rs.map_or(0, Ruleset::time);
     let Some(rs) = rs else {
         return match overrides.and_then(|o| overridden_without_ruleset(o, user, kind, name)) {
-            Some(e) => plain(e),
-            None => plain(blank(kind, name, Reason::NoRuleset, 0)),
+            Some(e) => (plain(e), None),
+            None => (plain(blank(kind, name, Reason::NoRuleset, 0)), None),
         };
     };
     let mut rec = Record::default();
@@ -1109,11 +1125,11 @@ pub(crate) fn evaluate<'a>(
             let mut e = blank(kind, name, Reason::DepthExceeded, lcut);
             e.rule_id = rs.str(SID_DEFAULT);
             e.undelegated = None;
-            return plain(e);
+            return (plain(e), None);
         }
     };
     if found == Found::Unrecognized {
-        return plain(blank(kind, name, Reason::Unrecognized, lcut));
+        return (plain(blank(kind, name, Reason::Unrecognized, lcut)), None);
     }
     let reason = if rec.local_override {
         Reason::LocalOverride
@@ -1182,10 +1198,11 @@ pub(crate) fn evaluate<'a>(
             (_, None, Some(ReturnValue::Null) | None) => ValueShape::Null,
         },
     };
-    Shaped {
+    let shaped = Shaped {
         e,
         strs: &rs.strs,
         secondary_len: Some(n),
         undelegated,
-    }
+    };
+    (shaped, rec.json)
 }

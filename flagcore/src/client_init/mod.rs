@@ -219,6 +219,7 @@ impl<'v> Ctx<'v, '_> {
             name,
             true,
         )
+        .0
         .attach(sec)
     }
 }

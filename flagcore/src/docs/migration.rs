@@ -138,5 +138,72 @@
 //! # Ok::<(), flagcore::LoadError>(())
 //! ```
 //!
-//! Not yet: persistent storage (sticky assignments). Statsig's `ExperimentGroup` has no
-//! group size, so neither has [`ExperimentGroup`](crate::ExperimentGroup).
+//! Statsig's `ExperimentGroup` has no group size, so neither has
+//! [`ExperimentGroup`](crate::ExperimentGroup).
+//!
+//! ## Sticky assignments (persistent storage)
+//!
+//! The official core keeps a user in the group first assigned when it is given a
+//! `PersistentStorage` and the user's values. flagcore's core takes the values and returns
+//! what to store ([`crate::sticky`]); `flagcore_sync::sticky` has the storages and the
+//! loop. The rules, the storage key and the stored JSON are the official ones: values
+//! written by one load in the other.
+//!
+//! | official | flagcore |
+//! | --- | --- |
+//! | `StatsigOptions::persistent_storage` (`impl PersistentStorage`: `load`, `save`, `delete`) | `flagcore_sync::sticky::PersistentStorage` (`MemoryStorage`, `FileStorage`, or yours), passed per call |
+//! | `get_persistent_storage_key(user, id_type)` | [`sticky::storage_key(user, id_type)`](crate::sticky::storage_key); the spec's type from [`view.id_type(kind, name)`](crate::View::id_type) |
+//! | `StickyValues`, `UserPersistedValues` | [`StickyValues`](crate::sticky::StickyValues) (same JSON), [`UserPersistedValues`](crate::sticky::UserPersistedValues) |
+//! | `get_experiment_with_options(user, name, ExperimentEvaluationOptions { user_persisted_values, enforce_targeting, enforce_overrides, .. })` | [`view.experiment_sticky(scratch, user, name, StickyOptions { persisted, enforce_targeting, enforce_overrides, .. })`](crate::View::experiment_sticky) → result and [`Change`](crate::sticky::Change) to store; or `flagcore_sync::sticky::experiment(storage, view, …)`, which loads and stores |
+//! | `get_layer_with_options(user, name, LayerEvaluationOptions { user_persisted_values, .. })` | [`view.layer_sticky(user, name, options)`](crate::View::layer_sticky); `flagcore_sync::sticky::layer` |
+//! | `details.reason == "Persisted"` | [`Reason::Persisted`](crate::Reason::Persisted) |
+//! | the storage's `save` / `delete` calls made during evaluation | the returned [`Change`](crate::sticky::Change): `Save { key, config, values }`, `Delete { key, config }`, `None` |
+//!
+//! One difference in use: the official core asks for no stickiness when it is given no
+//! values (`None`), and a storage's `load` returns `None` for a user with nothing stored,
+//! so a first assignment is saved only if the caller passes an empty map. Pass
+//! `Some(&empty)` (as `flagcore_sync::sticky::experiment` does) for such users.
+//!
+//! ```
+//! use std::collections::HashMap;
+//! use flagcore::sticky::{storage_key, Change, StickyOptions, UserPersistedValues};
+//! use flagcore::{Kind, Reason, Scratch, Store, User};
+//!
+//! // Official:
+//! //   let values = storage.get_values_for_user(&user, "userID");
+//! //   let options = ExperimentEvaluationOptions { user_persisted_values: values, ..Default::default() };
+//! //   let exp = statsig.get_experiment_with_options(&user, "checkout_exp", options);
+//! // flagcore (a HashMap standing in for your storage):
+//! let mut storage: HashMap<String, UserPersistedValues> = HashMap::new();
+//! let store = Store::new();
+//! store.load_json(br#"{"feature_gates": {}, "layer_configs": {}, "experiment_to_layer": {},
+//!   "condition_map": {"all": {"type": "public", "idType": "userID"}},
+//!   "dynamic_configs": {"checkout_exp": {"type": "dynamic_config", "entity": "experiment",
+//!     "salt": "s", "enabled": true, "defaultValue": {}, "idType": "userID", "isActive": true,
+//!     "rules": [{"id": "exp-Test", "name": "Test", "passPercentage": 100, "conditions": ["all"],
+//!       "returnValue": {"color": "blue"}, "idType": "userID", "groupName": "Test",
+//!       "isExperimentGroup": true}]}},
+//!   "has_updates": true, "time": 1}"#)?;
+//! let user = User::with_user_id("u1");
+//! let snapshot = store.snapshot();
+//! let mut scratch = Scratch::new();
+//! for round in 0..2 {
+//!     let id_type = snapshot.id_type(Kind::Experiment, "checkout_exp").unwrap_or("userID");
+//!     let key = storage_key(&user, id_type).expect("the user has a user id");
+//!     let values = storage.get(&key).cloned().unwrap_or_default();
+//!     let (exp, change) = snapshot.experiment_sticky(&mut scratch, &user, "checkout_exp",
+//!         StickyOptions::with(&values));
+//!     assert_eq!(exp.get_str("color", "grey"), "blue");
+//!     assert_eq!(exp.reason() == Reason::Persisted, round == 1); // stored the first time
+//!     match change {
+//!         Change::Save { key, config, values } => {
+//!             storage.entry(key).or_default().insert(config, *values);
+//!         }
+//!         Change::Delete { key, config } => {
+//!             storage.entry(key).or_default().remove(&config);
+//!         }
+//!         Change::None => {}
+//!     }
+//! }
+//! # Ok::<(), flagcore::LoadError>(())
+//! ```

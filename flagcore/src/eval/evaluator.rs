@@ -36,6 +36,25 @@ const MAX_SPEC_EVALUATIONS: u32 = 10_000;
 /// User agents longer than this are not parsed.
 const MAX_UA_BYTES: usize = 1000;
 
+/// The rules a sticky-enforcement re-evaluation keeps ([`Evaluator::filtered_value`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum RuleFilter {
+    /// Targeting rules: id `targetingGate` or `inlineTargetingRules`.
+    Targeting,
+    /// Console overrides: an id ending in `override`.
+    Overrides,
+}
+
+impl RuleFilter {
+    /// Whether a rule of id `id` is kept (Statsig's `is_targeting_rule` / `is_override_rule`).
+    pub(crate) fn selects(self, id: &str) -> bool {
+        match self {
+            RuleFilter::Targeting => id == "targetingGate" || id == "inlineTargetingRules",
+            RuleFilter::Overrides => id.ends_with("override"),
+        }
+    }
+}
+
 /// Per-call evaluation state. `sec` is the caller's reusable exposure buffer.
 pub(crate) struct Evaluator<'r, 'u, 'e> {
     pub(crate) rs: &'r Ruleset,
@@ -301,6 +320,10 @@ impl<'r, 'u, 'e> Evaluator<'r, 'u, 'e> {
         if !rec.meta_set {
             rec.meta_set = true;
             rec.id_type = Some(&spec.id_type);
+        }
+        // The first spec with a version gives it (Statsig's `if result.version.is_none()`): a
+        // layer without one takes its delegate's, even a delegate a multi-rule layer skips.
+        if rec.version.is_none() {
             rec.version = spec.version;
         }
         if let Some(a) = spec.is_active {
@@ -356,6 +379,37 @@ impl<'r, 'u, 'e> Evaluator<'r, 'u, 'e> {
         Ok(Found::Recognized)
     }
 
+    /// Statsig's restricted re-evaluation for sticky assignments (`enforce_targeting`,
+    /// `enforce_overrides`; its `only_evaluate_targeting` / `only_evaluate_overrides`): the
+    /// boolean value of `spec` when only its top-level rules that `filter` selects exist.
+    /// Local overrides and config mapping are not consulted; nested gates evaluate in full.
+    /// No selected rule gives `false`; an evaluation error gives `false`, as in Statsig.
+    pub(crate) fn filtered_value(&mut self, spec: &'r Spec, filter: RuleFilter) -> bool {
+        let selected = |r: &&'r Rule| filter.selects(&r.id);
+        if !spec.rules.iter().any(|r| selected(&r)) {
+            return false;
+        }
+        let mut rec = Record::default();
+        for rule in spec.rules.iter().filter(selected) {
+            match self.conditions_value(rule, &mut rec) {
+                Err(value) => return value,
+                Ok(false) => continue,
+                Ok(true) => rec.value = true,
+            }
+            match self.delegate(rule, &mut rec) {
+                Err(Abort) => return false,
+                Ok(true) => return rec.value,
+                Ok(false) => {}
+            }
+            return if self.pass_percentage(rule) {
+                !rule.return_value.is_false()
+            } else {
+                spec.default_value.is_true()
+            };
+        }
+        spec.default_value.is_true()
+    }
+
     /// A gate's boolean alone: what [`Evaluator::evaluate_spec`] reports as `value`, without
     /// filling the record's metadata (the fast path of `check_gate`).
     #[inline]
@@ -385,6 +439,23 @@ impl<'r, 'u, 'e> Evaluator<'r, 'u, 'e> {
             };
         }
         spec.default_value.is_true()
+    }
+
+    /// A rule's conditions where only a boolean is wanted: `Ok(passed)`, or `Err(value)`
+    /// when the evaluation ends here with `value` (an error gives `false`, an unsupported
+    /// condition the value so far). A public-only rule passes without evaluating.
+    #[inline(always)]
+    fn conditions_value(&mut self, rule: &'r Rule, rec: &mut Record<'r>) -> Result<bool, bool> {
+        if rule.public_only {
+            return Ok(true);
+        }
+        if self.eval_conditions(rule, rec).is_err() {
+            return Err(false);
+        }
+        if rec.unsupported {
+            return Err(rec.value);
+        }
+        Ok(rec.value)
     }
 
     /// Layer → experiment delegation (spec 4.6 steps 2–3): evaluates the rule's delegate

@@ -13,6 +13,7 @@ mod evaluator;
 mod prepare;
 mod record;
 mod result;
+pub mod sticky;
 
 pub(crate) use env::Env;
 pub use env::{

@@ -26,6 +26,9 @@ pub enum Reason {
     /// Nested gates were more than 64 levels deep (or formed a cycle): the value is the
     /// default (`false` / `{}`) with rule id `default`.
     DepthExceeded,
+    /// A sticky assignment the caller persisted decided the result (Statsig's `Persisted`):
+    /// value, rule id, group and exposures are the stored ones ([`crate::sticky`]).
+    Persisted,
 }
 
 impl Reason {
@@ -39,6 +42,7 @@ impl Reason {
             Reason::NoRuleset => "NoValues",
             Reason::CountryLookupNotLoaded => "Recognized",
             Reason::DepthExceeded => "Statsig Evaluation Depth Exceeded",
+            Reason::Persisted => "Persisted",
         }
     }
 }
