@@ -143,7 +143,7 @@ pub use eval::{
     Clock, CountryLookup, Evaluation, FixedClock, IdLists, JsonObject, Kind, Options, Reason,
     SecondaryExposure, SecondaryExposures, SystemClock,
 };
-pub use load::{DroppedSpec, Format, Limits, LoadError, Ruleset};
+pub use load::{DroppedSpec, Format, Limits, LoadError, Ruleset, SamplingMode, SdkConfigs};
 pub use param_store::ParameterStore;
 pub use store::{
     Exposure, ExposureSink, Exposures, Layer, OwnedSnapshot, Scratch, Snapshot, Store, View,

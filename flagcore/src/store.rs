@@ -83,6 +83,14 @@ impl<'a> Exposure<'a> {
 pub trait ExposureSink: Send + Sync {
     /// Handles one exposure.
     fn log(&self, exposure: &Exposure<'_>);
+
+    /// Told of an evaluation whose exposure was not logged because the caller suppressed
+    /// it ([`Exposures::Suppress`]): a gate, config or experiment evaluated so, a layer
+    /// evaluated so and each of its parameters then read. Statsig counts these per name in
+    /// its `statsig::non_exposed_checks` event. Does nothing by default.
+    fn not_logged(&self, kind: Kind, name: &str) {
+        let _ = (kind, name);
+    }
 }
 
 /// A local override (for tests and incident response): a fixed value for everyone or for
@@ -555,9 +563,12 @@ impl View {
             keep_exposures,
         );
         // A layer is exposed per parameter read, not by its evaluation.
-        if exposures == Exposures::Log && kind != Kind::Layer {
+        if kind != Kind::Layer {
             if let Some(sink) = &self.options.exposure_sink {
-                sink.log(&Exposure::new(user, &shaped.attach(sec)));
+                match exposures {
+                    Exposures::Log => sink.log(&Exposure::new(user, &shaped.attach(sec))),
+                    Exposures::Suppress => sink.not_logged(kind, name),
+                }
             }
         }
         shaped
@@ -707,6 +718,11 @@ impl View {
         // gives it back when dropped.
         let mut sec = SCRATCH.try_with(Cell::take).unwrap_or_default();
         let shaped = self.run(&mut sec, user, Kind::Layer, name, Exposures::Suppress, true);
+        if exposures == Exposures::Suppress {
+            if let Some(sink) = &self.options.exposure_sink {
+                sink.not_logged(Kind::Layer, name);
+            }
+        }
         Layer {
             view: self,
             user,
@@ -789,17 +805,19 @@ impl<'a> Layer<'a> {
     }
 
     fn expose(&self, parameter: &str) {
+        let Some(sink) = &self.view.options.exposure_sink else {
+            return;
+        };
         if self.exposures == Exposures::Suppress {
+            sink.not_logged(Kind::Layer, self.bare.name());
             return;
         }
-        if let Some(sink) = &self.view.options.exposure_sink {
-            sink.log(&Exposure {
-                user: self.user,
-                evaluation: &self.evaluation(),
-                parameter: Some(parameter),
-                manual: false,
-            });
-        }
+        sink.log(&Exposure {
+            user: self.user,
+            evaluation: &self.evaluation(),
+            parameter: Some(parameter),
+            manual: false,
+        });
     }
 
     fn exposed<T>(&self, parameter: &str, v: Option<T>) -> Option<T> {
@@ -986,6 +1004,11 @@ fn blank<'a>(kind: Kind, name: &'a str, reason: Reason, lcut: u64) -> Evaluation
         id_list_used: false,
         lcut,
         override_config_name: None,
+        sampling_rate: None,
+        forward_all_exposures: false,
+        has_seen_analytical_gates: false,
+        undelegated_missing: kind == Kind::Layer,
+        sdk_configs: &crate::SdkConfigs::DEFAULT,
     }
 }
 
@@ -1077,7 +1100,10 @@ pub(crate) fn evaluate<'a>(
     sec.clear();
     let lcut = rs.map_or(0, Ruleset::time);
     if let Some(o) = overrides {
-        if let Some(e) = overridden(o, user, kind, name, lcut) {
+        if let Some(mut e) = overridden(o, user, kind, name, lcut) {
+            if let Some(rs) = rs {
+                e.sdk_configs = &rs.sdk_configs;
+            }
             return plain(e);
         }
     }
@@ -1097,11 +1123,14 @@ pub(crate) fn evaluate<'a>(
             let mut e = blank(kind, name, Reason::DepthExceeded, lcut);
             e.rule_id = rs.str(SID_DEFAULT);
             e.undelegated = None;
+            e.sdk_configs = &rs.sdk_configs;
             return plain(e);
         }
     };
     if found == Found::Unrecognized {
-        return plain(blank(kind, name, Reason::Unrecognized, lcut));
+        let mut e = blank(kind, name, Reason::Unrecognized, lcut);
+        e.sdk_configs = &rs.sdk_configs;
+        return plain(e);
     }
     let reason = if rec.unsupported {
         Reason::Unsupported
@@ -1159,6 +1188,15 @@ pub(crate) fn evaluate<'a>(
         id_list_used,
         lcut,
         override_config_name: rec.override_config_name,
+        sampling_rate: rec.sampling_rate,
+        forward_all_exposures: rec.forward_all_exposures,
+        has_seen_analytical_gates: rec.has_seen_analytical_gates,
+        // As the official core's `finalize_evaluation` leaves it: no list unless a rule
+        // delegated (or the multi-rule algorithm ran) or there are exposures.
+        undelegated_missing: kind == Kind::Layer
+            && rec.undelegated.is_none()
+            && (rec.unsupported || n == 0),
+        sdk_configs: &rs.sdk_configs,
     };
     Shaped {
         e,
