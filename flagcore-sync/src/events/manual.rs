@@ -32,15 +32,25 @@ impl EventLogger {
         }
     }
 
-    /// Logs a manual layer exposure for `parameter` of a layer result evaluated earlier:
-    /// the event [`EventLogger::log_layer_parameter`] logs, plus
-    /// `isManualExposure: "true"`. Nothing is logged when the layer has no such parameter.
+    /// Logs a manual layer exposure for `parameter` of a layer result evaluated earlier,
+    /// as the official `manually_log_layer_parameter_exposure`: the event a read of the
+    /// parameter logs, plus `isManualExposure: "true"`, with the layer's rule id and its
+    /// raw undelegated exposures (see [`Evaluation::raw_undelegated_secondary_exposures`]).
+    /// Like the official call, it logs whether or not the layer has that parameter.
     pub fn log_manual_layer_exposure(
         &self,
         user: &User<'_>,
         layer: &Evaluation<'_>,
         parameter: &str,
     ) {
-        self.enqueue_layer_parameter(user, layer, parameter, Trigger::Manual);
+        if layer.kind() == Kind::Layer {
+            let exposure = Exposure {
+                user,
+                evaluation: layer,
+                parameter: Some(parameter),
+                manual: true,
+            };
+            self.enqueue(&exposure, Some(parameter), Trigger::Manual);
+        }
     }
 }
