@@ -627,9 +627,51 @@ fn comparable(mut event: Json) -> Option<Json> {
 /// by hand) must give the same values and the same events, in the same order.
 #[tokio::test(start_paused = true)]
 async fn parameter_reads_log_the_official_events() {
+    let n = replay(
+        "../conformance/fixtures/eval_proj/dcs.json",
+        "tests/data/exposures",
+        "expected.jsonl",
+    )
+    .await;
+    assert!(n > 100, "only {n} events");
+}
+
+/// The official core's events for the script `tests/data/sampling/script.jsonl` (made by
+/// `gen.py` there, with the payload) on a payload whose `sdk_configs.sampling_mode` is
+/// `"on"`: the same events after deduplication and sampling, with the same sampling
+/// metadata, as flagcore's logger sends them to a server on loopback.
+#[tokio::test(start_paused = true)]
+async fn sampling_on_sends_the_official_events() {
+    let n = replay(
+        "tests/data/sampling/dcs_on.json",
+        "tests/data/sampling",
+        "expected_on.jsonl",
+    )
+    .await;
+    assert!(n > 500, "only {n} events");
+}
+
+/// As [`sampling_on_sends_the_official_events`], in shadow mode (everything is sent, each
+/// saying whether the sample would keep it).
+#[tokio::test(start_paused = true)]
+async fn sampling_in_shadow_mode_sends_the_official_events() {
+    let n = replay(
+        "tests/data/sampling/dcs_shadow.json",
+        "tests/data/sampling",
+        "expected_shadow.jsonl",
+    )
+    .await;
+    assert!(n > 1000, "only {n} events");
+}
+
+/// Replays `script.jsonl` of `dir` through a store loaded with `dcs` (paths from the
+/// crate's root) and an event logger sending to a server on loopback, and asserts the
+/// values read and the events received equal those of the official core in `expected`
+/// (see [`parameter_reads_log_the_official_events`]); returns the number of events.
+async fn replay(dcs: &str, dir: &str, expected: &str) -> usize {
     let _clock = freeze();
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let data = root.join("tests/data/exposures");
+    let data = root.join(dir);
     let read = |p: &std::path::Path| {
         std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
     };
@@ -638,7 +680,7 @@ async fn parameter_reads_log_the_official_events() {
         .map(|l| serde_json::from_str(l).expect("script line"))
         .collect();
     let (mut want_values, mut want_events) = (vec![], vec![]);
-    for line in read(&data.join("expected.jsonl")).lines() {
+    for line in read(&data.join(expected)).lines() {
         let v: Json = serde_json::from_str(line).expect("expected line");
         match v.get("event") {
             Some(e) => want_events.extend(comparable(e.clone())),
@@ -657,8 +699,8 @@ async fn parameter_reads_log_the_official_events() {
         exposure_sink: Some(logger.clone()),
         ..Options::default()
     });
-    let dcs = read(&root.join("../conformance/fixtures/eval_proj/dcs.json"));
-    store.load_json(dcs.as_bytes()).expect("eval_proj loads");
+    let dcs = read(&root.join(dcs));
+    store.load_json(dcs.as_bytes()).expect("the payload loads");
     let snapshot = store.snapshot();
     let mut scratch = Scratch::new();
     let mut got_values = vec![];
@@ -735,9 +777,9 @@ async fn parameter_reads_log_the_official_events() {
     logger.shutdown(Duration::from_secs(5)).await;
     assert_eq!(got_values, want_values);
     let got_events: Vec<Json> = server.events().into_iter().filter_map(comparable).collect();
-    assert!(want_events.len() > 100, "only {} events", want_events.len());
     for (i, (got, want)) in got_events.iter().zip(&want_events).enumerate() {
         assert_eq!(got, want, "event {i}");
     }
     assert_eq!(got_events.len(), want_events.len());
+    got_events.len()
 }
