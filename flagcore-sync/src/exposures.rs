@@ -399,6 +399,18 @@ const RECENT_SLOTS: usize = 4096;
 /// Custom events take the same path (queue, batches, gzip, retries, shutdown flush) but
 /// are never deduplicated.
 ///
+/// Deduplication and sampling are the official core's (spec 11.4, 11.5), key for key: the
+/// same ahash keys of spec, rule, the user's ids and the result, and, when the payload's
+/// `sdk_configs.sampling_mode` is `"on"` or `"shadow"`, the same decision (forced for
+/// `forwardAllExposures` and analytical nested gates, the first exposure of each spec and
+/// rule in `exposure_spec_sampling_ttl_ms`, then `hash % rate == 0` with the rule's
+/// `samplingRate` or the `special_case_sampling_rate`) and the same `samplingRate`,
+/// `samplingMode` and `shadowLogged` metadata. Nothing in it is random, so the events sent
+/// are the official core's for the same evaluations in the same order (ahash's output
+/// depends on the target's AES support, as the official core's does). Evaluations the
+/// caller did not log ([`flagcore::Exposures::Suppress`]) are counted by name and sent as
+/// `statsig::non_exposed_checks` with each flush.
+///
 /// Layers are not logged when evaluated: Statsig logs a layer exposure each time a
 /// parameter is read, and so does the store: a read through [`flagcore::View::layer`]
 /// hands the logger a layer exposure record of that parameter. Manual exposures

@@ -68,8 +68,10 @@
 //!
 //! - The protobuf form of `download_config_specs` (`supports_proto`) and delta updates: the
 //!   poller asks for JSON and always replaces the whole ruleset.
-//! - Exposure sampling (`sdk_configs.sampling_mode`), `statsig::non_exposed_checks` and
-//!   diagnostics events.
+//! - Diagnostics events (`statsig::diagnostics`, the official SDK's telemetry about
+//!   itself). Exposure sampling and `statsig::non_exposed_checks` are applied as the
+//!   official core applies them, except that the dedupe window is
+//!   [`LoggerOptions::dedupe_window`], not the payload's `exposure_dedupe_ttl_ms`.
 //! - Through a data store, ID lists: a follower of a data store gets the ruleset only (run
 //!   an [`IdListSync`] beside it); Redis pub/sub notices (followers poll the version
 //!   marker); Redis Cluster; the `statsig-br` (protobuf) keys.
