@@ -74,7 +74,8 @@ pub struct LoggerOptions {
     /// Distinct exposures remembered for deduplication (100,000): the set is cleared when
     /// full, and every `dedupe_window`.
     pub dedupe_max_keys: usize,
-    /// See `dedupe_max_keys` (60 s).
+    /// See `dedupe_max_keys` (60 s, Statsig's default). A payload whose `sdk_configs` set
+    /// `exposure_dedupe_ttl_ms` sets the window instead, as in the official core.
     pub dedupe_window: Duration,
     /// Batches waiting to be sent while the destination is slow or down (100); beyond
     /// this the oldest is dropped and counted.
@@ -206,6 +207,8 @@ pub(crate) struct Facts {
     mode: SamplingMode,
     /// `exposure_spec_sampling_ttl_ms` of the ruleset.
     spec_window_ms: u64,
+    /// `exposure_dedupe_ttl_ms` of the ruleset, when it sets one.
+    dedupe_window_ms: Option<u64>,
 }
 
 /// The official core's exposure key: hashes of the spec name, the rule id, the user's ids
@@ -321,6 +324,7 @@ fn facts(exposure: &Exposure<'_>, key: Key, meta_at: usize) -> Facts {
         rate: special.or(if known { e.sampling_rate() } else { None }),
         mode: configs.sampling_mode(),
         spec_window_ms: configs.exposure_spec_sampling_ttl_ms(),
+        dedupe_window_ms: configs.exposure_dedupe_ttl_ms(),
     }
 }
 
@@ -486,6 +490,7 @@ impl EventLogger {
             spec_seen: HashSet::new(),
             spec_window_start: Instant::now(),
             spec_window: Duration::from_secs(60),
+            dedupe_window: options.dedupe_window,
             board: board.clone(),
             queue: queue.downgrade(),
             seen: HashSet::new(),
@@ -1020,6 +1025,9 @@ struct Flusher {
     spec_window_start: Instant,
     /// `exposure_spec_sampling_ttl_ms` of the latest exposure's ruleset.
     spec_window: Duration,
+    /// How often `seen` is cleared: the options' window, or the latest exposure's
+    /// ruleset's `exposure_dedupe_ttl_ms`.
+    dedupe_window: Duration,
     /// Events of the batch being filled.
     current: Vec<Vec<u8>>,
     /// Sealed batches waiting to be sent, oldest first.
@@ -1093,7 +1101,7 @@ impl Flusher {
                     self.seal("scheduled:max_time", &mut sealing);
                     next_partial = Instant::now() + self.options.flush_interval;
                 }
-                _ = tokio::time::sleep_until(self.window_start + self.options.dedupe_window) => {
+                _ = tokio::time::sleep_until(self.window_start + self.dedupe_window) => {
                     self.forget();
                 }
                 _ = tokio::time::sleep_until(self.spec_window_start + self.spec_window) => {
@@ -1133,6 +1141,9 @@ impl Flusher {
             self.current.push(event);
             return;
         };
+        self.dedupe_window = facts
+            .dedupe_window_ms
+            .map_or(self.options.dedupe_window, Duration::from_millis);
         if self.seen.len() >= self.options.dedupe_max_keys {
             self.forget();
         }

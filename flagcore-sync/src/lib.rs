@@ -70,8 +70,7 @@
 //!   poller asks for JSON and always replaces the whole ruleset.
 //! - Diagnostics events (`statsig::diagnostics`, the official SDK's telemetry about
 //!   itself). Exposure sampling and `statsig::non_exposed_checks` are applied as the
-//!   official core applies them, except that the dedupe window is
-//!   [`LoggerOptions::dedupe_window`], not the payload's `exposure_dedupe_ttl_ms`.
+//!   official core applies them.
 //! - Through a data store, ID lists: a follower of a data store gets the ruleset only (run
 //!   an [`IdListSync`] beside it); Redis pub/sub notices (followers poll the version
 //!   marker); Redis Cluster; the `statsig-br` (protobuf) keys.

@@ -280,6 +280,34 @@ async fn duplicates_are_dropped_within_the_window_and_the_set_is_bounded() {
     assert_eq!(stats.received, stats.sent + stats.deduplicated, "{stats:?}");
 }
 
+/// The payload's `sdk_configs.exposure_dedupe_ttl_ms` sets the dedupe window, as it does in
+/// the official core (spec 11.4).
+#[tokio::test(start_paused = true)]
+async fn the_payload_sets_the_dedupe_window() {
+    let _clock = freeze();
+    let server = Server::start();
+    let logger = logger(&server, |o| o.flush_interval = Duration::from_secs(1));
+    let store = Store::with_options(Options {
+        exposure_sink: Some(logger.clone()),
+        ..Options::default()
+    });
+    let mut p: Json = serde_json::from_slice(&payload()).unwrap();
+    p["sdk_configs"] = json!({"exposure_dedupe_ttl_ms": 5000});
+    store.load_json(p.to_string().as_bytes()).expect("payload");
+    let ana = User::with_user_id("ana");
+    store.check_gate(&ana, "g");
+    advance(Duration::from_secs(4)).await;
+    until("the first exposure", || logger.stats().sent == 1).await;
+    store.check_gate(&ana, "g");
+    settle().await;
+    assert_eq!(logger.stats().deduplicated, 1, "within 5 s");
+    advance(Duration::from_secs(2)).await;
+    settle().await;
+    store.check_gate(&ana, "g");
+    logger.shutdown(Duration::from_secs(5)).await;
+    assert_eq!(server.events().len(), 2, "{:?}", logger.stats());
+}
+
 #[tokio::test(start_paused = true)]
 async fn failed_batches_are_retried_with_backoff_and_refused_ones_dropped() {
     let _clock = freeze();

@@ -48,14 +48,15 @@ impl SamplingMode {
 /// let configs = Ruleset::from_json(payload)?.sdk_configs().clone();
 /// assert_eq!(configs.sampling_mode(), SamplingMode::On);
 /// assert_eq!(configs.special_case_sampling_rate(), Some(101));
-/// assert_eq!(configs.exposure_dedupe_ttl_ms(), 60_000);
+/// assert_eq!(configs.exposure_dedupe_ttl_ms(), None);
+/// assert_eq!(configs.exposure_spec_sampling_ttl_ms(), 60_000);
 /// # Ok::<(), flagcore::LoadError>(())
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SdkConfigs {
     sampling_mode: SamplingMode,
     special_case_sampling_rate: Option<u64>,
-    exposure_dedupe_ttl_ms: u64,
+    exposure_dedupe_ttl_ms: Option<u64>,
     exposure_spec_sampling_ttl_ms: u64,
 }
 
@@ -73,7 +74,7 @@ impl SdkConfigs {
     pub const DEFAULT: SdkConfigs = SdkConfigs {
         sampling_mode: SamplingMode::Off,
         special_case_sampling_rate: None,
-        exposure_dedupe_ttl_ms: DEFAULT_TTL_MS,
+        exposure_dedupe_ttl_ms: None,
         exposure_spec_sampling_ttl_ms: DEFAULT_TTL_MS,
     };
 
@@ -88,9 +89,10 @@ impl SdkConfigs {
         self.special_case_sampling_rate
     }
 
-    /// `exposure_dedupe_ttl_ms`: how often the set of logged exposures is forgotten
-    /// (60,000 by default).
-    pub fn exposure_dedupe_ttl_ms(&self) -> u64 {
+    /// `exposure_dedupe_ttl_ms`: how often the set of logged exposures is forgotten;
+    /// `None` when the payload does not set it (a logger's own window applies, 60,000 ms
+    /// in the official core).
+    pub fn exposure_dedupe_ttl_ms(&self) -> Option<u64> {
         self.exposure_dedupe_ttl_ms
     }
 
@@ -131,7 +133,7 @@ pub(crate) fn compile(raw: Option<&serde_json::value::RawValue>) -> Result<SdkCo
             _ => SamplingMode::Off,
         },
         special_case_sampling_rate: float(map.get("special_case_sampling_rate")).map(|f| f as u64),
-        exposure_dedupe_ttl_ms: ttl("exposure_dedupe_ttl_ms"),
+        exposure_dedupe_ttl_ms: float(map.get("exposure_dedupe_ttl_ms")).map(|f| f as u64),
         exposure_spec_sampling_ttl_ms: ttl("exposure_spec_sampling_ttl_ms"),
     })
 }
