@@ -276,9 +276,14 @@ fn user_hash(user: &User<'_>, unit_id_type: Option<&str>) -> u64 {
     HASHER.hash_one(&ids[..])
 }
 
-/// Whether the official core has an evaluation for this result (it has none for an
-/// unknown name, or without specs).
+/// Whether the official core has an evaluation for this result: it has none without
+/// specs, and an empty one (no rule id, no unit id type) for an unknown name.
 fn evaluated(e: &flagcore::Evaluation<'_>) -> bool {
+    e.reason() != Reason::NoRuleset
+}
+
+/// Whether the name was found in the specs.
+fn recognized(e: &flagcore::Evaluation<'_>) -> bool {
     !matches!(e.reason(), Reason::Unrecognized | Reason::NoRuleset)
 }
 
@@ -287,7 +292,7 @@ fn evaluated(e: &flagcore::Evaluation<'_>) -> bool {
 /// unit id, and hashes a layer parameter as an interned string), and so here.
 fn official_key(exposure: &Exposure<'_>, parameter: Option<&str>, trigger: Trigger) -> Key {
     let e = exposure.evaluation;
-    let known = evaluated(e);
+    let known = recognized(e);
     let manual = trigger == Trigger::Manual;
     let extra = match e.kind() {
         Kind::Gate | Kind::DynamicConfig => u64::from(known && e.value()),
@@ -297,7 +302,7 @@ fn official_key(exposure: &Exposure<'_>, parameter: Option<&str>, trigger: Trigg
     };
     let unit_id_type = (known && !manual).then(|| e.id_type());
     Key {
-        spec: if known || manual {
+        spec: if evaluated(e) || manual {
             interned(e.name())
         } else {
             0
@@ -311,7 +316,7 @@ fn official_key(exposure: &Exposure<'_>, parameter: Option<&str>, trigger: Trigg
 /// Dedupe key, sampling inputs, and where the event's sampling metadata goes.
 fn facts(exposure: &Exposure<'_>, key: Key, meta_at: usize) -> Facts {
     let e = exposure.evaluation;
-    let known = evaluated(e);
+    let known = recognized(e);
     let configs = e.sdk_configs();
     let rule_id = if known { e.rule_id() } else { "" };
     let special = matches!(rule_id, "default" | "disabled" | "")
@@ -820,10 +825,10 @@ pub(crate) struct Encoded {
 /// The event Statsig's SDKs send for this exposure (spec 11.2); `parameter` for layers.
 ///
 /// Manual exposures take the official core's manual path, which shapes a few things
-/// differently: a layer's `ruleID` is the layer's (not the parameter's), its undelegated
-/// list is the evaluator's raw one (`null` when it has none), and an unknown name sends
-/// `secondaryExposures: null`. An unknown gate logged by its evaluation has an empty name
-/// and rule id and `null` exposures there too.
+/// differently: a layer's `ruleID` is the layer's (not the parameter's), and its
+/// undelegated list is the evaluator's raw one (`null` when it has none). Without specs
+/// the official core has no evaluation: its manual exposures then send
+/// `secondaryExposures: null`, and a gate logged by its evaluation an empty name too.
 fn encode(
     exposure: &Exposure<'_>,
     parameter: Option<&str>,
@@ -834,6 +839,7 @@ fn encode(
     let e = exposure.evaluation;
     let manual = trigger == Trigger::Manual;
     let known = evaluated(e);
+    let found = recognized(e);
     let mut out = Vec::with_capacity(512);
     let mut event = Object::open(&mut out);
     let mut secondary =
@@ -852,7 +858,7 @@ fn encode(
             let unknown_auto = !known && !manual;
             m.str("gate", if unknown_auto { "" } else { e.name() });
             m.bool_str("gateValue", e.value());
-            m.str("ruleID", if known { e.rule_id() } else { "" });
+            m.str("ruleID", if found { e.rule_id() } else { "" });
         }
         Kind::DynamicConfig => {
             m.str("config", e.name());

@@ -9,7 +9,7 @@ The payload has what sampling looks at (spec 11.5): rules with and without sampl
 (0, 1 and others), `default` and `disabled` results (special_case_sampling_rate), a
 forwardAllExposures gate, nested gates with a rate, without one (analytical: forces
 logging) and a segment (not analytical by itself), a 50% rollout, an experiment with two
-groups in a layer, explicit and implicit layer parameters."""
+groups in a layer, explicit and implicit layer parameters, names the payload lacks."""
 import json
 from pathlib import Path
 
@@ -112,7 +112,7 @@ def reads(params):
 
 
 lines = []
-for i in range(110):
+for i in range(100):
     u = user(i)
     # Mostly logged; some users read without logging (the non-exposed summary), some log by hand.
     log = "off" if i % 10 == 1 else "manual" if i % 10 == 2 else "auto"
@@ -124,6 +124,10 @@ for i in range(110):
     lines.append({"user": u, "kind": "experiment", "name": "exp", "log": log, "reads": reads(["p", "q"])})
     lines.append({"user": u, "kind": "layer", "name": "lay", "log": log, "reads": reads(["p", "q", "r", "nope"])})
     lines.append({"user": u, "kind": "layer", "name": "lay2", "log": log, "reads": reads(["x"])})
+    # Names the payload does not have (their rule id is empty: the special-case rate).
+    for kind in ["gate", "config", "experiment", "layer"]:
+        lines.append({"user": u, "kind": kind, "name": "no_such_" + kind, "log": log,
+                      "reads": reads(["p"]) if kind != "gate" else []})
     # A repeat: deduplicated.
     lines.append({"user": u, "kind": "gate", "name": "g_half", "log": "auto", "reads": []})
 
