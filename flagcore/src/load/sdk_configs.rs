@@ -57,7 +57,7 @@ pub struct SdkConfigs {
     sampling_mode: SamplingMode,
     special_case_sampling_rate: Option<u64>,
     exposure_dedupe_ttl_ms: Option<u64>,
-    exposure_spec_sampling_ttl_ms: u64,
+    exposure_spec_sampling_ttl_ms: Option<u64>,
 }
 
 /// Both windows' default: 60 s.
@@ -75,7 +75,7 @@ impl SdkConfigs {
         sampling_mode: SamplingMode::Off,
         special_case_sampling_rate: None,
         exposure_dedupe_ttl_ms: None,
-        exposure_spec_sampling_ttl_ms: DEFAULT_TTL_MS,
+        exposure_spec_sampling_ttl_ms: None,
     };
 
     /// `sampling_mode`.
@@ -100,7 +100,32 @@ impl SdkConfigs {
     /// seen is forgotten; the first exposure of a pair in a window is always logged
     /// (60,000 by default).
     pub fn exposure_spec_sampling_ttl_ms(&self) -> u64 {
-        self.exposure_spec_sampling_ttl_ms
+        self.exposure_spec_sampling_ttl_ms.unwrap_or(DEFAULT_TTL_MS)
+    }
+
+    /// What [`Ruleset::to_json`](crate::Ruleset::to_json) writes back: the settings read,
+    /// in canonical form (numbers as integers); `None` when there are none.
+    pub(crate) fn to_map(&self) -> Option<serde_json::Map<String, Json>> {
+        let mut map = serde_json::Map::new();
+        if let Some(mode) = self.sampling_mode.as_str() {
+            map.insert("sampling_mode".into(), mode.into());
+        }
+        for (key, v) in [
+            (
+                "special_case_sampling_rate",
+                self.special_case_sampling_rate,
+            ),
+            ("exposure_dedupe_ttl_ms", self.exposure_dedupe_ttl_ms),
+            (
+                "exposure_spec_sampling_ttl_ms",
+                self.exposure_spec_sampling_ttl_ms,
+            ),
+        ] {
+            if let Some(v) = v {
+                map.insert(key.into(), v.into());
+            }
+        }
+        (!map.is_empty()).then_some(map)
     }
 }
 
@@ -125,15 +150,15 @@ pub(crate) fn compile(raw: Option<&serde_json::value::RawValue>) -> Result<SdkCo
             problem: "must be an object",
         })?;
     // `as`: the official core truncates, saturating (and NaN gives 0).
-    let ttl = |key: &str| float(map.get(key)).map_or(DEFAULT_TTL_MS, |f| f as u64);
+    let int = |key: &str| float(map.get(key)).map(|f| f as u64);
     Ok(SdkConfigs {
         sampling_mode: match map.get("sampling_mode").and_then(Json::as_str) {
             Some("on") => SamplingMode::On,
             Some("shadow") => SamplingMode::Shadow,
             _ => SamplingMode::Off,
         },
-        special_case_sampling_rate: float(map.get("special_case_sampling_rate")).map(|f| f as u64),
-        exposure_dedupe_ttl_ms: float(map.get("exposure_dedupe_ttl_ms")).map(|f| f as u64),
-        exposure_spec_sampling_ttl_ms: ttl("exposure_spec_sampling_ttl_ms"),
+        special_case_sampling_rate: int("special_case_sampling_rate"),
+        exposure_dedupe_ttl_ms: int("exposure_dedupe_ttl_ms"),
+        exposure_spec_sampling_ttl_ms: int("exposure_spec_sampling_ttl_ms"),
     })
 }
