@@ -333,31 +333,43 @@ fn facts(exposure: &Exposure<'_>, key: Key, meta_at: usize) -> Facts {
     }
 }
 
-/// Evaluations not logged, by name, for the `statsig::non_exposed_checks` summary: a few
-/// locked maps, so that threads counting different names rarely meet.
+/// Evaluations not logged, by name, for the `statsig::non_exposed_checks` summary. As in
+/// the official core, a name seen before costs a shared read lock and an atomic add (a
+/// few shards keep writers of new names apart); names are kept, counts are swapped out at
+/// each flush.
 #[derive(Default)]
 pub(crate) struct Unexposed {
-    shards: [Mutex<HashMap<Box<str>, u64>>; 8],
+    shards: [std::sync::RwLock<HashMap<Box<str>, AtomicU64>>; 8],
 }
 
 impl Unexposed {
     fn count(&self, name: &str) {
         let shard = &self.shards[(HASHER.hash_one(name) % 8) as usize];
-        let Ok(mut map) = shard.lock() else { return };
-        match map.get_mut(name) {
-            Some(n) => *n += 1,
-            None => {
-                map.insert(name.into(), 1);
+        if let Ok(map) = shard.read() {
+            if let Some(n) = map.get(name) {
+                n.fetch_add(1, Ordering::Relaxed);
+                return;
             }
+        }
+        if let Ok(mut map) = shard.write() {
+            map.entry(name.into())
+                .or_insert_with(|| AtomicU64::new(0))
+                .fetch_add(1, Ordering::Relaxed);
         }
     }
 
-    /// The counts so far, emptied; `None` when there are none.
+    /// The counts since the last call (names with a count of 0 left out); `None` when
+    /// there are none.
     fn take(&self) -> Option<Vec<(Box<str>, u64)>> {
         let mut all = Vec::new();
         for shard in &self.shards {
-            if let Ok(mut map) = shard.lock() {
-                all.extend(map.drain());
+            if let Ok(map) = shard.read() {
+                for (name, n) in map.iter() {
+                    let n = n.swap(0, Ordering::Relaxed);
+                    if n > 0 {
+                        all.push((name.clone(), n));
+                    }
+                }
             }
         }
         (!all.is_empty()).then_some(all)
