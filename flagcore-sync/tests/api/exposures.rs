@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use flagcore::{Attributes, Exposures, Kind, Options, Scratch, Store, User, Value};
-use flagcore_sync::{Destination, EventLogger, LoggerOptions};
+use flagcore_sync::{Destination, EventLogger, EventValue, LoggerOptions};
 use serde_json::{json, Value as Json};
 
 use super::server::{advance, freeze, settle, until, Reply, Server, LOG};
@@ -651,8 +651,9 @@ fn comparable(mut event: Json) -> Option<Json> {
 /// `--events ../conformance/fixtures/eval_proj/dcs.json < script.jsonl` (the mode's source
 /// is `oracle_events.rs` there; `README.md` says how to rebuild it). The same
 /// script through flagcore's convenience API (layer parameters read through `View::layer`,
-/// manual exposures through `View::log_exposure` and `Layer::log_exposure`, nothing logged
-/// by hand) must give the same values and the same events, in the same order.
+/// manual exposures through `View::log_exposure` and `Layer::log_exposure`, custom events
+/// through `EventLogger::log_event`, no exposure logged by hand) must give the same values
+/// and the same events, in the same order.
 #[tokio::test(start_paused = true)]
 async fn parameter_reads_log_the_official_events() {
     let n = replay(
@@ -752,6 +753,21 @@ async fn replay(dcs: &str, dir: &str, expected: &str) -> usize {
         };
         let mut values = vec![];
         let value = match step["kind"].as_str().unwrap() {
+            "event" => {
+                let metadata: Vec<(&str, &str)> = step["metadata"]
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .map(|(k, v)| (k.as_str(), v.as_str().unwrap()))
+                    .collect();
+                let value = match &step["value"] {
+                    Json::Number(n) => EventValue::Number(n.as_f64().unwrap()),
+                    Json::String(s) => EventValue::Str(s),
+                    _ => EventValue::None,
+                };
+                logger.log_event(&user, name, value, &metadata);
+                Json::Null
+            }
             "layer" => {
                 let exposures = if log == "auto" {
                     Exposures::Log

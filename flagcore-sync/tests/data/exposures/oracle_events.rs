@@ -3,7 +3,10 @@
 //! event it would send to Statsig.
 //!
 //! Each script line is `{"user", "kind": gate|config|experiment|layer, "name",
-//! "log": auto|off|manual, "reads": [[bool|f64|i64|str|raw, parameter, fallback], ...]}`:
+//! "log": auto|off|manual, "reads": [[bool|f64|i64|str|raw, parameter, fallback], ...]}`
+//! (or a custom event: `{"user", "kind": "event", "name", "value": string|number|null,
+//! "metadata": {string: string}|null}`, logged with `log_event` or
+//! `log_event_with_number`; its `value` line is `null`):
 //! - `auto`: the plain getter (`get_feature_gate`, `get_dynamic_config`, `get_experiment`,
 //!   `get_layer`), which logs (layers: on each successful parameter read);
 //! - `off`: the `*_with_options` getter with `disable_exposure_logging` (counted in the
@@ -169,6 +172,16 @@ pub async fn events(args: &[String]) {
             };
         }
         let value = match step["kind"].as_str().expect("kind") {
+            "event" => {
+                let metadata: Option<std::collections::HashMap<String, String>> =
+                    serde_json::from_value(step["metadata"].clone()).expect("string metadata");
+                match &step["value"] {
+                    Value::Number(n) => statsig.log_event_with_number(&user, name, n.as_f64(), metadata),
+                    Value::String(v) => statsig.log_event(&user, name, Some(v.clone()), metadata),
+                    _ => statsig.log_event(&user, name, None, metadata),
+                }
+                Value::Null
+            }
             "layer" => {
                 let options = LayerEvaluationOptions { disable_exposure_logging: off, ..Default::default() };
                 let layer = statsig.get_layer_with_options(&user, name, options);
