@@ -71,8 +71,9 @@ pub struct LoggerOptions {
     pub batch_size: usize,
     /// A partial batch is sent after this long (60 s).
     pub flush_interval: Duration,
-    /// Distinct exposures remembered for deduplication (100,000): the set is cleared when
-    /// full, and every `dedupe_window`.
+    /// Distinct exposures remembered for deduplication (100,000): beyond it the least
+    /// recently seen is forgotten (the official core's LRU set), and the whole set is
+    /// forgotten every `dedupe_window`.
     pub dedupe_max_keys: usize,
     /// See `dedupe_max_keys` (60 s, Statsig's default). A payload whose `sdk_configs` set
     /// `exposure_dedupe_ttl_ms` sets the window instead, as in the official core.
@@ -402,6 +403,66 @@ fn checks_event(checks: &[(Box<str>, u64)], now_ms: u64) -> Vec<u8> {
 /// Slots of the evaluating threads' duplicate filter (32 KiB).
 const RECENT_SLOTS: usize = 4096;
 
+/// The slot of `k` in the evaluating threads' filter, and its tag there in `epoch`.
+fn filter_slot(k: &Key, epoch: u64) -> (usize, u64) {
+    let key = HASHER.hash_one([k.spec, k.rule, k.user, k.extra]);
+    let tag = (key ^ epoch.wrapping_mul(0x9e37_79b9_7f4a_7c15)) | 1;
+    ((key as usize) % RECENT_SLOTS, tag)
+}
+
+/// The exposures logged in the current window, least recently seen first: the official
+/// core's LRU set (spec 11.4). A hit makes its key the most recent; beyond `cap` keys the
+/// least recent is forgotten.
+#[derive(Default)]
+struct Seen {
+    /// Each key and the stamp of its latest sighting.
+    stamps: HashMap<Key, u64>,
+    /// Sightings in order; an entry whose stamp is no longer its key's is stale.
+    order: VecDeque<(Key, u64)>,
+    clock: u64,
+}
+
+impl Seen {
+    /// Whether `key` was seen (then it becomes the most recent); if not, it is added, and
+    /// the key that made room for it (if one had to) is returned.
+    fn see(&mut self, key: Key, cap: usize) -> Result<Option<Key>, ()> {
+        self.clock += 1;
+        let stamp = self.clock;
+        if let Some(s) = self.stamps.get_mut(&key) {
+            *s = stamp;
+            self.order.push_back((key, stamp));
+            self.compact(cap);
+            return Err(());
+        }
+        let mut evicted = None;
+        if self.stamps.len() >= cap.max(1) {
+            while let Some((old, s)) = self.order.pop_front() {
+                if self.stamps.get(&old) == Some(&s) {
+                    self.stamps.remove(&old);
+                    evicted = Some(old);
+                    break;
+                }
+            }
+        }
+        self.stamps.insert(key, stamp);
+        self.order.push_back((key, stamp));
+        Ok(evicted)
+    }
+
+    /// Drops stale sightings once they outnumber the keys (memory stays bounded).
+    fn compact(&mut self, cap: usize) {
+        if self.order.len() > 2 * cap.max(512) {
+            let stamps = &self.stamps;
+            self.order.retain(|(k, s)| stamps.get(k) == Some(s));
+        }
+    }
+
+    fn clear(&mut self) {
+        self.stamps.clear();
+        self.order.clear();
+    }
+}
+
 /// The service's event logger: an [`ExposureSink`] that turns exposures into Statsig
 /// events, and the way to log custom events ([`EventLogger::log_event`]); both are shipped
 /// in batches from a background task.
@@ -439,8 +500,8 @@ const RECENT_SLOTS: usize = 4096;
 /// `isManualExposure`.
 ///
 /// Memory is bounded: the queue (`queue_capacity` events of about 0.5 KiB), the batch
-/// being filled, `max_pending_batches` gzipped batches, and the dedupe set
-/// (`dedupe_max_keys` × 8 bytes, plus the table's overhead).
+/// being filled, `max_pending_batches` gzipped batches, the dedupe set (about 150 bytes
+/// per key, `dedupe_max_keys` keys) and the set of (spec, rule) pairs sampling has seen.
 ///
 /// ```no_run
 /// # async fn run() {
@@ -464,7 +525,7 @@ pub struct EventLogger {
     /// Evaluations not logged (for `statsig::non_exposed_checks`).
     unexposed: Arc<Unexposed>,
     /// Tags of recently queued exposures, by key; a tag mixes in the dedupe epoch.
-    recent: Box<[AtomicU64]>,
+    recent: Arc<[AtomicU64]>,
     /// Bumped by the flusher whenever it clears its dedupe set.
     epoch: Arc<AtomicU64>,
     environment: Option<String>,
@@ -502,7 +563,9 @@ impl EventLogger {
         let environment = options.environment.clone();
         let board = Arc::new(StatusBoard::default());
         let unexposed = Arc::new(Unexposed::default());
+        let recent: Arc<[AtomicU64]> = (0..RECENT_SLOTS).map(|_| AtomicU64::new(0)).collect();
         let flusher = Flusher {
+            recent: recent.clone(),
             unexposed: unexposed.clone(),
             spec_seen: HashSet::new(),
             spec_window_start: Instant::now(),
@@ -510,7 +573,7 @@ impl EventLogger {
             dedupe_window: options.dedupe_window,
             board: board.clone(),
             queue: queue.downgrade(),
-            seen: HashSet::new(),
+            seen: Seen::default(),
             window_start: Instant::now(),
             current: Vec::new(),
             pending: VecDeque::new(),
@@ -525,7 +588,7 @@ impl EventLogger {
             queue,
             counters,
             unexposed,
-            recent: (0..RECENT_SLOTS).map(|_| AtomicU64::new(0)).collect(),
+            recent,
             epoch,
             environment,
             board,
@@ -642,10 +705,8 @@ impl EventLogger {
             return;
         }
         let k = official_key(exposure, parameter, trigger);
-        let key = HASHER.hash_one([k.spec, k.rule, k.user, k.extra]);
-        let epoch = self.epoch.load(Ordering::Relaxed);
-        let tag = (key ^ epoch.wrapping_mul(0x9e37_79b9_7f4a_7c15)) | 1;
-        let slot = &self.recent[(key as usize) % RECENT_SLOTS];
+        let (slot, tag) = filter_slot(&k, self.epoch.load(Ordering::Relaxed));
+        let slot = &self.recent[slot];
         if slot.load(Ordering::Relaxed) == tag {
             add(&c.deduplicated, 1);
             return;
@@ -1034,7 +1095,9 @@ struct Flusher {
     client: reqwest::Client,
     counters: Arc<Counters>,
     epoch: Arc<AtomicU64>,
-    seen: HashSet<Key>,
+    seen: Seen,
+    /// The evaluating threads' filter, where an exposure the set forgets is forgotten too.
+    recent: Arc<[AtomicU64]>,
     window_start: Instant,
     /// Evaluations not logged, summarised into `statsig::non_exposed_checks` at each flush.
     unexposed: Arc<Unexposed>,
@@ -1162,12 +1225,22 @@ impl Flusher {
         self.dedupe_window = facts
             .dedupe_window_ms
             .map_or(self.options.dedupe_window, Duration::from_millis);
-        if self.seen.len() >= self.options.dedupe_max_keys {
-            self.forget();
-        }
-        if !self.seen.insert(facts.key) {
-            add(&self.counters.deduplicated, 1);
-            return;
+        match self.seen.see(facts.key, self.options.dedupe_max_keys) {
+            Err(()) => {
+                add(&self.counters.deduplicated, 1);
+                return;
+            }
+            Ok(Some(evicted)) => {
+                // Logged again when it comes back, as in the official core.
+                let (slot, tag) = filter_slot(&evicted, self.epoch.load(Ordering::Relaxed));
+                let _ = self.recent[slot].compare_exchange(
+                    tag,
+                    0,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                );
+            }
+            Ok(None) => {}
         }
         match self.sample(&facts) {
             Sampling::Log => self.current.push(event),
@@ -1537,6 +1610,45 @@ mod tests {
         assert_eq!(v["time"], 42);
         assert_eq!(v["value"], serde_json::Value::Null);
         assert!(!String::from_utf8_lossy(&text).contains("123-45"));
+    }
+
+    /// The official core's own LRU test (`test_dedupe_set_evicts_least_recently_used` in
+    /// its `exposure_sampling.rs`): a hit refreshes a key, a new key evicts the least
+    /// recent one.
+    #[test]
+    fn the_dedupe_set_forgets_the_least_recently_seen() {
+        let key = |n: u64| Key {
+            spec: 1,
+            rule: 2,
+            user: n,
+            extra: 0,
+        };
+        let mut seen = Seen::default();
+        for n in 0..3 {
+            assert_eq!(seen.see(key(n), 3), Ok(None));
+        }
+        assert_eq!(
+            seen.see(key(0), 3),
+            Err(()),
+            "a duplicate, now the most recent"
+        );
+        assert_eq!(
+            seen.see(key(3), 3),
+            Ok(Some(key(1))),
+            "the least recent goes"
+        );
+        assert_eq!(seen.stamps.len(), 3);
+        assert_eq!(seen.see(key(0), 3), Err(()), "refreshed, so kept");
+        assert_eq!(
+            seen.see(key(1), 3),
+            Ok(Some(key(2))),
+            "evicted, so new again"
+        );
+        // Hits alone never grow the order beyond its bound.
+        for _ in 0..10_000 {
+            let _ = seen.see(key(0), 3);
+        }
+        assert!(seen.order.len() <= 2 * 512 + 1, "{}", seen.order.len());
     }
 
     #[test]
