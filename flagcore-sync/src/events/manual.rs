@@ -9,8 +9,9 @@ impl EventLogger {
     /// Logs the exposure of a gate, dynamic config or experiment result evaluated earlier
     /// without logging (with [`flagcore::Exposures::Suppress`]), for example once the
     /// user actually sees the feature. The event is the one the evaluation would have
-    /// logged, plus `isManualExposure: "true"`; it is deduplicated like any exposure (the
-    /// same user, spec, rule and value within the window is logged once, manual or not).
+    /// logged, plus `isManualExposure: "true"`. Repeats within the window are dropped; as
+    /// in the official core, a manual exposure is keyed apart from the one the evaluation
+    /// logs (its key leaves out the result's unit id), so logging both sends both.
     ///
     /// A layer result logs nothing here: layers are exposed per parameter, with
     /// [`EventLogger::log_manual_layer_exposure`].
