@@ -11,7 +11,8 @@ impl EventLogger {
     /// user actually sees the feature. The event is the one the evaluation would have
     /// logged, plus `isManualExposure: "true"`. Repeats within the window are dropped; as
     /// in the official core, a manual exposure is keyed apart from the one the evaluation
-    /// logs (its key leaves out the result's unit id), so logging both sends both.
+    /// logs (its key leaves out the unit id of the result's id type), so logging both
+    /// sends both whenever the user has that id.
     ///
     /// A layer result logs nothing here: layers are exposed per parameter, with
     /// [`EventLogger::log_manual_layer_exposure`].
