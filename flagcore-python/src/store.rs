@@ -118,6 +118,12 @@ impl ExposureSink for SwapSink {
             logger.log(exposure);
         }
     }
+
+    fn not_logged(&self, kind: Kind, name: &str) {
+        if let Some(logger) = &*self.logger.load() {
+            logger.not_logged(kind, name);
+        }
+    }
 }
 
 /// The message of a load error with its causes.

@@ -410,8 +410,8 @@ impl Statsig {
     }
 
     /// Counters of the exposure logger since it (re)started: ``received``,
-    /// ``deduplicated``, ``sent``, ``batches_sent``, ``failed_attempts`` and the
-    /// ``dropped_*`` counts.
+    /// ``deduplicated``, ``sampled_out``, ``sent``, ``batches_sent``, ``failed_attempts``
+    /// and the ``dropped_*`` counts.
     fn exposure_stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let d = PyDict::new(py);
         if let Some(logger) = self.state.sink.current() {
@@ -419,6 +419,7 @@ impl Statsig {
             for (k, v) in [
                 ("received", s.received),
                 ("deduplicated", s.deduplicated),
+                ("sampled_out", s.sampled_out),
                 ("sent", s.sent),
                 ("batches_sent", s.batches_sent),
                 ("failed_attempts", s.failed_attempts),

@@ -126,7 +126,10 @@ def test_network_source_and_exposures_reach_a_loopback_server(server: Server, tm
     assert flip["metadata"]["gateValue"] == "true" and flip["metadata"]["ruleID"] == "everyone"
     assert flip["user"]["userID"] == "ana" and "privateAttributes" not in flip["user"]
     assert [e["metadata"]["config"] for e in configs] == ["cfg"]
-    assert statsig.exposure_stats()["sent"] == len(events) == 3
+    # As the official core does, the check that did not log is counted in a summary.
+    checks = [e for e in events if e["eventName"] == "statsig::non_exposed_checks"]
+    assert [json.loads(e["metadata"]["checks"]) for e in checks] == [{"flip": 1}]
+    assert statsig.exposure_stats()["sent"] == len(events) == 4
     assert all(p == "/v1/log_event" for p, _, _ in server.posts)
 
 

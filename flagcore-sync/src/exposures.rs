@@ -1,9 +1,7 @@
 //! Shipping exposure events: to Statsig's event endpoint, or to a JSON-lines file (spec 11).
 
-use std::collections::hash_map::RandomState;
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::future::Future;
-use std::hash::{BuildHasher, Hash, Hasher};
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::pin::Pin;
@@ -11,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use flagcore::{Attributes, Exposure, ExposureSink, Kind, User, Value};
+use flagcore::{Attributes, Exposure, ExposureSink, Kind, Reason, SamplingMode, User, Value};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -73,10 +71,12 @@ pub struct LoggerOptions {
     pub batch_size: usize,
     /// A partial batch is sent after this long (60 s).
     pub flush_interval: Duration,
-    /// Distinct exposures remembered for deduplication (100,000): the set is cleared when
-    /// full, and every `dedupe_window`.
+    /// Distinct exposures remembered for deduplication (100,000): beyond it the least
+    /// recently seen is forgotten (the official core's LRU set), and the whole set is
+    /// forgotten every `dedupe_window`.
     pub dedupe_max_keys: usize,
-    /// See `dedupe_max_keys` (60 s).
+    /// See `dedupe_max_keys` (60 s, Statsig's default). A payload whose `sdk_configs` set
+    /// `exposure_dedupe_ttl_ms` sets the window instead, as in the official core.
     pub dedupe_window: Duration,
     /// Batches waiting to be sent while the destination is slow or down (100); beyond
     /// this the oldest is dropped and counted.
@@ -124,6 +124,9 @@ pub struct LoggerStats {
     pub received: u64,
     /// Dropped as duplicates within the dedupe window.
     pub deduplicated: u64,
+    /// Exposures left out of the sample (the payload's `sdk_configs.sampling_mode` is
+    /// `"on"`, spec 11.5).
+    pub sampled_out: u64,
     /// Dropped because the queue was full (the flusher is not keeping up).
     pub dropped_queue_full: u64,
     /// Dropped because too many batches were waiting (the destination is slow or down).
@@ -149,6 +152,7 @@ pub struct LoggerStats {
 struct Counters {
     received: AtomicU64,
     deduplicated: AtomicU64,
+    sampled_out: AtomicU64,
     dropped_queue_full: AtomicU64,
     dropped_overflow: AtomicU64,
     dropped_failed: AtomicU64,
@@ -165,6 +169,7 @@ impl Counters {
         LoggerStats {
             received: get(&self.received),
             deduplicated: get(&self.deduplicated),
+            sampled_out: get(&self.sampled_out),
             dropped_queue_full: get(&self.dropped_queue_full),
             dropped_overflow: get(&self.dropped_overflow),
             dropped_failed: get(&self.dropped_failed),
@@ -181,14 +186,282 @@ fn add(counter: &AtomicU64, n: u64) {
     counter.fetch_add(n, Ordering::Relaxed);
 }
 
-/// An event on its way: its dedupe key (none for custom events) and its JSON text.
+/// An event on its way: its JSON text and, for an exposure, what deduplication and
+/// sampling need (custom events have none: they are neither).
 pub(crate) struct Queued {
-    pub(crate) key: Option<u64>,
     pub(crate) event: Vec<u8>,
+    pub(crate) exposure: Option<Facts>,
+}
+
+/// What the flusher needs to deduplicate and sample an exposure as the official core does
+/// (spec 11.4, 11.5), worked out on the evaluating thread.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Facts {
+    key: Key,
+    /// Where the `{}` of `statsigMetadata` starts in the event's text.
+    meta_at: usize,
+    /// `forwardAllExposures`, or an analytical gate seen: never sampled out.
+    forced: bool,
+    /// The sampling rate that applies (the special case for `default`, `disabled` and
+    /// empty rule ids, else the rule's).
+    rate: Option<u64>,
+    mode: SamplingMode,
+    /// `exposure_spec_sampling_ttl_ms` of the ruleset.
+    spec_window_ms: u64,
+    /// `exposure_dedupe_ttl_ms` of the ruleset, when it sets one.
+    dedupe_window_ms: Option<u64>,
+}
+
+/// The official core's exposure key: hashes of the spec name, the rule id, the user's ids
+/// and the kind's extra (spec 11.4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct Key {
+    spec: u64,
+    rule: u64,
+    user: u64,
+    extra: u64,
+}
+
+/// The hasher of the official core's exposure keys: ahash with its fixed seeds.
+const HASHER: ahash::RandomState = ahash::RandomState::with_seeds(420, 42, 24, 4);
+
+/// The hash of an interned string there (its bytes, as a byte slice).
+fn interned(s: &str) -> u64 {
+    HASHER.hash_one(s.as_bytes())
+}
+
+/// The hash of a user value there (its string form, or JSON text, as a `str`).
+fn value_hash(v: Option<Value<'_>>) -> u64 {
+    match v {
+        None => 0,
+        Some(Value::Str(s)) => HASHER.hash_one(s),
+        Some(Value::Json(serde_json::Value::String(s))) => HASHER.hash_one(s.as_str()),
+        Some(v) => {
+            let mut text = Vec::new();
+            write_value(&mut text, v);
+            // Valid UTF-8: JSON text.
+            HASHER.hash_one(&*String::from_utf8_lossy(&text))
+        }
+    }
+}
+
+/// Statsig's `get_unit_id_hash`: the user id for `userID` (any case), else the custom id
+/// of that name, or of its lower-cased name.
+fn unit_id_hash(user: &User<'_>, id_type: &str) -> u64 {
+    if id_type.eq_ignore_ascii_case("userid") {
+        return value_hash(user.user_id_value());
+    }
+    let ids = user.custom_id_attributes();
+    if let Some(v) = ids.get(id_type) {
+        return value_hash(Some(v));
+    }
+    if id_type.chars().any(char::is_uppercase) {
+        return value_hash(ids.get(&id_type.to_lowercase()));
+    }
+    0
+}
+
+/// Statsig's `create_exposure_dedupe_user_hash`: the user id, the stable id, the unit id
+/// of `unit_id_type`, and the wrapping sum of every custom id's hash (names ignored).
+fn user_hash(user: &User<'_>, unit_id_type: Option<&str>) -> u64 {
+    let mut sum = 0u64;
+    for_each_attribute(user.custom_id_attributes(), |_, v| {
+        sum = sum.wrapping_add(value_hash(Some(v)));
+    });
+    let ids = [
+        value_hash(user.user_id_value()),
+        unit_id_hash(user, "stableID"),
+        unit_id_type.map_or(0, |t| unit_id_hash(user, t)),
+        sum,
+    ];
+    HASHER.hash_one(&ids[..])
+}
+
+/// Whether the official core has an evaluation for this result: it has none without
+/// specs, and an empty one (no rule id, no unit id type) for an unknown name.
+fn evaluated(e: &flagcore::Evaluation<'_>) -> bool {
+    e.reason() != Reason::NoRuleset
+}
+
+/// Whether the name was found in the specs.
+fn recognized(e: &flagcore::Evaluation<'_>) -> bool {
+    !matches!(e.reason(), Reason::Unrecognized | Reason::NoRuleset)
+}
+
+/// The official core's key of this exposure. Exposures logged by an evaluation or a read
+/// and manual ones are keyed differently there (the manual path leaves out the result's
+/// unit id, and hashes a layer parameter as an interned string), and so here.
+fn official_key(exposure: &Exposure<'_>, parameter: Option<&str>, trigger: Trigger) -> Key {
+    let e = exposure.evaluation;
+    let known = recognized(e);
+    let manual = trigger == Trigger::Manual;
+    let extra = match e.kind() {
+        Kind::Gate | Kind::DynamicConfig => u64::from(known && e.value()),
+        Kind::Experiment => u64::from(known && e.is_user_in_experiment()),
+        Kind::Layer if manual => interned(parameter.unwrap_or("")),
+        Kind::Layer => HASHER.hash_one(parameter.unwrap_or("")),
+    };
+    let unit_id_type = (known && !manual).then(|| e.id_type());
+    Key {
+        spec: if evaluated(e) || manual {
+            interned(e.name())
+        } else {
+            0
+        },
+        rule: if known { interned(e.rule_id()) } else { 0 },
+        user: user_hash(exposure.user, unit_id_type),
+        extra,
+    }
+}
+
+/// Dedupe key, sampling inputs, and where the event's sampling metadata goes.
+fn facts(exposure: &Exposure<'_>, key: Key, meta_at: usize) -> Facts {
+    let e = exposure.evaluation;
+    let known = recognized(e);
+    let configs = e.sdk_configs();
+    let rule_id = if known { e.rule_id() } else { "" };
+    let special = matches!(rule_id, "default" | "disabled" | "")
+        .then(|| configs.special_case_sampling_rate())
+        .flatten();
+    Facts {
+        key,
+        meta_at,
+        forced: known && (e.forwards_all_exposures() || e.has_seen_analytical_gates()),
+        rate: special.or(if known { e.sampling_rate() } else { None }),
+        mode: configs.sampling_mode(),
+        spec_window_ms: configs.exposure_spec_sampling_ttl_ms(),
+        dedupe_window_ms: configs.exposure_dedupe_ttl_ms(),
+    }
+}
+
+/// Evaluations not logged, by name, for the `statsig::non_exposed_checks` summary. As in
+/// the official core, a name seen before costs a shared read lock and an atomic add (a
+/// few shards keep writers of new names apart); names are kept, counts are swapped out at
+/// each flush.
+#[derive(Default)]
+pub(crate) struct Unexposed {
+    shards: [std::sync::RwLock<HashMap<Box<str>, AtomicU64>>; 8],
+}
+
+impl Unexposed {
+    fn count(&self, name: &str) {
+        let shard = &self.shards[(HASHER.hash_one(name) % 8) as usize];
+        if let Ok(map) = shard.read() {
+            if let Some(n) = map.get(name) {
+                n.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+        }
+        if let Ok(mut map) = shard.write() {
+            map.entry(name.into())
+                .or_insert_with(|| AtomicU64::new(0))
+                .fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The counts since the last call (names with a count of 0 left out); `None` when
+    /// there are none.
+    fn take(&self) -> Option<Vec<(Box<str>, u64)>> {
+        let mut all = Vec::new();
+        for shard in &self.shards {
+            if let Ok(map) = shard.read() {
+                for (name, n) in map.iter() {
+                    let n = n.swap(0, Ordering::Relaxed);
+                    if n > 0 {
+                        all.push((name.clone(), n));
+                    }
+                }
+            }
+        }
+        (!all.is_empty()).then_some(all)
+    }
+}
+
+/// The `statsig::non_exposed_checks` event of these counts, as the official core sends it.
+fn checks_event(checks: &[(Box<str>, u64)], now_ms: u64) -> Vec<u8> {
+    let mut text = Vec::with_capacity(32 * checks.len());
+    let mut o = Object::open(&mut text);
+    for (name, n) in checks {
+        let _ = write!(o.user_key(name), "{n}");
+    }
+    o.close();
+    let mut out = Vec::with_capacity(text.len() * 2 + 160);
+    let mut event = Object::open(&mut out);
+    event.str("eventName", "statsig::non_exposed_checks");
+    event.key("value").extend_from_slice(b"null");
+    let mut m = Object::open(event.key("metadata"));
+    m.str("checks", &String::from_utf8_lossy(&text));
+    m.close();
+    event.key("statsigMetadata").extend_from_slice(b"null");
+    event.key("user").extend_from_slice(b"{}");
+    let _ = write!(event.key("time"), "{now_ms}");
+    event.key("secondaryExposures").extend_from_slice(b"null");
+    event.close();
+    out
 }
 
 /// Slots of the evaluating threads' duplicate filter (32 KiB).
 const RECENT_SLOTS: usize = 4096;
+
+/// The slot of `k` in the evaluating threads' filter, and its tag there in `epoch`.
+fn filter_slot(k: &Key, epoch: u64) -> (usize, u64) {
+    let key = HASHER.hash_one([k.spec, k.rule, k.user, k.extra]);
+    let tag = (key ^ epoch.wrapping_mul(0x9e37_79b9_7f4a_7c15)) | 1;
+    ((key as usize) % RECENT_SLOTS, tag)
+}
+
+/// The exposures logged in the current window, least recently seen first: the official
+/// core's LRU set (spec 11.4). A hit makes its key the most recent; beyond `cap` keys the
+/// least recent is forgotten.
+#[derive(Default)]
+struct Seen {
+    /// Each key and the stamp of its latest sighting.
+    stamps: HashMap<Key, u64>,
+    /// Sightings in order; an entry whose stamp is no longer its key's is stale.
+    order: VecDeque<(Key, u64)>,
+    clock: u64,
+}
+
+impl Seen {
+    /// Whether `key` was seen (then it becomes the most recent); if not, it is added, and
+    /// the key that made room for it (if one had to) is returned.
+    fn see(&mut self, key: Key, cap: usize) -> Result<Option<Key>, ()> {
+        self.clock += 1;
+        let stamp = self.clock;
+        if let Some(s) = self.stamps.get_mut(&key) {
+            *s = stamp;
+            self.order.push_back((key, stamp));
+            self.compact(cap);
+            return Err(());
+        }
+        let mut evicted = None;
+        if self.stamps.len() >= cap.max(1) {
+            while let Some((old, s)) = self.order.pop_front() {
+                if self.stamps.get(&old) == Some(&s) {
+                    self.stamps.remove(&old);
+                    evicted = Some(old);
+                    break;
+                }
+            }
+        }
+        self.stamps.insert(key, stamp);
+        self.order.push_back((key, stamp));
+        Ok(evicted)
+    }
+
+    /// Drops stale sightings once they outnumber the keys (memory stays bounded).
+    fn compact(&mut self, cap: usize) {
+        if self.order.len() > 2 * cap.max(512) {
+            let stamps = &self.stamps;
+            self.order.retain(|(k, s)| stamps.get(k) == Some(s));
+        }
+    }
+
+    fn clear(&mut self) {
+        self.stamps.clear();
+        self.order.clear();
+    }
+}
 
 /// The service's event logger: an [`ExposureSink`] that turns exposures into Statsig
 /// events, and the way to log custom events ([`EventLogger::log_event`]); both are shipped
@@ -208,6 +481,18 @@ const RECENT_SLOTS: usize = 4096;
 /// Custom events take the same path (queue, batches, gzip, retries, shutdown flush) but
 /// are never deduplicated.
 ///
+/// Deduplication and sampling are the official core's (spec 11.4, 11.5), key for key: the
+/// same ahash keys of spec, rule, the user's ids and the result, and, when the payload's
+/// `sdk_configs.sampling_mode` is `"on"` or `"shadow"`, the same decision (forced for
+/// `forwardAllExposures` and analytical nested gates, the first exposure of each spec and
+/// rule in `exposure_spec_sampling_ttl_ms`, then `hash % rate == 0` with the rule's
+/// `samplingRate` or the `special_case_sampling_rate`) and the same `samplingRate`,
+/// `samplingMode` and `shadowLogged` metadata. Nothing in it is random, so the events sent
+/// are the official core's for the same evaluations in the same order (ahash's output
+/// depends on the target's AES support, as the official core's does). Evaluations the
+/// caller did not log ([`flagcore::Exposures::Suppress`]) are counted by name and sent as
+/// `statsig::non_exposed_checks` with each flush.
+///
 /// Layers are not logged when evaluated: Statsig logs a layer exposure each time a
 /// parameter is read, and so does the store: a read through [`flagcore::View::layer`]
 /// hands the logger a layer exposure record of that parameter. Manual exposures
@@ -215,8 +500,8 @@ const RECENT_SLOTS: usize = 4096;
 /// `isManualExposure`.
 ///
 /// Memory is bounded: the queue (`queue_capacity` events of about 0.5 KiB), the batch
-/// being filled, `max_pending_batches` gzipped batches, and the dedupe set
-/// (`dedupe_max_keys` × 8 bytes, plus the table's overhead).
+/// being filled, `max_pending_batches` gzipped batches, the dedupe set (about 150 bytes
+/// per key, `dedupe_max_keys` keys) and the set of (spec, rule) pairs sampling has seen.
 ///
 /// ```no_run
 /// # async fn run() {
@@ -237,9 +522,10 @@ const RECENT_SLOTS: usize = 4096;
 pub struct EventLogger {
     queue: mpsc::Sender<Queued>,
     counters: Arc<Counters>,
-    keys: RandomState,
+    /// Evaluations not logged (for `statsig::non_exposed_checks`).
+    unexposed: Arc<Unexposed>,
     /// Tags of recently queued exposures, by key; a tag mixes in the dedupe epoch.
-    recent: Box<[AtomicU64]>,
+    recent: Arc<[AtomicU64]>,
     /// Bumped by the flusher whenever it clears its dedupe set.
     epoch: Arc<AtomicU64>,
     environment: Option<String>,
@@ -276,10 +562,18 @@ impl EventLogger {
         let (stop, stopped) = watch::channel(None);
         let environment = options.environment.clone();
         let board = Arc::new(StatusBoard::default());
+        let unexposed = Arc::new(Unexposed::default());
+        let recent: Arc<[AtomicU64]> = (0..RECENT_SLOTS).map(|_| AtomicU64::new(0)).collect();
         let flusher = Flusher {
+            recent: recent.clone(),
+            unexposed: unexposed.clone(),
+            spec_seen: HashSet::new(),
+            spec_window_start: Instant::now(),
+            spec_window: Duration::from_secs(60),
+            dedupe_window: options.dedupe_window,
             board: board.clone(),
             queue: queue.downgrade(),
-            seen: HashSet::new(),
+            seen: Seen::default(),
             window_start: Instant::now(),
             current: Vec::new(),
             pending: VecDeque::new(),
@@ -293,8 +587,8 @@ impl EventLogger {
         Ok(EventLogger {
             queue,
             counters,
-            keys: RandomState::new(),
-            recent: (0..RECENT_SLOTS).map(|_| AtomicU64::new(0)).collect(),
+            unexposed,
+            recent,
             epoch,
             environment,
             board,
@@ -384,7 +678,10 @@ impl EventLogger {
     /// Queues an encoded event without deduplication (custom events); `admit` first.
     pub(crate) fn push_event(&self, event: Vec<u8>) {
         let c = &*self.counters;
-        match self.queue.try_send(Queued { key: None, event }) {
+        match self.queue.try_send(Queued {
+            event,
+            exposure: None,
+        }) {
             Ok(()) => {}
             Err(mpsc::error::TrySendError::Full(_)) => add(&c.dropped_queue_full, 1),
             Err(mpsc::error::TrySendError::Closed(_)) => add(&c.dropped_shut_down, 1),
@@ -407,10 +704,9 @@ impl EventLogger {
         if !self.admit() {
             return;
         }
-        let key = dedupe_key(&self.keys, exposure, parameter);
-        let epoch = self.epoch.load(Ordering::Relaxed);
-        let tag = (key ^ epoch.wrapping_mul(0x9e37_79b9_7f4a_7c15)) | 1;
-        let slot = &self.recent[(key as usize) % RECENT_SLOTS];
+        let k = official_key(exposure, parameter, trigger);
+        let (slot, tag) = filter_slot(&k, self.epoch.load(Ordering::Relaxed));
+        let slot = &self.recent[slot];
         if slot.load(Ordering::Relaxed) == tag {
             add(&c.deduplicated, 1);
             return;
@@ -422,9 +718,10 @@ impl EventLogger {
             self.environment.as_deref(),
             http::now_ms(),
         );
+        let facts = facts(exposure, k, event.meta_at);
         match self.queue.try_send(Queued {
-            key: Some(key),
-            event,
+            event: event.text,
+            exposure: Some(facts),
         }) {
             Ok(()) => slot.store(tag, Ordering::Relaxed),
             Err(mpsc::error::TrySendError::Full(_)) => add(&c.dropped_queue_full, 1),
@@ -442,6 +739,10 @@ impl Drop for EventLogger {
 }
 
 impl ExposureSink for EventLogger {
+    fn not_logged(&self, _kind: Kind, name: &str) {
+        self.unexposed.count(name);
+    }
+
     fn log(&self, exposure: &Exposure<'_>) {
         // Layers are exposed per parameter read, never per evaluation.
         let trigger = if exposure.manual {
@@ -459,54 +760,6 @@ impl ExposureSink for EventLogger {
 
 // ---------------------------------------------------------------------------------------------
 // Dedupe keys and event JSON (on the evaluating thread)
-
-/// Same kind, spec, rule, result and unit ids ⇒ same key (spec 11.4, with our own hash).
-fn dedupe_key(keys: &RandomState, exposure: &Exposure<'_>, parameter: Option<&str>) -> u64 {
-    let e = exposure.evaluation;
-    let mut h = keys.build_hasher();
-    e.kind().hash(&mut h);
-    e.name().hash(&mut h);
-    match parameter {
-        Some(p) => e.exposure_rule_id(p).hash(&mut h),
-        None => e.rule_id().hash(&mut h),
-    }
-    match e.kind() {
-        Kind::Gate | Kind::DynamicConfig => e.value().hash(&mut h),
-        Kind::Experiment => e.is_user_in_experiment().hash(&mut h),
-        Kind::Layer => parameter.hash(&mut h),
-    }
-    let user = exposure.user;
-    let ids = user.custom_id_attributes();
-    hash_value(&mut h, user.user_id_value());
-    hash_value(&mut h, ids.get("stableID"));
-    if e.id_type() != "userID" {
-        hash_value(&mut h, ids.get(e.id_type()));
-    }
-    // Every custom id counts, whatever its name.
-    let mut sum = 0u64;
-    for_each_attribute(ids, |_, v| {
-        let mut one = keys.build_hasher();
-        hash_value(&mut one, Some(v));
-        sum = sum.wrapping_add(one.finish());
-    });
-    h.write_u64(sum);
-    h.finish()
-}
-
-/// Hashes an id by its string form (strings as they are, anything else as JSON text).
-fn hash_value(h: &mut impl Hasher, v: Option<Value<'_>>) {
-    match v {
-        None => h.write_u8(0),
-        Some(Value::Str(s)) => s.hash(h),
-        Some(Value::Json(serde_json::Value::String(s))) => s.as_str().hash(h),
-        Some(v) => {
-            let mut text = Vec::new();
-            write_value(&mut text, v);
-            // Valid UTF-8: JSON text.
-            String::from_utf8_lossy(&text).hash(h);
-        }
-    }
-}
 
 /// Calls `f` for each attribute (for pairs, the first of each name, as lookups see them).
 fn for_each_attribute<'a>(attrs: Attributes<'a>, mut f: impl FnMut(&str, Value<'a>)) {
@@ -635,18 +888,35 @@ pub(crate) enum Trigger {
     Manual,
 }
 
+/// An encoded exposure event, and where its `statsigMetadata` object (`{}`) starts, for
+/// the sampling metadata the flusher may put there.
+pub(crate) struct Encoded {
+    pub(crate) text: Vec<u8>,
+    pub(crate) meta_at: usize,
+}
+
 /// The event Statsig's SDKs send for this exposure (spec 11.2); `parameter` for layers.
+///
+/// Manual exposures take the official core's manual path, which shapes a few things
+/// differently: a layer's `ruleID` is the layer's (not the parameter's), and its
+/// undelegated list is the evaluator's raw one (`null` when it has none). Without specs
+/// the official core has no evaluation: its manual exposures then send
+/// `secondaryExposures: null`, and a gate logged by its evaluation an empty name too.
 fn encode(
     exposure: &Exposure<'_>,
     parameter: Option<&str>,
     trigger: Trigger,
     environment: Option<&str>,
     now_ms: u64,
-) -> Vec<u8> {
+) -> Encoded {
     let e = exposure.evaluation;
+    let manual = trigger == Trigger::Manual;
+    let known = evaluated(e);
+    let found = recognized(e);
     let mut out = Vec::with_capacity(512);
     let mut event = Object::open(&mut out);
-    let mut secondary = e.secondary_exposures();
+    let mut secondary =
+        (known || !(manual || e.kind() == Kind::Gate)).then(|| e.secondary_exposures());
     let name = match e.kind() {
         Kind::Gate => "statsig::gate_exposure",
         Kind::DynamicConfig | Kind::Experiment => "statsig::config_exposure",
@@ -658,9 +928,10 @@ fn encode(
     let mut m = Object::open(event.key("metadata"));
     match e.kind() {
         Kind::Gate => {
-            m.str("gate", e.name());
+            let unknown_auto = !known && !manual;
+            m.str("gate", if unknown_auto { "" } else { e.name() });
             m.bool_str("gateValue", e.value());
-            m.str("ruleID", e.rule_id());
+            m.str("ruleID", if found { e.rule_id() } else { "" });
         }
         Kind::DynamicConfig => {
             m.str("config", e.name());
@@ -675,8 +946,16 @@ fn encode(
             let parameter = parameter.unwrap_or("");
             let explicit = e.explicit_parameters().any(|p| p == parameter);
             m.str("config", e.name());
-            // Multi-rule layers report the rule that supplied the parameter.
-            m.str("ruleID", e.exposure_rule_id(parameter));
+            // Parameter reads of multi-rule layers report the rule that supplied the
+            // parameter; manual exposures, the layer's rule.
+            m.str(
+                "ruleID",
+                if manual {
+                    e.rule_id()
+                } else {
+                    e.exposure_rule_id(parameter)
+                },
+            );
             let allocated = if explicit {
                 e.allocated_experiment()
             } else {
@@ -685,10 +964,14 @@ fn encode(
             m.str("allocatedExperiment", allocated.unwrap_or(""));
             m.str("parameterName", parameter);
             m.bool_str("isExplicitParameter", explicit);
-            if !explicit {
-                if let Some(undelegated) = e.undelegated_secondary_exposures() {
-                    secondary = undelegated;
-                }
+            if !explicit && known {
+                // Without undelegated exposures (no rule delegated), the official core
+                // sends `[]` for a parameter read and `null` for a manual exposure.
+                secondary = if manual {
+                    e.raw_undelegated_secondary_exposures()
+                } else {
+                    e.undelegated_secondary_exposures()
+                };
             }
         }
     }
@@ -697,7 +980,7 @@ fn encode(
     if e.ruleset_time() > 0 {
         m.plain("lcut", e.ruleset_time());
     }
-    if trigger == Trigger::Manual {
+    if manual {
         m.str("isManualExposure", "true");
     }
     if let Some(v) = e.version() {
@@ -707,12 +990,23 @@ fn encode(
         m.str("overrideConfigName", name);
     }
     m.close();
-    event.key("statsigMetadata").extend_from_slice(b"{}");
+    let meta = event.key("statsigMetadata");
+    let meta_at = meta.len();
+    meta.extend_from_slice(b"{}");
 
     write_user(event.key("user"), exposure.user, environment);
 
     let _ = write!(event.key("time"), "{now_ms}");
     let list = event.key("secondaryExposures");
+    let Some(secondary) = secondary else {
+        list.extend_from_slice(if manual || e.kind() == Kind::Gate {
+            b"null"
+        } else {
+            b"[]"
+        });
+        event.close();
+        return Encoded { text: out, meta_at };
+    };
     list.push(b'[');
     for (i, s) in secondary.iter().enumerate() {
         if i > 0 {
@@ -726,7 +1020,7 @@ fn encode(
     }
     list.push(b']');
     event.close();
-    out
+    Encoded { text: out, meta_at }
 }
 
 /// Statsig's loggable user (spec 11.2): the user's fields, `customIDs`, `custom` and
@@ -780,6 +1074,19 @@ enum Failed {
 
 type Delivery = Pin<Box<dyn Future<Output = (Batch, Result<(), Failed>)> + Send>>;
 
+/// What sampling does with an exposure.
+enum Sampling {
+    /// Logged as it is (sampling off, forced, or the first of its spec and rule).
+    Log,
+    /// Logged with the sampling metadata: the mode, and whether the sample keeps it.
+    Tagged(&'static str, bool),
+    /// Left out of the sample.
+    Out,
+}
+
+/// The official core clears its set of (spec, rule) pairs beyond this many.
+const SPEC_SAMPLING_MAX_KEYS: usize = 100_000;
+
 const RETRY_FIRST: Duration = Duration::from_secs(1);
 const RETRY_MAX: Duration = Duration::from_secs(60);
 
@@ -788,8 +1095,20 @@ struct Flusher {
     client: reqwest::Client,
     counters: Arc<Counters>,
     epoch: Arc<AtomicU64>,
-    seen: HashSet<u64>,
+    seen: Seen,
+    /// The evaluating threads' filter, where an exposure the set forgets is forgotten too.
+    recent: Arc<[AtomicU64]>,
     window_start: Instant,
+    /// Evaluations not logged, summarised into `statsig::non_exposed_checks` at each flush.
+    unexposed: Arc<Unexposed>,
+    /// The (spec, rule) pairs whose first exposure in the sampling window was logged.
+    spec_seen: HashSet<(u64, u64)>,
+    spec_window_start: Instant,
+    /// `exposure_spec_sampling_ttl_ms` of the latest exposure's ruleset.
+    spec_window: Duration,
+    /// How often `seen` is cleared: the options' window, or the latest exposure's
+    /// ruleset's `exposure_dedupe_ttl_ms`.
+    dedupe_window: Duration,
     /// Events of the batch being filled.
     current: Vec<Vec<u8>>,
     /// Sealed batches waiting to be sent, oldest first.
@@ -863,8 +1182,12 @@ impl Flusher {
                     self.seal("scheduled:max_time", &mut sealing);
                     next_partial = Instant::now() + self.options.flush_interval;
                 }
-                _ = tokio::time::sleep_until(self.window_start + self.options.dedupe_window) => {
+                _ = tokio::time::sleep_until(self.window_start + self.dedupe_window) => {
                     self.forget();
+                }
+                _ = tokio::time::sleep_until(self.spec_window_start + self.spec_window) => {
+                    self.spec_seen.clear();
+                    self.spec_window_start = Instant::now();
                 }
                 got = events.recv(), if can_take => {
                     let Some(queued) = got else { break Instant::now() };
@@ -886,14 +1209,104 @@ impl Flusher {
         self.epoch.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Dedupes one event into the current batch.
-    fn accept(&mut self, Queued { key, event }: Queued) {
-        if key.is_some() && self.seen.len() >= self.options.dedupe_max_keys {
-            self.forget();
+    /// Dedupes and samples one event into the current batch, as the official core does
+    /// when it queues one (spec 11.4, 11.5).
+    fn accept(
+        &mut self,
+        Queued {
+            mut event,
+            exposure,
+        }: Queued,
+    ) {
+        let Some(facts) = exposure else {
+            self.current.push(event);
+            return;
+        };
+        self.dedupe_window = facts
+            .dedupe_window_ms
+            .map_or(self.options.dedupe_window, Duration::from_millis);
+        match self.seen.see(facts.key, self.options.dedupe_max_keys) {
+            Err(()) => {
+                add(&self.counters.deduplicated, 1);
+                return;
+            }
+            Ok(Some(evicted)) => {
+                // Logged again when it comes back, as in the official core.
+                let (slot, tag) = filter_slot(&evicted, self.epoch.load(Ordering::Relaxed));
+                let _ = self.recent[slot].compare_exchange(
+                    tag,
+                    0,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                );
+            }
+            Ok(None) => {}
         }
-        match key {
-            Some(key) if !self.seen.insert(key) => add(&self.counters.deduplicated, 1),
-            _ => self.current.push(event),
+        match self.sample(&facts) {
+            Sampling::Log => self.current.push(event),
+            Sampling::Out => add(&self.counters.sampled_out, 1),
+            Sampling::Tagged(mode, logged) => {
+                let mut meta = Vec::with_capacity(80);
+                let mut m = Object::open(&mut meta);
+                let out = m.key("samplingRate");
+                match facts.rate {
+                    Some(rate) => {
+                        let _ = write!(out, "{rate}");
+                    }
+                    None => out.extend_from_slice(b"null"),
+                }
+                m.str("samplingMode", mode);
+                m.str("shadowLogged", if logged { "logged" } else { "dropped" });
+                m.close();
+                let at = facts.meta_at;
+                if event.get(at..at + 2) == Some(b"{}") {
+                    event.splice(at..at + 2, meta);
+                }
+                self.current.push(event);
+            }
+        }
+    }
+
+    /// The official core's sampling decision for an exposure that is not a duplicate.
+    fn sample(&mut self, f: &Facts) -> Sampling {
+        let Some(mode) = f.mode.as_str() else {
+            return Sampling::Log;
+        };
+        if f.forced {
+            return Sampling::Log;
+        }
+        self.spec_window = Duration::from_millis(f.spec_window_ms);
+        // The first exposure of a (spec, rule) pair in the window is always logged.
+        if self.spec_seen.len() > SPEC_SAMPLING_MAX_KEYS {
+            self.spec_seen.clear();
+        }
+        if self.spec_seen.insert((f.key.spec, f.key.rule)) {
+            return Sampling::Log;
+        }
+        let k = f.key;
+        let hash = k.spec ^ k.rule ^ k.user ^ k.extra;
+        let sampled = match f.rate {
+            None => true,
+            // `u64::is_multiple_of(0)`, as the official core asks it.
+            Some(0) => hash == 0,
+            Some(rate) => hash % rate == 0,
+        };
+        match f.mode {
+            SamplingMode::Shadow => Sampling::Tagged(mode, sampled),
+            _ if sampled => Sampling::Tagged(mode, true),
+            _ => Sampling::Out,
+        }
+    }
+
+    /// Adds the `statsig::non_exposed_checks` summary of what was evaluated without
+    /// logging since the last flush, as the official core does before each flush.
+    fn add_checks(&mut self) {
+        if self.current.len() >= self.options.batch_size {
+            return;
+        }
+        if let Some(checks) = self.unexposed.take() {
+            add(&self.counters.received, 1);
+            self.current.push(checks_event(&checks, http::now_ms()));
         }
     }
 
@@ -901,7 +1314,11 @@ impl Flusher {
     /// else on the blocking pool (gzipping 2,000 events takes milliseconds, too long for
     /// an async task). Does nothing while another batch is being sealed.
     fn seal(&mut self, flush_type: &'static str, sealing: &mut Option<Sealing>) {
-        if self.current.is_empty() || sealing.is_some() {
+        if sealing.is_some() {
+            return;
+        }
+        self.add_checks();
+        if self.current.is_empty() {
             return;
         }
         let events = std::mem::take(&mut self.current);
@@ -997,6 +1414,7 @@ impl Flusher {
                 let Ok(queued) = events.try_recv() else { break };
                 self.accept(queued);
             }
+            self.add_checks();
             if self.current.is_empty() {
                 break;
             }
@@ -1180,7 +1598,7 @@ mod tests {
             .custom(Attributes::Pairs(&custom))
             .private_attributes(Attributes::Pairs(&secret));
         let text = with_exposure(&user, |x| {
-            encode(x, None, Trigger::Evaluation, Some("staging"), 42)
+            encode(x, None, Trigger::Evaluation, Some("staging"), 42).text
         });
         let v: serde_json::Value = serde_json::from_slice(&text).expect("valid JSON");
         assert_eq!(v["user"]["userID"], "u\u{1}");
@@ -1194,10 +1612,49 @@ mod tests {
         assert!(!String::from_utf8_lossy(&text).contains("123-45"));
     }
 
+    /// The official core's own LRU test (`test_dedupe_set_evicts_least_recently_used` in
+    /// its `exposure_sampling.rs`): a hit refreshes a key, a new key evicts the least
+    /// recent one.
+    #[test]
+    fn the_dedupe_set_forgets_the_least_recently_seen() {
+        let key = |n: u64| Key {
+            spec: 1,
+            rule: 2,
+            user: n,
+            extra: 0,
+        };
+        let mut seen = Seen::default();
+        for n in 0..3 {
+            assert_eq!(seen.see(key(n), 3), Ok(None));
+        }
+        assert_eq!(
+            seen.see(key(0), 3),
+            Err(()),
+            "a duplicate, now the most recent"
+        );
+        assert_eq!(
+            seen.see(key(3), 3),
+            Ok(Some(key(1))),
+            "the least recent goes"
+        );
+        assert_eq!(seen.stamps.len(), 3);
+        assert_eq!(seen.see(key(0), 3), Err(()), "refreshed, so kept");
+        assert_eq!(
+            seen.see(key(1), 3),
+            Ok(Some(key(2))),
+            "evicted, so new again"
+        );
+        // Hits alone never grow the order beyond its bound.
+        for _ in 0..10_000 {
+            let _ = seen.see(key(0), 3);
+        }
+        assert!(seen.order.len() <= 2 * 512 + 1, "{}", seen.order.len());
+    }
+
     #[test]
     fn dedupe_keys_follow_the_ids_not_the_other_fields() {
-        let keys = RandomState::new();
-        let key = |user: &User<'_>| with_exposure(user, |x| dedupe_key(&keys, x, None));
+        let key =
+            |user: &User<'_>| with_exposure(user, |x| official_key(x, None, Trigger::Evaluation));
         let a = key(&User::with_user_id("a"));
         assert_eq!(a, key(&User::with_user_id("a").email("x@example.com")));
         assert_ne!(a, key(&User::with_user_id("b")));

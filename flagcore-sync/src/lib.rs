@@ -76,8 +76,9 @@
 //!
 //! - The protobuf form of `download_config_specs` (`supports_proto`) and delta updates: the
 //!   poller asks for JSON and always replaces the whole ruleset.
-//! - Exposure sampling (`sdk_configs.sampling_mode`), `statsig::non_exposed_checks` and
-//!   diagnostics events.
+//! - Diagnostics events (`statsig::diagnostics`, the official SDK's telemetry about
+//!   itself). Exposure sampling and `statsig::non_exposed_checks` are applied as the
+//!   official core applies them.
 //! - Through a data store: Redis Cluster (a write touches the data key and the lease key);
 //!   the `statsig-br` (protobuf) key, which the official core reads before the plain-text
 //!   one when its store has byte methods (flagcore reads and writes the plain-text key

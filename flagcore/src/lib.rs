@@ -152,7 +152,7 @@ pub use eval::{
     Options, Reason, RulesetUpdate, SecondaryExposure, SecondaryExposures, SystemClock,
 };
 pub use groups::{ExperimentGroup, ExperimentGroups};
-pub use load::{DroppedSpec, Format, Limits, LoadError, Ruleset};
+pub use load::{DroppedSpec, Format, Limits, LoadError, Ruleset, SamplingMode, SdkConfigs};
 pub use param_store::ParameterStore;
 pub use store::{
     Exposure, ExposureSink, Exposures, Layer, OwnedSnapshot, Scratch, Snapshot, Store, View,

@@ -83,6 +83,14 @@ impl<'a> Exposure<'a> {
 pub trait ExposureSink: Send + Sync {
     /// Handles one exposure.
     fn log(&self, exposure: &Exposure<'_>);
+
+    /// Told of an evaluation whose exposure was not logged because the caller suppressed
+    /// it ([`Exposures::Suppress`]): a gate, config or experiment evaluated so, a layer
+    /// evaluated so and each of its parameters then read. Statsig counts these per name in
+    /// its `statsig::non_exposed_checks` event. Does nothing by default.
+    fn not_logged(&self, kind: Kind, name: &str) {
+        let _ = (kind, name);
+    }
 }
 
 /// One consistent state of a [`Store`]: the ruleset and everything evaluated with it (ID
@@ -587,9 +595,12 @@ impl View {
             keep_exposures,
         );
         // A layer is exposed per parameter read, not by its evaluation.
-        if exposures == Exposures::Log && kind != Kind::Layer {
+        if kind != Kind::Layer {
             if let Some(sink) = &self.options.exposure_sink {
-                sink.log(&Exposure::new(user, &shaped.attach(sec)));
+                match exposures {
+                    Exposures::Log => sink.log(&Exposure::new(user, &shaped.attach(sec))),
+                    Exposures::Suppress => sink.not_logged(kind, name),
+                }
             }
         }
         shaped
@@ -732,6 +743,11 @@ impl View {
         // gives it back when dropped.
         let mut sec = SCRATCH.try_with(Cell::take).unwrap_or_default();
         let shaped = self.run(&mut sec, user, Kind::Layer, name, Exposures::Suppress, true);
+        if exposures == Exposures::Suppress {
+            if let Some(sink) = &self.options.exposure_sink {
+                sink.not_logged(Kind::Layer, name);
+            }
+        }
         self.layer_from(user, shaped, sec, exposures)
     }
 }
@@ -807,17 +823,19 @@ impl<'a> Layer<'a> {
     }
 
     fn expose(&self, parameter: &str) {
+        let Some(sink) = &self.view.options.exposure_sink else {
+            return;
+        };
         if self.exposures == Exposures::Suppress {
+            sink.not_logged(Kind::Layer, self.bare.name());
             return;
         }
-        if let Some(sink) = &self.view.options.exposure_sink {
-            sink.log(&Exposure {
-                user: self.user,
-                evaluation: &self.evaluation(),
-                parameter: Some(parameter),
-                manual: false,
-            });
-        }
+        sink.log(&Exposure {
+            user: self.user,
+            evaluation: &self.evaluation(),
+            parameter: Some(parameter),
+            manual: false,
+        });
     }
 
     fn exposed<T>(&self, parameter: &str, v: Option<T>) -> Option<T> {
@@ -1007,6 +1025,11 @@ pub(crate) fn blank<'a>(kind: Kind, name: &'a str, reason: Reason, lcut: u64) ->
         override_config_name: None,
         no_id_type: false,
         value_shape: ValueShape::Object,
+        sampling_rate: None,
+        forward_all_exposures: false,
+        has_seen_analytical_gates: false,
+        undelegated_missing: kind == Kind::Layer,
+        sdk_configs: &crate::SdkConfigs::DEFAULT,
     }
 }
 
@@ -1125,11 +1148,14 @@ pub(crate) fn evaluate<'a>(
             let mut e = blank(kind, name, Reason::DepthExceeded, lcut);
             e.rule_id = rs.str(SID_DEFAULT);
             e.undelegated = None;
+            e.sdk_configs = &rs.sdk_configs;
             return (plain(e), None);
         }
     };
     if found == Found::Unrecognized {
-        return (plain(blank(kind, name, Reason::Unrecognized, lcut)), None);
+        let mut e = blank(kind, name, Reason::Unrecognized, lcut);
+        e.sdk_configs = &rs.sdk_configs;
+        return (plain(e), None);
     }
     let reason = if rec.local_override {
         Reason::LocalOverride
@@ -1197,6 +1223,15 @@ pub(crate) fn evaluate<'a>(
             (_, None, Some(ReturnValue::Bool(b))) => ValueShape::Bool(*b),
             (_, None, Some(ReturnValue::Null) | None) => ValueShape::Null,
         },
+        sampling_rate: rec.sampling_rate,
+        forward_all_exposures: rec.forward_all_exposures,
+        has_seen_analytical_gates: rec.has_seen_analytical_gates,
+        // As the official core's `finalize_evaluation` leaves it: no list unless a rule
+        // delegated (or the multi-rule algorithm ran) or there are exposures.
+        undelegated_missing: kind == Kind::Layer
+            && rec.undelegated.is_none()
+            && (rec.unsupported || n == 0),
+        sdk_configs: &rs.sdk_configs,
     };
     let shaped = Shaped {
         e,

@@ -9,8 +9,10 @@ impl EventLogger {
     /// Logs the exposure of a gate, dynamic config or experiment result evaluated earlier
     /// without logging (with [`flagcore::Exposures::Suppress`]), for example once the
     /// user actually sees the feature. The event is the one the evaluation would have
-    /// logged, plus `isManualExposure: "true"`; it is deduplicated like any exposure (the
-    /// same user, spec, rule and value within the window is logged once, manual or not).
+    /// logged, plus `isManualExposure: "true"`. Repeats within the window are dropped; as
+    /// in the official core, a manual exposure is keyed apart from the one the evaluation
+    /// logs (its key leaves out the unit id of the result's id type), so logging both
+    /// sends both whenever the user has that id.
     ///
     /// A layer result logs nothing here: layers are exposed per parameter, with
     /// [`EventLogger::log_manual_layer_exposure`].
@@ -32,15 +34,25 @@ impl EventLogger {
         }
     }
 
-    /// Logs a manual layer exposure for `parameter` of a layer result evaluated earlier:
-    /// the event [`EventLogger::log_layer_parameter`] logs, plus
-    /// `isManualExposure: "true"`. Nothing is logged when the layer has no such parameter.
+    /// Logs a manual layer exposure for `parameter` of a layer result evaluated earlier,
+    /// as the official `manually_log_layer_parameter_exposure`: the event a read of the
+    /// parameter logs, plus `isManualExposure: "true"`, with the layer's rule id and its
+    /// raw undelegated exposures (see [`Evaluation::raw_undelegated_secondary_exposures`]).
+    /// Like the official call, it logs whether or not the layer has that parameter.
     pub fn log_manual_layer_exposure(
         &self,
         user: &User<'_>,
         layer: &Evaluation<'_>,
         parameter: &str,
     ) {
-        self.enqueue_layer_parameter(user, layer, parameter, Trigger::Manual);
+        if layer.kind() == Kind::Layer {
+            let exposure = Exposure {
+                user,
+                evaluation: layer,
+                parameter: Some(parameter),
+                manual: true,
+            };
+            self.enqueue(&exposure, Some(parameter), Trigger::Manual);
+        }
     }
 }

@@ -54,7 +54,8 @@ impl LoggerOptions {
         self
     }
 
-    /// Sets how often the dedupe set is cleared.
+    /// Sets how often the dedupe set is cleared (unless the payload sets
+    /// `exposure_dedupe_ttl_ms`).
     pub fn dedupe_window(mut self, window: Duration) -> Self {
         self.dedupe_window = window;
         self

@@ -191,11 +191,15 @@ async fn manual_exposures_log_a_result_evaluated_without_logging() {
     drop(snapshot);
     logger.shutdown(Duration::from_secs(5)).await;
     let events = server.events();
-    assert_eq!(events.len(), 1);
+    // The exposure, then (as the official core sends it at each flush) the count of
+    // evaluations that did not log: the suppressed one.
+    assert_eq!(events.len(), 2, "{events:?}");
     assert_eq!(
         events[0]["metadata"],
         json!({"gate": "g", "gateValue": "true", "ruleID": "r", "reason": "Network:Recognized",
                "lcut": "3", "isManualExposure": "true"})
     );
+    assert_eq!(events[1]["eventName"], "statsig::non_exposed_checks");
+    assert_eq!(events[1]["metadata"], json!({"checks": r#"{"g":1}"#}));
     assert_eq!(logger.stats().deduplicated, 1);
 }

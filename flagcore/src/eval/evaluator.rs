@@ -750,9 +750,17 @@ impl<'r, 'u, 'e> Evaluator<'r, 'u, 'e> {
             self.evaluate_spec(spec, Kind::Gate, &mut child)?;
             self.nested_depth -= 1;
         }
+        if child.has_seen_analytical_gates {
+            rec.has_seen_analytical_gates = true;
+        }
         if child.unsupported {
             rec.unsupported = true;
             return Ok(());
+        }
+        // A gate is analytical when its rule has no sampling rate; a segment has no rate of
+        // its own, only what it saw (spec 11.5).
+        if !g.is_segment && child.sampling_rate.is_none() {
+            rec.has_seen_analytical_gates = true;
         }
         rec.value = child.value;
         rec.rule_id = child.rule_id;
@@ -1051,8 +1059,9 @@ impl<'r, 'u, 'e> Evaluator<'r, 'u, 'e> {
                 }
             }
             Op::InSegmentList | Op::NotInSegmentList => {
-                // As in Statsig, a list is consulted (and the reason says so) only for a
-                // list name and a unit id with a string form.
+                // The official core names the ID list as the reason's source only once it
+                // looks one up: not for a unit id without a string form (missing, null,
+                // an object), which is in no list.
                 let listed = match t {
                     Target::Str(st) => v.with_str(|s| match s {
                         Some(id) => {

@@ -55,6 +55,9 @@ pub(crate) struct Record<'r> {
     pub(crate) config_delegate: Option<&'r str>,
     pub(crate) sampling_rate: Option<u64>,
     pub(crate) forward_all_exposures: bool,
+    /// A nested gate without a sampling rate (an "analytical" gate) was evaluated on the
+    /// way (Statsig's `has_seen_analytical_gates`): sampling then logs the exposure.
+    pub(crate) has_seen_analytical_gates: bool,
     /// Where this record's secondary exposures start in the shared buffer.
     pub(crate) base: usize,
     /// The undelegated secondary exposures: a range of the shared buffer.

@@ -376,6 +376,14 @@ pub struct Evaluation<'a> {
     /// initialize responses write it as Statsig does (`null` for none or `null`, a boolean
     /// as itself), while [`Evaluation::json`] reads it as an empty object.
     pub(crate) value_shape: ValueShape,
+    /// The matched rule's `samplingRate`.
+    pub(crate) sampling_rate: Option<u64>,
+    pub(crate) forward_all_exposures: bool,
+    pub(crate) has_seen_analytical_gates: bool,
+    /// The official core's raw result has no undelegated list (a layer without delegation
+    /// and without exposures, or unsupported): its manual layer exposures send `null`.
+    pub(crate) undelegated_missing: bool,
+    pub(crate) sdk_configs: &'a crate::SdkConfigs,
 }
 
 /// The JSON type of a result's value as given ([`Evaluation::json`] reads non-objects as `{}`).
@@ -454,6 +462,37 @@ impl<'a> Evaluation<'a> {
     /// Why the result is what it is.
     pub fn reason(&self) -> Reason {
         self.reason
+    }
+    /// Exposures of a layer's own rules as the official core's evaluator holds them before
+    /// shaping the layer result: `None` where it has no list (a layer that delegated
+    /// nowhere and saw no gates, or an unsupported one), else
+    /// [`Evaluation::undelegated_secondary_exposures`]. Manual layer exposures report
+    /// these (`null` for `None`); parameter reads report the shaped ones.
+    pub fn raw_undelegated_secondary_exposures(&self) -> Option<SecondaryExposures<'a>> {
+        if self.undelegated_missing {
+            None
+        } else {
+            self.undelegated
+        }
+    }
+    /// The matched rule's `samplingRate` (spec 11.5): the exposure is logged for one in
+    /// this many units; `None` when the rule has none (or nothing matched).
+    pub fn sampling_rate(&self) -> Option<u64> {
+        self.sampling_rate
+    }
+    /// The spec's `forwardAllExposures`: sampling never drops its exposures.
+    pub fn forwards_all_exposures(&self) -> bool {
+        self.forward_all_exposures
+    }
+    /// Whether a nested gate without a sampling rate ("analytical") was evaluated on the
+    /// way: sampling never drops the exposure (Statsig's `has_seen_analytical_gates`).
+    pub fn has_seen_analytical_gates(&self) -> bool {
+        self.has_seen_analytical_gates
+    }
+    /// The event-logging settings (`sdk_configs`) of the ruleset this result came from
+    /// (the defaults when there was none).
+    pub fn sdk_configs(&self) -> &'a crate::SdkConfigs {
+        self.sdk_configs
     }
     /// Whether an ID list was consulted (Statsig's `:IdListInMemory`).
     pub fn used_id_list(&self) -> bool {

@@ -301,6 +301,13 @@ impl StickyValues {
             id_list_used: false,
             lcut: self.time.unwrap_or(0),
             override_config_name: live.override_config_name,
+            // As the official `make_evaluation_result_from_sticky_value`: sampling facts
+            // from the live result.
+            sampling_rate: live.sampling_rate,
+            forward_all_exposures: live.forward_all_exposures,
+            has_seen_analytical_gates: live.has_seen_analytical_gates,
+            undelegated_missing: layer && self.exposures.undelegated.is_none(),
+            sdk_configs: live.sdk_configs,
             no_id_type: false,
             value_shape: match &self.json_value {
                 Some(Json::Object(_)) => ValueShape::Object,

@@ -45,7 +45,8 @@ impl Ruleset {
     ///   absent, still unsupported).
     /// - **Dropped**: specs the loader dropped ([`Ruleset::dropped_specs`]), and every field
     ///   flagcore does not read: unknown keys, informational top-level fields (`company_id`,
-    ///   `sdk_configs`, `diagnostics`, `id_lists`, …) and spec fields (`targetAppIDs`,
+    ///   `diagnostics`, `id_lists`, …), the keys of `sdk_configs` other than the sampling
+    ///   and dedupe settings ([`SdkConfigs`](crate::SdkConfigs)), and spec fields (`targetAppIDs`,
     ///   `fieldsUsed`, `checksum`). Optional fields that were absent or `null` stay absent;
     ///   `forwardAllExposures` and `useNewLayerEval` are written only when `true`.
     /// - **Config mapping**: `overrides` and `override_rules` are written when mapping
@@ -98,6 +99,7 @@ impl Ruleset {
             default_environment: self.default_environment.as_deref(),
             overrides: self.mappings.as_deref().map(MappingsOut),
             override_rules: self.mappings.as_deref().map(|m| OverrideRulesOut(m, &ids)),
+            sdk_configs: self.sdk_configs.to_map(),
         };
         // Cannot fail: every map key is a string and no `Serialize` impl here errors.
         serde_json::to_vec(&top).expect("serialising to memory does not fail")
@@ -206,6 +208,9 @@ struct Top<'a> {
     overrides: Option<MappingsOut<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     override_rules: Option<OverrideRulesOut<'a>>,
+    /// The event-logging settings read (sampling, the dedupe windows).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sdk_configs: Option<Map<String, Json>>,
 }
 
 /// `overrides`: name → `[{new_config_name, rules: [{rule_name, start_time?}]}]`.

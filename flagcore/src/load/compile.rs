@@ -120,6 +120,7 @@ impl<'l> Builder<'l> {
             Some(_) => return Err(type_error("default_environment", "must be a string")),
         };
         let app_id = top.app_id.clone().filter(|v| !v.is_null());
+        let sdk_configs = super::sdk_configs::compile(top.sdk_configs)?;
         let client = super::client::compile(
             super::client::RawClient {
                 param_stores: top.param_stores,
@@ -320,6 +321,7 @@ impl<'l> Builder<'l> {
             format,
             mappings,
             client,
+            sdk_configs,
             source: self.source,
             value_text: std::sync::OnceLock::new(),
             sha256_names: std::sync::OnceLock::new(),

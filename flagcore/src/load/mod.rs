@@ -14,6 +14,7 @@ pub(crate) mod client;
 mod compile;
 mod error;
 mod model;
+mod sdk_configs;
 mod text;
 mod wire;
 
@@ -21,4 +22,5 @@ pub(crate) use compile::{bucket_table_of_keys, compile};
 pub use error::{Limits, LoadError};
 pub(crate) use model::*;
 pub use model::{DroppedSpec, Format, Ruleset};
+pub use sdk_configs::{SamplingMode, SdkConfigs};
 pub(crate) use text::{NameText, ValueText};

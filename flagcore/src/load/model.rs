@@ -53,6 +53,8 @@ pub struct Ruleset {
     pub(crate) mappings: Option<Box<Mappings>>,
     /// Parameter stores, session replay and client-key apps (client SDKs only).
     pub(crate) client: super::client::ClientData,
+    /// The event-logging settings (`sdk_configs`).
+    pub(crate) sdk_configs: super::SdkConfigs,
     /// What `to_json` writes back beyond the compiled forms; evaluation never reads it.
     pub(crate) source: super::wire::Source,
     /// The JSON text of every return value, for client initialize responses (written on
@@ -499,6 +501,12 @@ impl Ruleset {
     /// The payload's `time`: when its configuration last changed, in ms since the epoch.
     pub fn time(&self) -> u64 {
         self.time
+    }
+
+    /// The event-logging settings of the payload's `sdk_configs` (exposure sampling and
+    /// the dedupe window, spec 11.4, 11.5).
+    pub fn sdk_configs(&self) -> &super::SdkConfigs {
+        &self.sdk_configs
     }
 
     /// The payload's `checksum`, if it has one.

@@ -131,6 +131,8 @@ pub(crate) struct RawTop<'a> {
     #[serde(borrow, default)]
     pub(super) session_replay_info: Option<&'a RawValue>,
     #[serde(borrow, default)]
+    pub(super) sdk_configs: Option<&'a RawValue>,
+    #[serde(borrow, default)]
     pub(super) sdk_keys_to_app_ids: Option<&'a RawValue>,
     #[serde(borrow, default)]
     pub(super) hashed_sdk_keys_to_app_ids: Option<&'a RawValue>,

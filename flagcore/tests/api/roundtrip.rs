@@ -94,6 +94,11 @@ fn check_round_trip(label: &str, payload: &[u8], users: &[UserData]) -> Vec<u8> 
         )
     });
     assert_eq!(reloaded.format(), flagcore::Format::V2, "{label}");
+    assert_eq!(
+        reloaded.sdk_configs(),
+        original.sdk_configs(),
+        "{label}: the event-logging settings"
+    );
     assert!(
         reloaded.dropped_specs().is_empty(),
         "{label}: the output has dropped specs"
@@ -192,18 +197,21 @@ fn own_cases_round_trip_and_v1_twins_match() {
 }
 
 /// The v1 `layers` map becomes `experiment_to_layer`; a v2 one is kept; informational
-/// fields the engine does not read are dropped (also an unknown key given twice).
+/// fields the engine does not read are dropped (also an unknown key given twice), and of
+/// `sdk_configs` only the event-logging settings it reads are kept, in canonical form.
 #[test]
 fn layer_membership_and_dropped_fields() {
     let v1 = br#"{"feature_gates": [], "dynamic_configs": [], "layer_configs": [],
         "layers": {"l1": ["e1", "e2"], "l2": ["e3", 4]}, "has_updates": true, "time": 3,
-        "company_id": "x", "sdk_configs": {"sampling_mode": "on"}}"#;
+        "company_id": "x", "sdk_configs": {"sampling_mode": "on", "event_queue_size": 1800,
+        "special_case_sampling_rate": "101.5"}}"#;
     let out: Value = serde_json::from_slice(&Ruleset::from_json(v1).unwrap().to_json()).unwrap();
     assert_eq!(
         out,
         json!({"feature_gates": {}, "dynamic_configs": {}, "layer_configs": {},
                "condition_map": {}, "experiment_to_layer": {"e1": "l1", "e2": "l1", "e3": "l2"},
-               "has_updates": true, "time": 3, "response_format": "dcs-v2"})
+               "has_updates": true, "time": 3, "response_format": "dcs-v2",
+               "sdk_configs": {"sampling_mode": "on", "special_case_sampling_rate": 101}})
     );
     let v2 = br#"{"feature_gates": {}, "dynamic_configs": {}, "layer_configs": {},
         "condition_map": {}, "experiment_to_layer": {"b": "l", "a": "m"},

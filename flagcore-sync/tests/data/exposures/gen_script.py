@@ -5,9 +5,11 @@ the first users of its users.jsonl, replayed through flagcore by flagcore-sync's
 make expected.jsonl (reads' values, then every exposure event it logs, in order).
 
 Each line: {"user", "kind": gate|config|experiment|layer, "name", "log": auto|off|manual,
-"reads": [[bool|f64|i64|str|raw, parameter, fallback], ...]}. Every layer parameter is read
+"reads": [[bool|f64|i64|str|raw, parameter, fallback], ...]}, or a custom event (kind
+"event", with "value" and string "metadata", logged with Statsig's log_event). Every layer parameter is read
 with every type (so type mismatches, which log nothing, and repeats, which are
-deduplicated, both occur), plus a parameter no layer has."""
+deduplicated, both occur), plus a parameter no layer has; each kind is also evaluated under
+a name the payload does not have."""
 import json
 from pathlib import Path
 
@@ -38,6 +40,15 @@ for i, user in enumerate(users):
                       "reads": reads(params)})
     for name in sorted(dcs["feature_gates"])[:12]:
         lines.append({"user": user, "kind": "gate", "name": name, "log": ["auto", "manual", "off"][i % 3], "reads": []})
+    # Custom events: a number, a string, no value; string metadata or none.
+    for name, value, metadata in [("purchase", 9.99, {"sku": "A-1", "currency": "EUR"}),
+                                  ("search", "shoes", None), ("login", None, None), ("points", 12, {"tier": "gold"})]:
+        lines.append({"user": user, "kind": "event", "name": name, "value": value, "metadata": metadata,
+                      "log": "auto", "reads": []})
+    # Names the payload does not have: the official core's events for unknown specs.
+    for kind in ["gate", "config", "experiment", "layer"]:
+        lines.append({"user": user, "kind": kind, "name": "no_such_" + kind, "log": ["auto", "manual", "off"][i % 3],
+                      "reads": reads([]) if kind != "gate" else []})
 
 with open(Path(__file__).with_name("script.jsonl"), "w") as f:
     for l in lines:
