@@ -221,7 +221,7 @@ impl Store {
 
     /// Installs a compiled ruleset. Readers holding a [`Snapshot`] keep the one they have;
     /// new snapshots see this one. Never blocks readers.
-    /// The store's [`InstallListener`], if any, is told after the swap.
+    /// The store's [`InstallListener`](crate::InstallListener), if any, is told after the swap.
     pub fn install(&self, ruleset: impl Into<Arc<Ruleset>>) {
         let ruleset = ruleset.into();
         let previous = self.state.rcu(|s| View {
