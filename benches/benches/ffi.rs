@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use flagcore::{Store, UserData};
+use flagcore_benches::service::{self, Cycle, USERS};
 
 extern "C" {
     fn dlopen(filename: *const c_char, flags: c_int) -> *mut c_void;
@@ -103,6 +104,56 @@ fn ffi(c: &mut Criterion) {
             b.iter(|| store.check_gate(black_box(&data.view()), black_box(gate)))
         });
     }
+    g.finish();
+
+    // The service shape (see the `service` bench): a check per call for 100,000 distinct
+    // users, handles built outside the timed loop, through the C ABI and the same users'
+    // `UserData` views on the Rust path.
+    let mut g = c.benchmark_group("service_c_abi");
+    let payload = service::PAYLOAD.as_bytes();
+    let mut c_store = std::ptr::null_mut();
+    let n = std::ptr::null_mut();
+    // SAFETY: the arguments follow flagcore.h: valid buffers and out-pointers.
+    unsafe {
+        assert_eq!(store_new(std::ptr::null(), 0, &mut c_store), 0);
+        assert_eq!(
+            load_json(c_store, payload.as_ptr(), payload.len(), n, 0, n.cast()),
+            0
+        );
+    }
+    let jsons: Vec<String> = (0..USERS).map(service::user_json).collect();
+    let c_users: Vec<*mut c_void> = jsons
+        .iter()
+        .map(|json| {
+            let mut c_user = std::ptr::null_mut();
+            // SAFETY: a valid buffer and out-pointer.
+            let rc = unsafe { user_from_json(json.as_ptr(), json.len(), &mut c_user) };
+            assert_eq!(rc, 0);
+            c_user
+        })
+        .collect();
+    let gate = service::ROLLOUT_50;
+    let mut next = Cycle::new(USERS);
+    g.bench_function("rollout_50/c_abi", |b| {
+        b.iter(|| {
+            let mut out = false;
+            let user = c_users[next.next()];
+            // SAFETY: live handles from above, a valid name and out-pointer.
+            let rc = unsafe { check_gate(c_store, user, gate.as_ptr(), gate.len(), &mut out) };
+            black_box((rc, out))
+        })
+    });
+    let store = Store::new();
+    store.load_json(payload).expect("payload loads");
+    let datas: Vec<UserData> = jsons
+        .iter()
+        .map(|json| UserData::from_json(json.as_bytes()).expect("user"))
+        .collect();
+    let views: Vec<_> = datas.iter().map(UserData::view).collect();
+    let mut next = Cycle::new(USERS);
+    g.bench_function("rollout_50/rust", |b| {
+        b.iter(|| store.check_gate(&views[next.next()], black_box(gate)))
+    });
     g.finish();
 }
 

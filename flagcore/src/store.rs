@@ -5,7 +5,9 @@ use std::cell::Cell;
 use std::marker::PhantomData;
 use std::sync::{Arc, OnceLock};
 
-use arc_swap::{ArcSwap, Guard};
+mod cell;
+
+use cell::{Held, StateCell};
 use serde_json::{Map, Value as Json};
 
 use crate::eval::{typed_as, typed_bool, typed_f64, typed_i64, typed_str};
@@ -161,7 +163,7 @@ impl core::fmt::Debug for View {
 /// # Ok::<(), flagcore::LoadError>(())
 /// ```
 pub struct Store {
-    state: ArcSwap<View>,
+    state: StateCell,
     options: Arc<Options>,
 }
 
@@ -192,7 +194,7 @@ impl Store {
     pub fn with_options(options: Options) -> Store {
         let options = Arc::new(options);
         Store {
-            state: ArcSwap::from_pointee(View::empty(options.clone())),
+            state: StateCell::new(View::empty(options.clone())),
             options,
         }
     }
@@ -401,12 +403,14 @@ impl Store {
         self.edit_overrides(|o| *o = Overrides::default());
     }
 
-    /// A consistent view of the current state. Cheap (no reference-count traffic on the
-    /// shared pointer in the common case); hold it for the duration of a request, not
-    /// forever: an old snapshot keeps its ruleset alive.
+    /// A consistent view of the current state. Nearly free: one atomic load of the store's
+    /// generation and a thread-local reference count (each thread caches the state it last
+    /// saw, see [`docs::performance`](crate::docs::performance)); a snapshot taken after an
+    /// install returns sees the new ruleset. Take one per request, not forever: an old
+    /// snapshot keeps its ruleset alive.
     pub fn snapshot(&self) -> Snapshot<'_> {
         Snapshot {
-            state: self.state.load(),
+            state: self.state.held(),
             store: PhantomData,
         }
     }
@@ -435,7 +439,7 @@ impl Store {
 
     /// Checks a gate against the current ruleset, logging the exposure.
     pub fn check_gate(&self, user: &User<'_>, name: &str) -> bool {
-        self.snapshot().check_gate(user, name)
+        self.state.with(|view| view.check_gate(user, name))
     }
 }
 
@@ -443,11 +447,12 @@ impl Store {
 /// ruleset, ID lists and overrides, whatever is installed meanwhile. Its evaluation methods
 /// are those of [`View`], which it dereferences to.
 ///
-/// It borrows the store and is not `Send` (it uses `arc-swap`'s per-thread debt slots
-/// instead of the shared reference count); to hold one across `.await`, use
+/// It borrows the store and is neither `Send` nor `Sync` (it counts references to the
+/// thread's cached state with a thread-local count, not the shared one); to hold one
+/// across `.await` or share it between threads, use
 /// [`Store::snapshot_owned`].
 pub struct Snapshot<'s> {
-    state: Guard<Arc<View>>,
+    state: Held,
     store: PhantomData<&'s Store>,
 }
 

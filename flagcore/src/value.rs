@@ -207,9 +207,18 @@ fn parse_datetime(s: &str) -> Option<i64> {
 
 /// Calls `f` with `s` lower-cased exactly as `str::to_lowercase` does.
 pub(crate) fn with_lower<R>(s: &str, f: impl FnOnce(&str) -> R) -> R {
+    if is_ascii_lowercase_already(s.as_bytes()) {
+        // The common case (emails, ids): nothing to do.
+        return f(s);
+    }
     if s.is_ascii() {
-        if !s.bytes().any(|b| b.is_ascii_uppercase()) {
-            return f(s);
+        // Short ASCII (country codes, most names): lower-cased in place on the stack.
+        let mut short = [0u8; 64];
+        if let Some(lower) = short.get_mut(..s.len()) {
+            lower.copy_from_slice(s.as_bytes());
+            lower.make_ascii_lowercase();
+            // ASCII stays ASCII, so this never fails.
+            return f(core::str::from_utf8(lower).unwrap_or(""));
         }
         let mut buf = StackStr::<128>::new();
         for c in s.chars() {
@@ -228,6 +237,35 @@ pub(crate) fn with_lower<R>(s: &str, f: impl FnOnce(&str) -> R) -> R {
         }
     }
     f(buf.as_str())
+}
+
+/// Whether `s` is ASCII without an uppercase letter (so lower-casing leaves it as it is),
+/// eight bytes at a time: the hot path of every case-insensitive comparison.
+#[inline]
+fn is_ascii_lowercase_already(s: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // For a byte b < 0x80: b + (0x80 - b'A') has its high bit set iff b >= b'A', and
+    // b + (0x80 - b'Z' - 1) iff b > b'Z'; neither sum carries into the next byte. A byte
+    // >= 0x80 is caught by its own high bit (a carry it causes can only set more bits).
+    let flagged = |w: u64| {
+        let ge_a = w.wrapping_add(ONES * u64::from(0x80 - b'A'));
+        let gt_z = w.wrapping_add(ONES * u64::from(0x80 - b'Z' - 1));
+        (w | (ge_a & !gt_z)) & HIGH != 0
+    };
+    let mut words = s.chunks_exact(8);
+    for w in &mut words {
+        // in bounds: `chunks_exact(8)` yields 8-byte chunks.
+        let w = u64::from_le_bytes(w.try_into().unwrap_or([0x80; 8]));
+        if flagged(w) {
+            return false;
+        }
+    }
+    let rest = words.remainder();
+    let mut tail = [0u8; 8];
+    // in bounds: the remainder of `chunks_exact(8)` is shorter than 8 bytes.
+    tail[..rest.len()].copy_from_slice(rest);
+    !flagged(u64::from_le_bytes(tail))
 }
 
 /// A string buffer on the stack that spills to the heap only when it outgrows `N` bytes.
@@ -354,9 +392,54 @@ mod tests {
     }
 
     #[test]
+    fn the_lowercase_check_agrees_with_a_byte_loop() {
+        let naive = |s: &[u8]| s.iter().all(|b| b.is_ascii() && !b.is_ascii_uppercase());
+        // Every byte value, alone and at each position of strings of 1 to 17 bytes.
+        for len in 1..=17 {
+            for at in 0..len {
+                for b in 0..=255u8 {
+                    let mut s = vec![b'a'; len];
+                    s[at] = b;
+                    assert_eq!(is_ascii_lowercase_already(&s), naive(&s), "{s:?}");
+                }
+            }
+        }
+        // Every pair of byte values side by side, inside a word and across two words (a
+        // carry out of one byte must not hide the next).
+        for at in [3, 7] {
+            for a in 0..=255u8 {
+                for b in 0..=255u8 {
+                    let mut s = vec![b'a'; 12];
+                    (s[at], s[at + 1]) = (a, b);
+                    assert_eq!(is_ascii_lowercase_already(&s), naive(&s), "{s:?}");
+                }
+            }
+        }
+        for s in [
+            "",
+            "jkw@statsig.com",
+            "US",
+            "us",
+            "user-000123",
+            "Ünïcode",
+            "a@B.com",
+        ] {
+            assert_eq!(
+                is_ascii_lowercase_already(s.as_bytes()),
+                naive(s.as_bytes()),
+                "{s}"
+            );
+        }
+    }
+
+    #[test]
     fn lowercasing_matches_std() {
         for s in ["ABC", "abc", "İstanbul", "ΣΑΣ", "Straße", "ÀÉÎ"] {
             with_lower(s, |l| assert_eq!(l, s.to_lowercase()));
+        }
+        for n in [1, 2, 63, 64, 65, 127, 128, 129] {
+            let s: String = "aBcDeFgHiJ".chars().cycle().take(n).collect();
+            with_lower(&s, |l| assert_eq!(l, s.to_lowercase()));
         }
         let long = "X".repeat(1000);
         with_lower(&long, |l| assert_eq!(l, long.to_lowercase()));

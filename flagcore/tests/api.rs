@@ -10,6 +10,7 @@ mod api {
     mod concurrency;
     mod layers_and_mapping;
     mod properties;
+    mod retention;
     mod roundtrip;
     mod rule_ids;
     mod runaway;

@@ -25,10 +25,22 @@
 //! installed; `check_gate` needs none). The `zero_alloc` test proves it with a counting
 //! global allocator.
 //!
-//! Readers never lock: [`crate::Store::snapshot`] is one `arc-swap` load, which uses a
-//! per-thread debt slot instead of touching the shared reference count, so two threads
-//! scale about 2× while a writer installs rulesets. Hold a snapshot for a request, not for
-//! ever: it keeps its ruleset alive.
+//! Readers never lock, and a snapshot per call is nearly free: each thread caches the
+//! state of the store it last read (one entry per thread), and [`crate::Store::snapshot`]
+//! checks it with one atomic load of the store's generation, counting its reference on a
+//! thread-local count; only after a write (or when the thread switches stores) does it
+//! reload the state from the store's `arc-swap` cell. No shared reference count is touched
+//! on the fast path, so two threads scale about 2× while a writer installs rulesets.
+//!
+//! Memory: a replaced ruleset is freed once every snapshot of it is dropped and every
+//! thread that cached it has taken a snapshot again (of any store) or exited. An idle
+//! thread therefore keeps at most one state alive, of one store, however many rulesets
+//! are installed meanwhile; dropping a store releases the dropping thread's entry at once,
+//! and other threads' entries at their next snapshot. Hold a snapshot for a request, not
+//! for ever: it keeps its ruleset alive.
+//!
+//! The `service` bench measures the shape a service runs: a snapshot per call, 100,000
+//! distinct users, beside the SHA-256 floor.
 //!
 //! A client initialize response evaluates every gate, config, experiment and layer for one
 //! user and writes them all, so on a large payload most of its bytes are return values
