@@ -122,7 +122,7 @@ pub(crate) fn push_str(out: &mut Vec<u8>, s: &str) {
 }
 
 /// How one response writes names: the algorithm, and the ruleset's names already hashed
-/// with it where hashing costs more than looking the name up (SHA-256).
+/// with it (djb2 and SHA-256 both cost more than looking the name up).
 #[derive(Clone, Copy)]
 pub(crate) struct Names<'r> {
     alg: HashAlgorithm,
@@ -131,7 +131,11 @@ pub(crate) struct Names<'r> {
 
 impl<'r> Names<'r> {
     pub(crate) fn new(alg: HashAlgorithm, rs: &'r Ruleset) -> Names<'r> {
-        let known = (alg == HashAlgorithm::Sha256).then(|| rs.sha256_names(push_sha256));
+        let known = match alg {
+            HashAlgorithm::Sha256 => Some(rs.sha256_names(push_sha256)),
+            HashAlgorithm::Djb2 => Some(rs.djb2_names(push_djb2)),
+            HashAlgorithm::None => None,
+        };
         Names { alg, known }
     }
 
@@ -146,6 +150,10 @@ impl<'r> Names<'r> {
 
 fn push_sha256(out: &mut Vec<u8>, name: &str) {
     push_name(out, HashAlgorithm::Sha256, name);
+}
+
+fn push_djb2(out: &mut Vec<u8>, name: &str) {
+    push_name(out, HashAlgorithm::Djb2, name);
 }
 
 /// Appends `name` hashed with `alg`, as a JSON string.

@@ -325,6 +325,7 @@ impl<'l> Builder<'l> {
             source: self.source,
             value_text: std::sync::OnceLock::new(),
             sha256_names: std::sync::OnceLock::new(),
+            djb2_names: std::sync::OnceLock::new(),
         })
     }
 

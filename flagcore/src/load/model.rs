@@ -62,6 +62,8 @@ pub struct Ruleset {
     pub(crate) value_text: std::sync::OnceLock<super::text::ValueText>,
     /// Every name hashed with SHA-256, for client initialize responses (on first use).
     pub(crate) sha256_names: std::sync::OnceLock<super::text::NameText>,
+    /// Every name hashed with djb2, likewise.
+    pub(crate) djb2_names: std::sync::OnceLock<super::text::NameText>,
 }
 
 /// Compiled config mapping (spec 4.10): `overrides` with the rules they name.

@@ -4,7 +4,7 @@
 //! layer for one user: on a large payload that is megabytes of JSON per call, almost all of
 //! it the same text for every user. [`Ruleset::value_text`] serialises each return value
 //! once (on the first call, so a service that never builds a response never pays for it),
-//! and the response copies those bytes. Names hashed with SHA-256 are kept the same way.
+//! and the response copies those bytes. Hashed names (djb2, SHA-256) are kept the same way.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -117,6 +117,11 @@ impl Ruleset {
     /// responses, hashed on the first call with `write` (which must be that writer).
     pub(crate) fn sha256_names(&self, write: fn(&mut Vec<u8>, &str)) -> &NameText {
         self.sha256_names.get_or_init(|| NameText::of(self, write))
+    }
+
+    /// The same for djb2 names (`write` must be the djb2 writer).
+    pub(crate) fn djb2_names(&self, write: fn(&mut Vec<u8>, &str)) -> &NameText {
+        self.djb2_names.get_or_init(|| NameText::of(self, write))
     }
 }
 
