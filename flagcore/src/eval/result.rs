@@ -109,6 +109,17 @@ impl core::fmt::Debug for SecondaryExposures<'_> {
     }
 }
 
+/// `map[key]`: a parameter object is usually small, and comparing a few keys costs less
+/// than hashing the key (serde_json's map hashes with SipHash).
+#[inline]
+fn lookup<'m>(map: &'m Map<String, Json>, key: &str) -> Option<&'m Json> {
+    if map.len() <= 8 {
+        map.iter().find_map(|(k, v)| (k == key).then_some(v))
+    } else {
+        map.get(key)
+    }
+}
+
 /// The JSON object value of a result (its parameters), borrowed from the snapshot.
 ///
 /// Usually one object of the payload. A layer evaluated with Statsig's multi-rule algorithm
@@ -183,8 +194,8 @@ impl<'a> JsonObject<'a> {
     /// The value of `key`.
     pub fn get(&self, key: &str) -> Option<&'a Json> {
         match self.repr {
-            Repr::One(m) => m.get(key),
-            Repr::Merged(..) => self.sources().find_map(|(m, _)| m.get(key)),
+            Repr::One(m) => lookup(m, key),
+            Repr::Merged(..) => self.sources().find_map(|(m, _)| lookup(m, key)),
         }
     }
 
@@ -627,6 +638,22 @@ mod tests {
                 serde_json::from_value::<String>(v.clone()).ok(),
                 "{k}"
             );
+        }
+    }
+
+    #[test]
+    fn lookups_by_scan_and_by_hash_agree() {
+        for n in [0, 1, 3, 8, 9, 40] {
+            let map: Map<String, Json> = (0..n).map(|i| (format!("k{i}"), Json::from(i))).collect();
+            for i in 0..n {
+                assert_eq!(
+                    super::lookup(&map, &format!("k{i}")),
+                    map.get(&format!("k{i}"))
+                );
+            }
+            for missing in ["", "k", "k99", "K0"] {
+                assert_eq!(super::lookup(&map, missing), None, "{n} keys, {missing:?}");
+            }
         }
     }
 }
