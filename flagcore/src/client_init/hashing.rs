@@ -131,11 +131,14 @@ pub(crate) struct Names<'r> {
 
 impl<'r> Names<'r> {
     pub(crate) fn new(alg: HashAlgorithm, rs: &'r Ruleset) -> Names<'r> {
-        let known = match alg {
-            HashAlgorithm::Sha256 => Some(rs.sha256_names(push_sha256)),
-            HashAlgorithm::Djb2 => Some(rs.djb2_names(push_djb2)),
+        // The name itself is written as it comes: nothing to keep.
+        let slot = match alg {
+            HashAlgorithm::Sha256 => Some(0),
+            HashAlgorithm::Djb2 => Some(1),
             HashAlgorithm::None => None,
         };
+        let known =
+            slot.and_then(|slot| rs.hashed_names(slot, |out, name| push_name(out, alg, name)));
         Names { alg, known }
     }
 
@@ -146,14 +149,6 @@ impl<'r> Names<'r> {
             None => push_name(out, self.alg, name),
         }
     }
-}
-
-fn push_sha256(out: &mut Vec<u8>, name: &str) {
-    push_name(out, HashAlgorithm::Sha256, name);
-}
-
-fn push_djb2(out: &mut Vec<u8>, name: &str) {
-    push_name(out, HashAlgorithm::Djb2, name);
 }
 
 /// Appends `name` hashed with `alg`, as a JSON string.

@@ -187,6 +187,8 @@ struct Ctx<'v, 'u> {
     app: Option<Option<&'v Json>>,
     /// How names are written.
     names: Names<'v>,
+    /// The JSON text of the ruleset's return values.
+    text: &'v ValueText,
 }
 
 impl<'v> Ctx<'v, '_> {
@@ -249,6 +251,7 @@ impl<'v, 'u, 'o> Writer<'v, 'u, 'o> {
                 options,
                 app,
                 names: Names::new(options.hash, rs),
+                text: rs.value_text(),
             },
             sec,
             out,
@@ -334,7 +337,7 @@ impl<'v, 'u, 'o> Writer<'v, 'u, 'o> {
                 out.push(b',');
             }
             first = false;
-            write_entity(out, self.ctx.rs.value_text(), hash, &spec.entity, kind, &e);
+            write_entity(out, self.ctx.text, hash, &spec.entity, kind, &e);
         }
         Ok(())
     }

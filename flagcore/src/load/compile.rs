@@ -324,8 +324,7 @@ impl<'l> Builder<'l> {
             sdk_configs,
             source: self.source,
             value_text: std::sync::OnceLock::new(),
-            sha256_names: std::sync::OnceLock::new(),
-            djb2_names: std::sync::OnceLock::new(),
+            hashed_names: Default::default(),
         })
     }
 

@@ -60,10 +60,9 @@ pub struct Ruleset {
     /// The JSON text of every return value, for client initialize responses (written on
     /// first use).
     pub(crate) value_text: std::sync::OnceLock<super::text::ValueText>,
-    /// Every name hashed with SHA-256, for client initialize responses (on first use).
-    pub(crate) sha256_names: std::sync::OnceLock<super::text::NameText>,
-    /// Every name hashed with djb2, likewise.
-    pub(crate) djb2_names: std::sync::OnceLock<super::text::NameText>,
+    /// Every name hashed, one slot per costly name hashing of client initialize responses
+    /// (see [`Ruleset::hashed_names`]; written on first use).
+    pub(crate) hashed_names: [std::sync::OnceLock<super::text::NameText>; 2],
 }
 
 /// Compiled config mapping (spec 4.10): `overrides` with the rules they name.

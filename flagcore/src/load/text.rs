@@ -12,7 +12,7 @@ use std::ops::Range;
 
 use serde_json::{Map, Value as Json};
 
-use super::{ReturnValue, Ruleset, Spec};
+use super::{ReturnValue, Ruleset};
 use crate::index::SeededXxh3;
 
 /// The JSON text of each object return value of one ruleset, keyed by the object's address
@@ -27,14 +27,8 @@ impl ValueText {
     fn of(rs: &Ruleset) -> ValueText {
         let mut text = ValueText::default();
         text.add(&rs.empty);
-        let specs = |list: &'static str| -> &[Spec] {
-            match list {
-                "gates" => &rs.gates.list,
-                "configs" => &rs.configs.list,
-                _ => &rs.layers.list,
-            }
-        };
-        for spec in ["gates", "configs", "layers"].into_iter().flat_map(specs) {
+        let specs = [&rs.gates.list, &rs.configs.list, &rs.layers.list];
+        for spec in specs.into_iter().flatten() {
             text.add_value(&spec.default_value);
             for rule in &spec.rules {
                 text.add_value(&rule.return_value);
@@ -83,7 +77,7 @@ pub(crate) struct NameText {
 }
 
 impl NameText {
-    fn of(rs: &Ruleset, write: fn(&mut Vec<u8>, &str)) -> NameText {
+    fn of(rs: &Ruleset, write: impl Fn(&mut Vec<u8>, &str)) -> NameText {
         let mut text = NameText {
             ranges: HashMap::with_hasher(SeededXxh3::new()),
             bytes: Vec::new(),
@@ -113,15 +107,16 @@ impl Ruleset {
         self.value_text.get_or_init(|| ValueText::of(self))
     }
 
-    /// Every name of the ruleset as SHA-256 names are written in client initialize
-    /// responses, hashed on the first call with `write` (which must be that writer).
-    pub(crate) fn sha256_names(&self, write: fn(&mut Vec<u8>, &str)) -> &NameText {
-        self.sha256_names.get_or_init(|| NameText::of(self, write))
-    }
-
-    /// The same for djb2 names (`write` must be the djb2 writer).
-    pub(crate) fn djb2_names(&self, write: fn(&mut Vec<u8>, &str)) -> &NameText {
-        self.djb2_names.get_or_init(|| NameText::of(self, write))
+    /// Every name of the ruleset as `write` writes it, written on the first call for `slot`
+    /// (`None` past the slots). Loading knows no name hashing: the caller gives each
+    /// hashing its own slot and always the same `write` for it.
+    pub(crate) fn hashed_names(
+        &self,
+        slot: usize,
+        write: impl Fn(&mut Vec<u8>, &str),
+    ) -> Option<&NameText> {
+        let cell = self.hashed_names.get(slot)?;
+        Some(cell.get_or_init(|| NameText::of(self, write)))
     }
 }
 

@@ -115,20 +115,7 @@ fn assert_answers_as_the_official_core(store: &Store) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_follower_reads_what_the_official_core_wrote_and_answers_as_it_did() {
     let redis = Redis::start();
-    for (hash, fields) in official_wrote() {
-        for (field, value) in fields {
-            let () = redis.query(redis::cmd("HSET").arg(&hash).arg(field).arg(value));
-        }
-    }
-    let store = Arc::new(Store::new());
-    let options = DataStoreOptions::follower(SECRET)
-        .interval(TICK)
-        .id_lists(IdListOptions::new(SECRET));
-    let sync = DataStoreSync::start(store.clone(), adapter_store(&redis), options).expect("start");
-    until("the payload and both ID lists", || {
-        store.ruleset().is_some() && store.id_lists().list_names().count() == 2
-    })
-    .await;
+    let (store, sync) = synced_follower(&redis).await;
     assert_answers_as_the_official_core(&store);
     let status = sync.store_status();
     assert_eq!(status.store_errors, 0, "{:?}", status.last_store_error);
