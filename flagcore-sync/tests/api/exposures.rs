@@ -588,7 +588,11 @@ fn memory_stays_bounded_with_exposures_on() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     print!("{stdout}");
     eprint!("{}", String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "the measuring child failed: {}", out.status);
+    assert!(
+        out.status.success(),
+        "the measuring child failed: {}",
+        out.status
+    );
     // The child ran the test, not an empty selection.
     assert!(stdout.contains("1 passed"), "the child did not run {NAME}");
 }
