@@ -3,7 +3,7 @@
 //! The Python package `flagcore`: Statsig feature gates, dynamic configs, experiments and
 //! layers evaluated in-process by the flagcore engine, with the same answers as Statsig's
 //! official SDKs. Built with maturin (`pip install ./flagcore-python`) as one abi3 wheel
-//! for CPython 3.9 and newer.
+//! for CPython 3.10 and newer.
 //!
 //! ```text
 //!  Python                          this crate (PyO3)               flagcore / flagcore-sync
