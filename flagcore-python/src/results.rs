@@ -447,16 +447,16 @@ impl Layer {
         let Some(logger) = log.sink.current() else {
             return;
         };
-        let user = log.user.bind(py).get().data.view();
+        let user = log.user.bind(py).get().view();
         with_scratch(|scratch| {
             let e = log.snapshot.evaluate(
                 scratch,
-                &user,
+                user,
                 Kind::Layer,
                 &self.o.name,
                 Exposures::Suppress,
             );
-            logger.log_layer_parameter(&user, &e, parameter);
+            logger.log_layer_parameter(user, &e, parameter);
         });
     }
 }

@@ -119,8 +119,8 @@ impl Store {
 }
 
 fn evaluate(view: &View, user: &User, kind: Kind, name: &str, log: bool) -> Outcome {
-    let user = user.data.view();
-    with_scratch(|scratch| Outcome::new(&view.evaluate(scratch, &user, kind, name, exposures(log))))
+    let user = user.view();
+    with_scratch(|scratch| Outcome::new(&view.evaluate(scratch, user, kind, name, exposures(log))))
 }
 
 #[pymethods]
@@ -166,16 +166,16 @@ impl Store {
         name: &Bound<'_, PyString>,
         log_exposure: bool,
     ) -> PyResult<bool> {
-        let user = user.get().data.view();
+        let user = user.get().view();
         // Under the stable ABI of 3.10+ this is the string's own cached UTF-8 (no copy).
         let name = name.to_str()?;
         Ok(if log_exposure {
-            self.store.check_gate(&user, name)
+            self.store.check_gate(user, name)
         } else {
             with_scratch(|s| {
                 self.store
                     .snapshot()
-                    .evaluate(s, &user, Kind::Gate, name, Exposures::Suppress)
+                    .evaluate(s, user, Kind::Gate, name, Exposures::Suppress)
                     .value()
             })
         })
@@ -355,13 +355,13 @@ impl Store {
         if let Some(key) = client_sdk_key {
             options = options.client_key(key);
         }
-        let data = &user.get().data;
+        let user = user.get().view();
         let store = &self.store;
         let body = py.detach(|| {
             let mut body = Vec::new();
             store
                 .snapshot()
-                .client_initialize_response(&data.view(), &options, &mut body);
+                .client_initialize_response(user, &options, &mut body);
             body
         });
         // The response is JSON written from UTF-8 strings.
