@@ -20,6 +20,16 @@
 //! The Python-facing API, its type stub (`python/flagcore/_flagcore.pyi`) and the tests
 //! (`tests/`, pytest) live beside this crate; the Rust side has no tests of its own.
 //!
+//! ## The cost of a call
+//!
+//! A `check_gate` from Python is the interpreter's vectorcall into PyO3's trampoline
+//! (abi3-py310: arguments arrive as an array, not a tuple), two type checks, the gate name
+//! read in place (`PyUnicode_AsUTF8AndSize`: the string's own UTF-8, no copy), the
+//! [`flagcore::User`] view the `User` object built once, and [`flagcore::Store::check_gate`]
+//! (one thread-local: the store's snapshot cache). The evaluation allocates nothing and
+//! takes no lock (a `Statsig` then queues the exposure); PyO3's GIL count is the only
+//! other thread-local.
+//!
 //! ## What it does not do
 //!
 //! No parameter stores yet (the core has them: `View::parameter_store`). Evaluation holds the GIL for its sub-microsecond duration

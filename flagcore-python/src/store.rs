@@ -160,16 +160,9 @@ impl Store {
     /// Whether gate ``name`` passes for ``user`` (logs the exposure unless
     /// ``log_exposure=False``).
     #[pyo3(signature = (user, name, *, log_exposure=true))]
-    fn check_gate(
-        &self,
-        user: &Bound<'_, User>,
-        name: &Bound<'_, PyString>,
-        log_exposure: bool,
-    ) -> PyResult<bool> {
+    fn check_gate(&self, user: &Bound<'_, User>, name: &str, log_exposure: bool) -> bool {
         let user = user.get().view();
-        // Under the stable ABI of 3.10+ this is the string's own cached UTF-8 (no copy).
-        let name = name.to_str()?;
-        Ok(if log_exposure {
+        if log_exposure {
             self.store.check_gate(user, name)
         } else {
             with_scratch(|s| {
@@ -178,7 +171,7 @@ impl Store {
                     .evaluate(s, user, Kind::Gate, name, Exposures::Suppress)
                     .value()
             })
-        })
+        }
     }
 
     /// Evaluates feature gate ``name``: value, rule, reason, secondary exposures.
