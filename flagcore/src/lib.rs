@@ -148,8 +148,9 @@ mod value;
 pub use client_init::{ClientInitOptions, HashAlgorithm};
 pub use eval::sticky;
 pub use eval::{
-    Clock, CountryLookup, Evaluation, FixedClock, IdLists, InstallListener, JsonObject, Kind,
-    Options, Reason, RulesetUpdate, SecondaryExposure, SecondaryExposures, SystemClock,
+    Clock, ConditionTrace, CountryLookup, Evaluation, FixedClock, IdLists, InstallListener,
+    JsonObject, Kind, Options, PercentageTrace, Reason, RuleTrace, RulesetUpdate,
+    SecondaryExposure, SecondaryExposures, SpecTrace, SystemClock, Trace, TraceStep,
 };
 pub use groups::{ExperimentGroup, ExperimentGroups};
 pub use load::{DroppedSpec, Format, Limits, LoadError, Ruleset, SamplingMode, SdkConfigs};
