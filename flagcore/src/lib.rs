@@ -148,8 +148,8 @@ mod value;
 pub use client_init::{ClientInitOptions, HashAlgorithm};
 pub use eval::sticky;
 pub use eval::{
-    Clock, ConditionTrace, CountryLookup, Evaluation, FixedClock, IdLists, InstallListener,
-    JsonObject, Kind, Options, PercentageTrace, Reason, RuleTrace, RulesetUpdate,
+    Answer, Clock, ConditionTrace, CountryLookup, Evaluation, FixedClock, IdLists, InstallListener,
+    JsonObject, Kind, MappingTrace, Options, PercentageTrace, Reason, RuleTrace, RulesetUpdate,
     SecondaryExposure, SecondaryExposures, SpecTrace, SystemClock, Trace, TraceStep,
 };
 pub use groups::{ExperimentGroup, ExperimentGroups};

@@ -12,7 +12,8 @@ use serde_json::{Map, Value as Json};
 
 use crate::eval::{typed_as, typed_bool, typed_f64, typed_i64, typed_str};
 use crate::eval::{
-    Abort, Evaluator, Found, Kind, NoTrace, RawExposure, Record, Trace, TraceBuilder, Tracer,
+    Abort, Answer, Evaluator, Found, Kind, NoTrace, RawExposure, Record, Trace, TraceBuilder,
+    Tracer,
 };
 use crate::eval::{Env, IdLists, Options, RulesetUpdate, SystemClock};
 use crate::eval::{Evaluation, JsonObject, Reason, SecondaryExposures, ValueShape};
@@ -682,8 +683,8 @@ impl View {
     /// }"#)?;
     /// let user = User::with_user_id("u1").email("ana@example.com");
     /// let trace = store.snapshot().explain(&user, Kind::Gate, "beta");
-    /// assert_eq!(trace.value, true);
-    /// assert_eq!(trace.rule_id, "staff");
+    /// assert_eq!(trace.answer.value, true);
+    /// assert_eq!(trace.answer.rule_id, "staff");
     /// let TraceStep::Spec(gate) = &trace.steps[0] else { panic!() };
     /// let TraceStep::Rule(rule) = &gate.steps[0] else { panic!() };
     /// assert_eq!(rule.conditions[0].read.as_deref(), Some("email"));
@@ -706,7 +707,10 @@ impl View {
             &builder,
         );
         let e = shaped.attach(&sec);
-        Trace::new(&e, builder.into_steps())
+        Trace {
+            answer: Answer::new(&e),
+            steps: builder.into_steps(),
+        }
     }
 
     /// [`View::explain`] of a feature gate.

@@ -254,6 +254,20 @@ impl<'r, 'u, 'e, T: Tracer> Evaluator<'r, 'u, 'e, T> {
         let Some(list) = mappings.find(name) else {
             return Ok(false);
         };
+        self.tracer.enter_mapping(name);
+        let mapped = self.try_mapping_list(mappings, list, kind, rec);
+        self.tracer.exit_mapping(matches!(mapped, Ok(true)));
+        mapped
+    }
+
+    /// [`Evaluator::try_mapping`] over the mappings of one name.
+    fn try_mapping_list(
+        &mut self,
+        mappings: &'r crate::load::Mappings,
+        list: &'r [crate::load::Mapping],
+        kind: Kind,
+        rec: &mut Record<'r>,
+    ) -> Result<bool, Abort> {
         let section = match kind {
             Kind::Gate => 0,
             Kind::DynamicConfig | Kind::Experiment => 1,

@@ -28,5 +28,7 @@ pub use record::Kind;
 pub(crate) use record::{Abort, Found, RawExposure, Record};
 pub(crate) use result::{typed_as, typed_bool, typed_f64, typed_i64, typed_str, ValueShape};
 pub use result::{Evaluation, JsonObject, Reason, SecondaryExposure, SecondaryExposures};
+pub use trace::{
+    Answer, ConditionTrace, MappingTrace, PercentageTrace, RuleTrace, SpecTrace, Trace, TraceStep,
+};
 pub(crate) use trace::{NoTrace, TraceBuilder, Tracer};
-pub use trace::{ConditionTrace, PercentageTrace, RuleTrace, SpecTrace, Trace, TraceStep};

@@ -75,6 +75,12 @@ pub(crate) trait Tracer {
     /// A local override answered for `name`.
     #[inline(always)]
     fn overridden(&self, _name: &str, _kind: Kind) {}
+    /// Config mapping of `name` starts (its rules follow).
+    #[inline(always)]
+    fn enter_mapping(&self, _name: &str) {}
+    /// The config mapping entered last ends (`applied`: a mapped spec answered).
+    #[inline(always)]
+    fn exit_mapping(&self, _applied: bool) {}
 }
 
 /// The tracer of the normal evaluation: records nothing, costs nothing.
@@ -93,6 +99,9 @@ pub enum TraceStep {
     /// A spec evaluated (a nested gate, an experiment a layer delegates to, a mapped spec,
     /// the experiment of an `experiment_group` condition, or the entity itself).
     Spec(SpecTrace),
+    /// Config mapping (spec 4.10) of a name: its rules, and the mapped spec in the rule
+    /// that matched.
+    Mapping(MappingTrace),
     /// A local override answered.
     Override {
         /// The overridden name.
@@ -127,6 +136,18 @@ pub struct SpecTrace {
     pub group_name: Option<String>,
     /// The evaluation ended with an error here (nesting too deep, a cycle).
     pub aborted: bool,
+}
+
+/// The config mapping of one name.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct MappingTrace {
+    /// The name mapped.
+    pub name: String,
+    /// Whether a mapped spec answered instead of the name's own.
+    pub applied: bool,
+    /// The mapping rules visited; a matching rule's `then` holds the mapped spec.
+    pub steps: Vec<TraceStep>,
 }
 
 /// One rule visited.
@@ -200,13 +221,20 @@ pub struct PercentageTrace {
     pub pass: bool,
 }
 
-/// An evaluation explained: the result, exactly as the normal evaluation gives it, and every
-/// step taken to reach it. Made by [`View::explain`](crate::View::explain); serialises to
-/// JSON (serde) and renders as indented text (`Display`).
+/// The answer of one evaluation, owned: what an [`Evaluation`] says, in a form to print or
+/// serialise (`Display` writes one line; serde gives the fields below).
+///
+/// ```
+/// use flagcore::{Answer, Store, User};
+///
+/// let store = Store::new();
+/// let answer = Answer::new(&store.snapshot().gate(&User::with_user_id("u1"), "g"));
+/// assert_eq!(answer.to_string(), "gate `g`: false (rule ``, NoRuleset)");
+/// ```
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[non_exhaustive]
-pub struct Trace {
-    /// The kind asked for (`gate`, `config`, `experiment`, `layer`).
+pub struct Answer {
+    /// The kind asked for ([`Kind::label`]: `gate`, `config`, `experiment`, `layer`).
     pub kind: &'static str,
     /// The name asked for.
     pub name: String,
@@ -220,23 +248,58 @@ pub struct Trace {
     pub reason: String,
     /// For a layer: the experiment it delegated to.
     pub allocated_experiment: Option<String>,
+}
+
+impl Answer {
+    /// The answer of `e`.
+    pub fn new(e: &Evaluation<'_>) -> Answer {
+        Answer {
+            kind: e.kind().label(),
+            name: e.name().to_owned(),
+            value: match e.kind() {
+                Kind::Gate => Json::Bool(e.value()),
+                _ => Json::Object(e.json().to_map()),
+            },
+            rule_id: e.rule_id().to_owned(),
+            group_name: e.group_name().map(str::to_owned),
+            reason: format!("{:?}", e.reason()),
+            allocated_experiment: e.allocated_experiment().map(str::to_owned),
+        }
+    }
+}
+
+impl fmt::Display for Answer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} `{}`: {}", self.kind, self.name, self.value)?;
+        write!(f, " (rule `{}`", self.rule_id)?;
+        if let Some(g) = &self.group_name {
+            write!(f, ", group `{g}`")?;
+        }
+        if let Some(e) = &self.allocated_experiment {
+            write!(f, ", experiment `{e}`")?;
+        }
+        write!(f, ", {})", self.reason)
+    }
+}
+
+/// An evaluation explained: the answer, exactly as the normal evaluation gives it, and every
+/// step taken to reach it. Made by [`View::explain`](crate::View::explain); serialises to
+/// JSON (serde: the answer's fields and `steps`) and renders as indented text (`Display`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct Trace {
+    /// The answer.
+    #[serde(flatten)]
+    pub answer: Answer,
     /// The steps taken: normally one [`TraceStep::Spec`] for the entity; an override, or
     /// the config-mapping rules and the mapped spec, where those answered.
     pub steps: Vec<TraceStep>,
 }
 
-/// The label of a kind (`gate`, `config`, `experiment`, `layer`).
-pub(crate) fn kind_label(kind: Kind) -> &'static str {
-    match kind {
-        Kind::Gate => "gate",
-        Kind::DynamicConfig => "config",
-        Kind::Experiment => "experiment",
-        Kind::Layer => "layer",
-    }
-}
-
 struct Frame {
     spec: SpecTrace,
+    /// A config-mapping frame (its `spec` holds the name and the steps).
+    mapping: bool,
     /// The last condition of the last rule is still being evaluated.
     open_condition: bool,
     /// A unit id read outside a condition (for the next percentage check).
@@ -249,6 +312,7 @@ impl Frame {
     fn new(spec: SpecTrace) -> Frame {
         Frame {
             spec,
+            mapping: false,
             open_condition: false,
             pending_unit: None,
             unplaced: Vec::new(),
@@ -338,7 +402,7 @@ impl Tracer for &TraceBuilder {
     fn enter_spec(&self, spec: &Spec, kind: Kind) {
         self.stack.borrow_mut().push(Frame::new(SpecTrace {
             name: spec.name.to_string(),
-            kind: kind_label(kind),
+            kind: kind.label(),
             entity: spec.entity.to_string(),
             enabled: spec.enabled,
             id_type: spec.id_type.to_string(),
@@ -348,7 +412,7 @@ impl Tracer for &TraceBuilder {
 
     fn exit_spec(&self, rs: &Ruleset, rec: &Record<'_>, aborted: bool) {
         let mut stack = self.stack.borrow_mut();
-        if stack.len() < 2 {
+        if stack.len() < 2 || stack.last().is_some_and(|f| f.mapping) {
             return;
         }
         let Some(mut frame) = stack.pop() else {
@@ -486,11 +550,37 @@ impl Tracer for &TraceBuilder {
         });
     }
 
+    fn enter_mapping(&self, name: &str) {
+        let mut frame = Frame::new(SpecTrace {
+            name: name.to_owned(),
+            ..empty_spec()
+        });
+        frame.mapping = true;
+        self.stack.borrow_mut().push(frame);
+    }
+
+    fn exit_mapping(&self, applied: bool) {
+        let mut stack = self.stack.borrow_mut();
+        if stack.len() < 2 || !stack.last().is_some_and(|f| f.mapping) {
+            return;
+        }
+        let Some(frame) = stack.pop() else {
+            return;
+        };
+        if let Some(top) = stack.last_mut() {
+            top.child_steps().push(TraceStep::Mapping(MappingTrace {
+                name: frame.spec.name,
+                applied,
+                steps: frame.spec.steps,
+            }));
+        }
+    }
+
     fn overridden(&self, name: &str, kind: Kind) {
         self.top(|f| {
             f.child_steps().push(TraceStep::Override {
                 name: name.to_owned(),
-                kind: kind_label(kind),
+                kind: kind.label(),
             })
         });
     }
@@ -534,7 +624,7 @@ fn target_json(t: &Target) -> Json {
     match t {
         Target::Null => Json::Null,
         Target::Bool(b) => Json::Bool(*b),
-        Target::Number(n) => serde_json::Number::from_f64(*n).map_or(Json::Null, Json::Number),
+        Target::Number(n) => number_json(*n),
         Target::Str(s) => Json::String(s.text.to_string()),
         Target::Array(a) => a
             .entries
@@ -550,6 +640,14 @@ fn target_json(t: &Target) -> Json {
     }
 }
 
+/// A number as JSON: an integer when it is one (`500`, not `500.0`).
+fn number_json(n: f64) -> Json {
+    match crate::value::f64_integer_form(n) {
+        Some(i) => Json::from(i),
+        None => serde_json::Number::from_f64(n).map_or(Json::Null, Json::Number),
+    }
+}
+
 fn uval_json(v: &UVal<'_>) -> Option<Json> {
     Some(match *v {
         UVal::Missing => return None,
@@ -557,7 +655,7 @@ fn uval_json(v: &UVal<'_>) -> Option<Json> {
         UVal::Bool(b) => Json::Bool(b),
         UVal::Int(i) => Json::from(i),
         UVal::Time(i) => Json::from(i),
-        UVal::Float(f) => serde_json::Number::from_f64(f).map_or(Json::Null, Json::Number),
+        UVal::Float(f) => number_json(f),
         UVal::Num(n) => Json::Number(n.clone()),
         UVal::Str(s) => Json::String(s.to_owned()),
         UVal::Array(a) => Json::Array(a.to_vec()),
@@ -565,36 +663,9 @@ fn uval_json(v: &UVal<'_>) -> Option<Json> {
     })
 }
 
-impl Trace {
-    /// The trace of the evaluation `e` with the steps recorded.
-    pub(crate) fn new(e: &Evaluation<'_>, steps: Vec<TraceStep>) -> Trace {
-        Trace {
-            kind: kind_label(e.kind()),
-            name: e.name().to_owned(),
-            value: match e.kind() {
-                Kind::Gate => Json::Bool(e.value()),
-                _ => Json::Object(e.json().to_map()),
-            },
-            rule_id: e.rule_id().to_owned(),
-            group_name: e.group_name().map(str::to_owned),
-            reason: format!("{:?}", e.reason()),
-            allocated_experiment: e.allocated_experiment().map(str::to_owned),
-            steps,
-        }
-    }
-}
-
 impl fmt::Display for Trace {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} `{}`: {}", self.kind, self.name, self.value)?;
-        write!(f, " (rule `{}`", self.rule_id)?;
-        if let Some(g) = &self.group_name {
-            write!(f, ", group `{g}`")?;
-        }
-        if let Some(e) = &self.allocated_experiment {
-            write!(f, ", experiment `{e}`")?;
-        }
-        writeln!(f, ", {})", self.reason)?;
+        writeln!(f, "{}", self.answer)?;
         if self.steps.is_empty() {
             writeln!(f, "  nothing evaluated")?;
         }
@@ -625,6 +696,12 @@ fn write_steps(f: &mut fmt::Formatter<'_>, steps: &[TraceStep], depth: usize) ->
                 writeln!(f, "local override of {kind} `{name}` answers")?;
             }
             TraceStep::Spec(s) => write_spec(f, s, depth)?,
+            TraceStep::Mapping(m) => {
+                pad(f, depth)?;
+                let outcome = if m.applied { "applied" } else { "not applied" };
+                writeln!(f, "config mapping of `{}` ({outcome})", m.name)?;
+                write_steps(f, &m.steps, depth + 1)?;
+            }
             TraceStep::Rule(r) => write_rule(f, r, depth)?,
         }
     }
