@@ -29,7 +29,7 @@ pub(crate) fn run(args: Args) -> Outcome {
                 "payload": args.payload,
                 "format": format!("{:?}", rs.format()),
                 "time": rs.time(),
-                "counts": counts.iter().copied().collect::<serde_json::Map<String, serde_json::Value>>(),
+                "counts": counts.iter().map(|(k, n)| ((*k).to_owned(), json!(n))).collect::<serde_json::Map<_, _>>(),
                 "dropped_specs": dropped.iter().map(|d| json!({
                     "section": d.section,
                     "name": d.name,
