@@ -601,6 +601,7 @@ impl View {
             kind,
             name,
             keep_exposures,
+            NoTrace,
         );
         // A layer is exposed per parameter read, not by its evaluation.
         if kind != Kind::Layer {
@@ -695,7 +696,7 @@ impl View {
         let env = self.env();
         let builder = TraceBuilder::new();
         let mut sec = Vec::new();
-        let (shaped, _) = evaluate_traced(
+        let (shaped, _) = evaluate(
             self.ruleset(),
             &env,
             self.local_overrides(),
@@ -1002,6 +1003,7 @@ impl Ruleset {
             kind,
             name,
             true,
+            NoTrace,
         )
         .0
         .attach(&scratch.sec)
@@ -1194,36 +1196,11 @@ pub(crate) fn plain(e: Evaluation<'_>) -> Shaped<'_> {
 /// stay in `sec` (when `keep_exposures`); [`Shaped::attach`] adds them. Also returns the raw
 /// return value the result's JSON comes from (`None` for a merged layer value and for
 /// results that evaluated nothing), which sticky assignments persist; callers that do not
-/// need it drop it, and inlining removes it.
+/// need it drop it, and inlining removes it. `tracer` is told every step: [`NoTrace`] for the
+/// normal evaluation (it compiles to nothing), a recorder for [`View::explain`].
 #[inline(always)] // Builds the result in the caller's frame instead of copying it out.
 #[allow(clippy::too_many_arguments)] // Internal; every caller passes all of them.
-pub(crate) fn evaluate<'a>(
-    rs: Option<&'a Ruleset>,
-    env: &Env<'_>,
-    overrides: Option<&'a Overrides>,
-    sec: &mut Vec<RawExposure>,
-    user: &User<'_>,
-    kind: Kind,
-    name: &'a str,
-    keep_exposures: bool,
-) -> (Shaped<'a>, Option<&'a ReturnValue>) {
-    evaluate_traced(
-        rs,
-        env,
-        overrides,
-        sec,
-        user,
-        kind,
-        name,
-        keep_exposures,
-        NoTrace,
-    )
-}
-
-/// [`evaluate`], telling `tracer` every step (explanations: [`View::explain`]).
-#[inline(always)]
-#[allow(clippy::too_many_arguments)] // Internal; every caller passes all of them.
-pub(crate) fn evaluate_traced<'a, T: Tracer>(
+pub(crate) fn evaluate<'a, T: Tracer>(
     rs: Option<&'a Ruleset>,
     env: &Env<'_>,
     overrides: Option<&'a Overrides>,
