@@ -146,7 +146,9 @@ pub(crate) struct Specs {
 }
 
 impl Specs {
-    #[inline]
+    // Always inlined, as `StrIndex::get`: with the explain path's evaluator beside the
+    // normal one, LLVM would otherwise call it out of line on every evaluation.
+    #[inline(always)]
     pub(crate) fn find(&self, name: &str) -> Option<usize> {
         // in bounds: StrIndex over `list`.
         self.index.get(name, |i| &self.list[i].name)
