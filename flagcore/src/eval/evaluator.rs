@@ -672,6 +672,10 @@ impl<'r, 'u, 'e, T: Tracer> Evaluator<'r, 'u, 'e, T> {
                 .iter()
                 .find(|(p, n, _)| *p == prefix.id && *n == &*id.name)
             {
+                if T::RECORDS {
+                    // A trace says where the unit id came from, remembered or not.
+                    let _ = self.unit_value(id);
+                }
                 return h;
             }
         }

@@ -44,6 +44,8 @@ pub(crate) enum Read<'a> {
 
 /// What the evaluator tells about each step. Every hook has an empty default body.
 pub(crate) trait Tracer {
+    /// Whether the hooks record anything (work done only for a trace is skipped when not).
+    const RECORDS: bool = false;
     /// Evaluation of `spec` (as `kind`) starts.
     #[inline(always)]
     fn enter_spec(&self, _spec: &Spec, _kind: Kind) {}
@@ -399,6 +401,8 @@ impl TraceBuilder {
 }
 
 impl Tracer for &TraceBuilder {
+    const RECORDS: bool = true;
+
     fn enter_spec(&self, spec: &Spec, kind: Kind) {
         self.stack.borrow_mut().push(Frame::new(SpecTrace {
             name: spec.name.to_string(),

@@ -193,3 +193,87 @@ fn traces_answer_as_the_normal_evaluation_over_the_corpus() {
     );
     assert!(checks > 90_000, "too few checks: {checks}");
 }
+
+/// A layer's trace holds the experiment it delegated to under the delegating rule, and
+/// the experiment named by the answer is that one.
+#[test]
+fn a_layer_trace_holds_its_delegate_under_the_rule() {
+    let dir =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/tests/data/experiments_layers");
+    let store = Store::new();
+    store
+        .load_json(&std::fs::read(dir.join("dcs.json")).expect("dcs.json"))
+        .expect("loads");
+    let snapshot = store.snapshot();
+    let mut delegated = 0;
+    for data in users_from(&dir.join("users.jsonl")) {
+        let trace = snapshot.explain_layer(&data.view(), "layer_main");
+        let Some(experiment) = &trace.answer.allocated_experiment else {
+            continue;
+        };
+        let [TraceStep::Spec(layer)] = trace.steps.as_slice() else {
+            panic!("not one spec: {trace}");
+        };
+        assert_eq!((layer.name.as_str(), layer.kind), ("layer_main", "layer"));
+        let rule = layer
+            .steps
+            .iter()
+            .rev()
+            .find_map(|s| match s {
+                TraceStep::Rule(r) => Some(r),
+                _ => None,
+            })
+            .expect("a rule");
+        let [TraceStep::Spec(delegate)] = rule.then.as_slice() else {
+            panic!("no delegate under rule `{}`: {trace}", rule.id);
+        };
+        assert_eq!(&delegate.name, experiment);
+        assert_eq!(delegate.kind, "experiment");
+        assert_eq!(delegate.group_name, trace.answer.group_name);
+        assert!(trace
+            .to_string()
+            .contains(&format!("experiment `{experiment}`")));
+        delegated += 1;
+    }
+    assert!(delegated > 0, "no user delegated");
+}
+
+/// A local override answers without evaluating the spec, and the trace says so.
+#[test]
+fn a_local_override_is_a_step() {
+    use super::common::{payload, public_condition, rule, spec};
+    use serde_json::json;
+    let store = Store::new();
+    store
+        .load_json(&payload(
+            1,
+            json!({"g": spec("feature_gate", "s", json!(false),
+                json!([rule("r", 0.0, &["public"], json!(true))]))}),
+            json!({}),
+            json!({}),
+            public_condition(),
+        ))
+        .expect("loads");
+    let user = flagcore::User::with_user_id("u1");
+    let before = store.snapshot().explain_gate(&user, "g");
+    assert_eq!(before.answer.value, false);
+    let [TraceStep::Spec(g)] = before.steps.as_slice() else {
+        panic!("{before}");
+    };
+    let [TraceStep::Rule(r)] = g.steps.as_slice() else {
+        panic!("{before}");
+    };
+    let p = r.percentage.as_ref().expect("the 0% check");
+    assert_eq!((p.pass_percentage, p.bucket, p.pass), (0.0, None, false));
+
+    store.override_gate("g", true, None);
+    let after = store.snapshot().explain_gate(&user, "g");
+    assert_eq!(after.answer.value, true);
+    assert_eq!(after.answer.reason, "LocalOverride");
+    assert!(
+        matches!(after.steps.as_slice(), [TraceStep::Override { name, kind: "gate" }] if name == "g"),
+        "{after}"
+    );
+    let json = serde_json::to_value(&after).expect("serialises");
+    assert_eq!(json["steps"][0]["step"], "override");
+}
