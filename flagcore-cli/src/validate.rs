@@ -27,7 +27,7 @@ pub(crate) fn run(args: Args) -> Outcome {
         Format::Json => {
             let report = json!({
                 "payload": args.payload,
-                "format": format!("{:?}", rs.format()),
+                "format": shape(&rs),
                 "time": rs.time(),
                 "counts": counts.iter().map(|(k, n)| ((*k).to_owned(), json!(n))).collect::<serde_json::Map<_, _>>(),
                 "dropped_specs": dropped.iter().map(|d| json!({
@@ -41,9 +41,9 @@ pub(crate) fn run(args: Args) -> Outcome {
         }
         Format::Text => {
             println!(
-                "{}: loaded ({:?}, time {})",
+                "{}: loaded ({}, time {})",
                 args.payload,
-                rs.format(),
+                shape(&rs),
                 rs.time()
             );
             for (what, n) in &counts {
@@ -74,6 +74,14 @@ pub(crate) fn run(args: Args) -> Outcome {
         return Err(Failure::Strict);
     }
     Ok(())
+}
+
+/// The payload's shape: `dcs-v2`, or `dcs-v1` (the legacy shape).
+fn shape(rs: &Ruleset) -> &'static str {
+    match rs.format() {
+        flagcore::Format::V1 => "dcs-v1",
+        _ => "dcs-v2",
+    }
 }
 
 /// How many entities of each kind the ruleset serves (dropped specs not counted).
