@@ -19,7 +19,9 @@ use hashing::{djb2, djb2_chars, push_str, push_u64, Names};
 
 use serde_json::Value as Json;
 
-use crate::eval::{Evaluation, Kind, NoTrace, RawExposure, Reason, SecondaryExposures, ValueShape};
+use crate::eval::{
+    Evaluation, Kind, RawExposure, Reason, ResponseMemo, SecondaryExposures, ValueShape,
+};
 use crate::load::client::{ParamStore, ParamTarget, SessionReplay, Trigger};
 use crate::load::{Ruleset, Spec, ValueText};
 use crate::store::{evaluate, with_thread_buffer, View};
@@ -60,6 +62,9 @@ pub struct ClientInitOptions<'a> {
     pub sdk_version: &'a str,
     /// `sdkInfo.sessionId`, written when set.
     pub session_id: Option<&'a str>,
+    /// Whether nested gates are evaluated once per response ([`ResponseMemo`]); off only in
+    /// the test that compares the two.
+    remember_nested: bool,
 }
 
 impl Default for ClientInitOptions<'_> {
@@ -72,6 +77,7 @@ impl Default for ClientInitOptions<'_> {
             sdk_type: "flagcore",
             sdk_version: env!("CARGO_PKG_VERSION"),
             session_id: None,
+            remember_nested: true,
         }
     }
 }
@@ -164,8 +170,9 @@ impl View {
             write_blank(self, None, user, out);
             return;
         };
-        let written =
-            with_thread_buffer(|sec| Writer::new(self, rs, user, options, sec, out).all());
+        let written = ResponseMemo::with_thread_memo(rs.gates.list.len(), |memo| {
+            with_thread_buffer(|sec| Writer::new(self, rs, user, options, memo, sec, out).all())
+        });
         if written.is_err() {
             out.truncate(start);
             write_blank(self, Some(rs), user, out);
@@ -189,6 +196,8 @@ struct Ctx<'v, 'u> {
     names: Names<'v>,
     /// The JSON text of the ruleset's return values.
     text: &'v ValueText,
+    /// The nested gates evaluated so far (`None`: not remembered).
+    memo: Option<&'v ResponseMemo>,
 }
 
 impl<'v> Ctx<'v, '_> {
@@ -220,7 +229,7 @@ impl<'v> Ctx<'v, '_> {
             kind,
             name,
             true,
-            NoTrace,
+            self.memo,
         )
         .0
         .attach(sec)
@@ -240,6 +249,7 @@ impl<'v, 'u, 'o> Writer<'v, 'u, 'o> {
         rs: &'v Ruleset,
         user: &'v User<'u>,
         options: &'v ClientInitOptions<'v>,
+        memo: &'v ResponseMemo,
         sec: &'o mut Vec<RawExposure>,
         out: &'o mut Vec<u8>,
     ) -> Self {
@@ -253,6 +263,7 @@ impl<'v, 'u, 'o> Writer<'v, 'u, 'o> {
                 app,
                 names: Names::new(options.hash, rs),
                 text: rs.value_text(),
+                memo: options.remember_nested.then_some(memo),
             },
             sec,
             out,
@@ -863,4 +874,135 @@ fn write_blank(view: &View, rs: Option<&Ruleset>, user: &User<'_>, out: &mut Vec
     );
     write_pa_hash(user, out);
     out.push(b'}');
+}
+
+#[cfg(test)]
+// The core does no IO; its tests read the corpus (the switch they compare is crate-private).
+#[allow(clippy::disallowed_methods)]
+mod tests {
+    use std::path::Path;
+
+    use super::{ClientInitOptions, HashAlgorithm};
+    use crate::{Store, UserData};
+
+    /// The response with nested gates remembered against the one without.
+    fn same_either_way(store: &Store, users: &[UserData], what: &str) -> usize {
+        let snapshot = store.snapshot();
+        let mut checked = 0;
+        for hash in [HashAlgorithm::None, HashAlgorithm::Djb2] {
+            let on = ClientInitOptions::default().hash(hash);
+            let off = ClientInitOptions {
+                remember_nested: false,
+                ..on
+            };
+            for u in users {
+                let user = u.view();
+                let (mut a, mut b) = (Vec::new(), Vec::new());
+                snapshot.client_initialize_response(&user, &on, &mut a);
+                snapshot.client_initialize_response(&user, &off, &mut b);
+                let strip = |body: &[u8]| {
+                    let mut j: serde_json::Value = serde_json::from_slice(body).expect("JSON");
+                    j.as_object_mut().map(|o| o.remove("time"));
+                    j
+                };
+                assert_eq!(strip(&a), strip(&b), "{what}: {u:?}");
+                checked += 1;
+            }
+        }
+        checked
+    }
+
+    fn users(path: &Path) -> Vec<UserData> {
+        let text = std::fs::read_to_string(path).expect("users");
+        text.lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| UserData::from_json(l.as_bytes()).expect("a user"))
+            .collect()
+    }
+
+    /// Remembering nested gates changes no response: every shared fixture and own case.
+    #[test]
+    fn remembered_nested_gates_change_no_response() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let mut dirs = Vec::new();
+        for base in ["conformance/fixtures", "examples/tests/data"] {
+            for e in std::fs::read_dir(root.join(base)).expect("a corpus folder") {
+                let dir = e.expect("an entry").path();
+                if dir.join("dcs.json").is_file() && dir.join("users.jsonl").is_file() {
+                    dirs.push(dir);
+                }
+            }
+        }
+        assert!(dirs.len() > 20, "{} corpora", dirs.len());
+        let mut checked = 0;
+        for dir in &dirs {
+            let store = Store::new();
+            let bytes = std::fs::read(dir.join("dcs.json")).expect("a payload");
+            if store.load_json(&bytes).is_err() {
+                continue; // cases of rejected payloads
+            }
+            let mut users = users(&dir.join("users.jsonl"));
+            users.truncate(60);
+            checked += same_either_way(&store, &users, &dir.display().to_string());
+        }
+        assert!(checked > 1000, "{checked} responses");
+    }
+
+    /// A gate so costly that checking it three times passes the per-call evaluation limit:
+    /// the third check is evaluated, not replayed, and the response fails as it did
+    /// without the memo; two checks stay within the limit either way.
+    #[test]
+    fn a_replay_counts_the_evaluations_it_stands_for() {
+        for checks in [2, 3] {
+            let mut gates = serde_json::Map::new();
+            let mut conditions = serde_json::Map::new();
+            let gate = |name: &str, conds: Vec<String>| {
+                serde_json::json!({"name": name, "type": "feature_gate",
+                    "entity": "feature_gate", "salt": name, "enabled": true,
+                    "defaultValue": false, "idType": "userID", "rules": [{"id": format!("{name}-r"),
+                    "name": "r", "passPercentage": 100, "conditions": conds,
+                    "returnValue": true, "idType": "userID", "salt": "s"}]})
+            };
+            let depth = 11; // g0 takes 2^12 - 1 evaluations: two checks 8,191, three 12,286
+            for k in 0..depth {
+                let c = format!("c{}", k + 1);
+                conditions.insert(
+                    c.clone(),
+                    serde_json::json!({"type": "pass_gate", "targetValue": format!("g{}", k + 1),
+                        "idType": "userID"}),
+                );
+                gates.insert(format!("g{k}"), gate(&format!("g{k}"), vec![c.clone(), c]));
+            }
+            conditions.insert(
+                "pub".into(),
+                serde_json::json!({"type": "public", "idType": "userID"}),
+            );
+            gates.insert(
+                format!("g{depth}"),
+                gate(&format!("g{depth}"), vec!["pub".into()]),
+            );
+            conditions.insert(
+                "c0".into(),
+                serde_json::json!({"type": "pass_gate", "targetValue": "g0", "idType": "userID"}),
+            );
+            gates.insert("top".into(), gate("top", vec!["c0".into(); checks]));
+            let payload = serde_json::json!({"feature_gates": gates, "dynamic_configs": {},
+                "layer_configs": {}, "condition_map": conditions, "experiment_to_layer": {},
+                "has_updates": true, "time": 1});
+            let store = Store::new();
+            store
+                .load_json(payload.to_string().as_bytes())
+                .expect("loads");
+            let user = UserData::from_json(br#"{"userID": "u"}"#).expect("a user");
+            let mut body = Vec::new();
+            let options = ClientInitOptions::default().hash(HashAlgorithm::None);
+            store
+                .snapshot()
+                .client_initialize_response(&user.view(), &options, &mut body);
+            let j: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
+            // Over the limit, the response is the blank one.
+            assert_eq!(j["has_updates"], checks == 2, "{checks} checks: {j}");
+            assert_eq!(same_either_way(&store, &[user], "costly gate"), 2);
+        }
+    }
 }

@@ -3,6 +3,7 @@
 use core::cell::Cell;
 
 use super::env::Env;
+use super::memo::ResponseMemo;
 use super::record::{Abort, Found, Kind, Merged, RawExposure, Record};
 use super::trace::{NoTrace, Read, Tracer};
 use crate::hash::Prefix;
@@ -825,9 +826,18 @@ impl<'r, 'u, 'e, T: Tracer> Evaluator<'r, 'u, 'e, T> {
             let Some(spec) = self.rs.gates.list.get(i as usize) else {
                 return Err(Abort);
             };
-            self.nested_depth += 1;
-            self.evaluate_spec(spec, Kind::Gate, &mut child)?;
-            self.nested_depth -= 1;
+            let tracer = self.tracer;
+            let slot = (self.nested_depth == 0 && self.experiment_group_depth == 0)
+                .then(|| ResponseMemo::slot(i, self.delegation_depth))
+                .flatten();
+            match (tracer.memo(), slot) {
+                (Some(memo), Some(slot)) => self.remembered_gate(memo, slot, spec, &mut child)?,
+                _ => {
+                    self.nested_depth += 1;
+                    self.evaluate_spec(spec, Kind::Gate, &mut child)?;
+                    self.nested_depth -= 1;
+                }
+            }
         }
         if child.has_seen_analytical_gates {
             rec.has_seen_analytical_gates = true;
@@ -857,6 +867,48 @@ impl<'r, 'u, 'e, T: Tracer> Evaluator<'r, 'u, 'e, T> {
         }
         if g.fail {
             rec.value = !rec.value;
+        }
+        Ok(())
+    }
+
+    /// A nested gate through the response's memo: replayed when remembered (and the
+    /// evaluations it stands for stay within the limit), else evaluated and remembered.
+    #[cold]
+    fn remembered_gate(
+        &mut self,
+        memo: &ResponseMemo,
+        slot: usize,
+        spec: &'r Spec,
+        child: &mut Record<'r>,
+    ) -> Result<(), Abort> {
+        if let Some(r) = memo.get(slot) {
+            if self.evaluations + r.evaluations <= MAX_SPEC_EVALUATIONS {
+                self.evaluations += r.evaluations;
+                memo.replay(&r, child, self.sec);
+                if r.id_list_used {
+                    self.id_list_used.set(true);
+                }
+                if r.country_not_loaded {
+                    self.country_not_loaded.set(true);
+                }
+                return Ok(());
+            }
+        }
+        let (base, evaluations) = (self.sec.len(), self.evaluations);
+        let flags = (self.id_list_used.get(), self.country_not_loaded.get());
+        self.nested_depth += 1;
+        self.evaluate_spec(spec, Kind::Gate, child)?;
+        self.nested_depth -= 1;
+        // A flag already set cannot tell whether this gate would set it: not remembered.
+        if !flags.0 && !flags.1 && child.override_config_name.is_none() {
+            let added = self.sec.get(base..).unwrap_or_default();
+            memo.remember(
+                slot,
+                child,
+                added,
+                self.evaluations - evaluations,
+                (self.id_list_used.get(), self.country_not_loaded.get()),
+            );
         }
         Ok(())
     }
@@ -971,6 +1023,9 @@ impl<'r, 'u, 'e, T: Tracer> Evaluator<'r, 'u, 'e, T> {
             let Some(ua) = ua.filter(|s| s.len() <= MAX_UA_BYTES) else {
                 return self.apply(c, UVal::Missing);
             };
+            if let Some(memo) = self.tracer.memo() {
+                return memo.ua_field(ua, field, |v| self.apply(c, UVal::Str(v)));
+            }
             let parsed = crate::ua::parse(ua);
             use crate::ua::Field as F;
             match field {

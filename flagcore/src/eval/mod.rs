@@ -12,6 +12,7 @@
 
 mod env;
 mod evaluator;
+mod memo;
 mod prepare;
 mod record;
 mod result;
@@ -23,6 +24,7 @@ pub use env::{
     Clock, CountryLookup, FixedClock, IdLists, InstallListener, Options, RulesetUpdate, SystemClock,
 };
 pub(crate) use evaluator::Evaluator;
+pub(crate) use memo::ResponseMemo;
 pub(crate) use prepare::prepare;
 pub use record::Kind;
 pub(crate) use record::{Abort, Found, RawExposure, Record};

@@ -19,6 +19,7 @@ use core::fmt;
 use serde::Serialize;
 use serde_json::{Map, Value as Json};
 
+use super::memo::ResponseMemo;
 use super::record::{Kind, Record};
 use super::result::Evaluation;
 use crate::load::{CondKind, Condition, Op, Rule, Ruleset, Spec, Target};
@@ -43,9 +44,15 @@ pub(crate) enum Read<'a> {
 }
 
 /// What the evaluator tells about each step. Every hook has an empty default body.
-pub(crate) trait Tracer {
+pub(crate) trait Tracer: Copy {
     /// Whether the hooks record anything (work done only for a trace is skipped when not).
     const RECORDS: bool = false;
+    /// Where nested gate results are remembered within one client initialize response
+    /// ([`ResponseMemo`]; `None`: each is evaluated).
+    #[inline(always)]
+    fn memo(&self) -> Option<&ResponseMemo> {
+        None
+    }
     /// Evaluation of `spec` (as `kind`) starts.
     #[inline(always)]
     fn enter_spec(&self, _spec: &Spec, _kind: Kind) {}
@@ -90,6 +97,15 @@ pub(crate) trait Tracer {
 pub(crate) struct NoTrace;
 
 impl Tracer for NoTrace {}
+
+/// A client initialize response's evaluations carry its [`ResponseMemo`] as their tracer (it
+/// traces nothing).
+impl Tracer for Option<&ResponseMemo> {
+    #[inline(always)]
+    fn memo(&self) -> Option<&ResponseMemo> {
+        *self
+    }
+}
 
 /// One step of an evaluation trace.
 #[derive(Clone, Debug, PartialEq, Serialize)]
