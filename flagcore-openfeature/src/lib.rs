@@ -32,7 +32,7 @@
 //! let store = Arc::new(Store::new());
 //! store.load_json(br#"{"feature_gates": {"on": {"type": "feature_gate", "entity":
 //!   "feature_gate", "salt": "s", "enabled": true, "defaultValue": false, "idType": "userID",
-//!   "rules": [{"id": "all", "passPercentage": 100, "conditions": ["c"], "returnValue": true,
+//!   "rules": [{"id": "all", "name": "all", "passPercentage": 100, "conditions": ["c"], "returnValue": true,
 //!   "idType": "userID"}]}}, "dynamic_configs": {}, "layer_configs": {},
 //!   "condition_map": {"c": {"type": "public", "idType": "userID"}},
 //!   "experiment_to_layer": {}, "has_updates": true, "time": 1}"#).unwrap();

@@ -11,7 +11,9 @@ use axum::Router;
 use flagcore::serde_json::{self, json, Map, Value as Json};
 use flagcore::{Evaluation, Exposures, Scratch, User, UserData};
 use flagcore_openfeature::context::{user_from_context, ContextError};
-use flagcore_openfeature::resolve::{kind_label, resolve, FlagValue, MetaValue, ResolveError};
+use flagcore_openfeature::resolve::{
+    kind_label, resolve, FlagValue, LayerExposure, MetaValue, ResolveError,
+};
 
 use crate::Sidecar;
 
@@ -105,23 +107,29 @@ fn not_ready() -> Failure {
     )
 }
 
+/// What one request evaluates with.
+struct Eval<'r> {
+    sidecar: &'r Sidecar,
+    view: &'r flagcore::View,
+    catalog: &'r flagcore_openfeature::resolve::Catalog,
+    user: User<'r>,
+}
+
 /// One flag's result: a success object or a failure object, written into `out`.
 fn write_flag(
-    sidecar: &Sidecar,
-    view: &flagcore::View,
-    catalog: &flagcore_openfeature::resolve::Catalog,
+    r: &Eval<'_>,
     scratch: &mut Scratch,
-    user: &User<'_>,
     key: &str,
     exposures: Exposures,
     out: &mut Map<String, Json>,
 ) -> StatusCode {
+    let (sidecar, view, catalog, user) = (r.sidecar, r.view, r.catalog, &r.user);
     let log_layer = |u: &User<'_>, e: &Evaluation<'_>, p: &str| {
         if let Some(l) = &sidecar.logger {
             l.log_layer_parameter(u, e, p);
         }
     };
-    let layer_exposure: Option<&dyn Fn(&User<'_>, &Evaluation<'_>, &str)> =
+    let layer_exposure: Option<LayerExposure<'_>> =
         sidecar.logger.as_ref().map(|_| &log_layer as _);
     out.insert("key".into(), key.into());
     match resolve(
@@ -188,16 +196,13 @@ async fn single(
     };
     let mut scratch = Scratch::new();
     let mut out = Map::new();
-    let status = write_flag(
-        &sidecar,
-        &snapshot,
-        &catalog,
-        &mut scratch,
-        &data.view(),
-        &key,
-        Exposures::Log,
-        &mut out,
-    );
+    let eval = Eval {
+        sidecar: &sidecar,
+        view: &snapshot,
+        catalog: &catalog,
+        user: data.view(),
+    };
+    let status = write_flag(&eval, &mut scratch, &key, Exposures::Log, &mut out);
     json_response(status, Json::Object(out).to_string().into_bytes())
 }
 
@@ -221,23 +226,19 @@ async fn bulk(State(sidecar): State<Arc<Sidecar>>, headers: HeaderMap, body: Byt
     let Some(catalog) = sidecar.catalogs.get(&snapshot) else {
         return not_ready().response(None);
     };
-    let user = data.view();
+    let eval = Eval {
+        sidecar: &sidecar,
+        view: &snapshot,
+        catalog: &catalog,
+        user: data.view(),
+    };
     let mut scratch = Scratch::new();
     let flags: Vec<Json> = catalog
         .keys()
         .iter()
         .map(|key| {
             let mut out = Map::new();
-            write_flag(
-                &sidecar,
-                &snapshot,
-                &catalog,
-                &mut scratch,
-                &user,
-                key,
-                Exposures::Suppress,
-                &mut out,
-            );
+            write_flag(&eval, &mut scratch, key, Exposures::Suppress, &mut out);
             Json::Object(out)
         })
         .collect();

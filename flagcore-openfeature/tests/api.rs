@@ -1,0 +1,5 @@
+//! The provider through the OpenFeature SDK's own client API.
+
+mod api {
+    mod provider;
+}
