@@ -4,8 +4,11 @@
 //!
 //! ```text
 //! cargo run --release -p flagcore-serve --example load -- [--url http://HOST:PORT]
-//!     [--file DCS.json] [--key KEY] [--threads 2] [--seconds 10] [--warmup 2]
+//!     [--file DCS.json] [--key KEY] [--threads 2] [--seconds 10] [--warmup 2] [--healthz]
 //! ```
+//!
+//! `--healthz` sends `GET /healthz` instead: the same HTTP path without an evaluation, the
+//! baseline of what the server and the loopback cost.
 //!
 //! Without `--url` it starts the sidecar in this process (on a 2-worker tokio runtime,
 //! serving `--file`, by default the conformance corpus's `demo_proj` payload); with it, it
@@ -22,6 +25,7 @@ struct Opts {
     threads: usize,
     seconds: f64,
     warmup: f64,
+    healthz: bool,
 }
 
 fn opts() -> Result<Opts, String> {
@@ -36,6 +40,7 @@ fn opts() -> Result<Opts, String> {
         threads: 2,
         seconds: 10.0,
         warmup: 2.0,
+        healthz: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -46,6 +51,7 @@ fn opts() -> Result<Opts, String> {
             "--key" => o.key = v()?,
             "--threads" => o.threads = v()?.parse().map_err(|e| format!("--threads: {e}"))?,
             "--seconds" => o.seconds = v()?.parse().map_err(|e| format!("--seconds: {e}"))?,
+            "--healthz" => o.healthz = true,
             "--warmup" => o.warmup = v()?.parse().map_err(|e| format!("--warmup: {e}"))?,
             _ => return Err(format!("unknown option {a}")),
         }
@@ -63,17 +69,20 @@ struct Conn {
 }
 
 impl Conn {
-    fn open(addr: SocketAddr, key: &str, user: usize) -> std::io::Result<Conn> {
+    fn open(addr: SocketAddr, key: Option<&str>, user: usize) -> std::io::Result<Conn> {
         let stream = TcpStream::connect(addr)?;
         stream.set_nodelay(true)?;
         let body = format!(
             r#"{{"context":{{"targetingKey":"user-{user}","email":"u{user}@example.com","country":"NZ","plan":"pro"}}}}"#
         );
-        let request = format!(
-            "POST /ofrep/v1/evaluate/flags/{key} HTTP/1.1\r\nHost: {addr}\r\n\
-             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        )
+        let request = match key {
+            Some(key) => format!(
+                "POST /ofrep/v1/evaluate/flags/{key} HTTP/1.1\r\nHost: {addr}\r\n\
+                 Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            ),
+            None => format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\n\r\n"),
+        }
         .into_bytes();
         Ok(Conn {
             reader: BufReader::new(stream.try_clone()?),
@@ -141,9 +150,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let start = Instant::now() + Duration::from_millis(100);
     let threads: Vec<_> = (0..o.threads)
         .map(|t| {
-            let key = o.key.clone();
+            let key = (!o.healthz).then(|| o.key.clone());
             std::thread::spawn(move || -> std::io::Result<Vec<u32>> {
-                let mut conn = Conn::open(addr, &key, t)?;
+                let mut conn = Conn::open(addr, key.as_deref(), t)?;
                 conn.call()?;
                 std::thread::sleep(start.saturating_duration_since(Instant::now()));
                 let measure_from = start + warmup;
@@ -173,10 +182,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         return Err("no request completed".into());
     }
     println!(
-        "{} single-flag evaluations of {:?} in {:.1} s from {} keep-alive clients: {:.0}/s; \
+        "{} requests ({}) in {:.1} s from {} keep-alive clients: {:.0}/s; \
          latency p50 {:.1} µs, p99 {:.1} µs, p99.9 {:.1} µs, max {:.1} µs",
         all.len(),
-        o.key,
+        if o.healthz {
+            "GET /healthz".to_owned()
+        } else {
+            format!("single-flag evaluations of {:?}", o.key)
+        },
         measure.as_secs_f64(),
         o.threads,
         all.len() as f64 / measure.as_secs_f64(),
