@@ -1,6 +1,6 @@
 //! # flagcore-openfeature
 //!
-//! An [OpenFeature](https://openfeature.dev) provider over a flagcore [`Store`]: services on
+//! An [OpenFeature](https://openfeature.dev) provider over a flagcore [`Store`](flagcore::Store): services on
 //! the OpenFeature API get Statsig's answers, evaluated in process, without a network hop.
 //! The flag-key scheme, reasons, variants, metadata and context mapping live here once and
 //! are shared with the OFREP sidecar (`flagcore-serve`), so an OpenFeature client in
