@@ -465,3 +465,99 @@ async fn the_file_source_reloads_and_exposures_are_logged() {
         "bulk logged exposures: {names:?}"
     );
 }
+
+/// What the loopback "Statsig" received.
+#[derive(Default)]
+struct FakeStatsig {
+    specs_requests: std::sync::atomic::AtomicUsize,
+    secret_seen: std::sync::Mutex<Option<String>>,
+    events: std::sync::Mutex<Vec<Value>>,
+}
+
+async fn fake_statsig() -> (std::net::SocketAddr, Arc<FakeStatsig>) {
+    use axum::body::Bytes;
+    use axum::extract::{Path, State};
+    use axum::http::HeaderMap;
+    use axum::routing::{get, post};
+    use std::io::Read;
+
+    async fn specs(
+        State(s): State<Arc<FakeStatsig>>,
+        Path(file): Path<String>,
+        headers: HeaderMap,
+    ) -> Vec<u8> {
+        s.specs_requests
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        *s.secret_seen.lock().expect("lock") = headers
+            .get("statsig-api-key")
+            .and_then(|v| v.to_str().ok())
+            .map(String::from)
+            .or(Some(file));
+        std::fs::read(data("small.json")).expect("payload")
+    }
+    async fn log_event(
+        State(s): State<Arc<FakeStatsig>>,
+        headers: HeaderMap,
+        body: Bytes,
+    ) -> &'static str {
+        let mut text = Vec::new();
+        if headers.get("content-encoding").is_some_and(|v| v == "gzip") {
+            flate2::read::GzDecoder::new(&body[..])
+                .read_to_end(&mut text)
+                .expect("gzip");
+        } else {
+            text = body.to_vec();
+        }
+        let batch: Value = serde_json::from_slice(&text).expect("JSON batch");
+        s.events
+            .lock()
+            .expect("lock")
+            .extend(batch["events"].as_array().cloned().unwrap_or_default());
+        "{\"success\": true}"
+    }
+    let state = Arc::new(FakeStatsig::default());
+    let app = axum::Router::new()
+        .route("/v2/download_config_specs/{file}", get(specs))
+        .route("/v1/log_event", post(log_event))
+        .with_state(state.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (addr, state)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_statsig_source_and_exposures_to_statsig() {
+    let (statsig, fake) = fake_statsig().await;
+    let mut args = ServeArgs::file("127.0.0.1:0".parse().expect("addr"), "unused");
+    args.file = None;
+    args.server_secret = Some("secret-test".into());
+    args.api_url = Some(format!("http://{statsig}/v2/download_config_specs"));
+    args.events_url = Some(format!("http://{statsig}/v1/log_event"));
+    let s = start(args).await.expect("starts");
+    assert!(
+        fake.specs_requests
+            .load(std::sync::atomic::Ordering::Relaxed)
+            >= 1
+    );
+    assert_eq!(
+        fake.secret_seen.lock().expect("lock").as_deref(),
+        Some("secret-test")
+    );
+    let a = flag(&s, "on", json!({"targetingKey": "ana"})).await;
+    assert_eq!((a.status, &a.body["value"]), (200, &json!(true)));
+    assert_eq!(get(&s, "/healthz").await.0, 200);
+    // Shutting down flushes the exposures to Statsig's log_event.
+    s.shutdown().await.expect("shutdown");
+    let events = fake.events.lock().expect("lock").clone();
+    assert!(
+        events
+            .iter()
+            .any(|e| e["eventName"] == "statsig::gate_exposure"
+                && e["metadata"]["gate"] == "on"
+                && e["user"]["userID"] == "ana"),
+        "{events:?}"
+    );
+}
