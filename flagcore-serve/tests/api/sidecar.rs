@@ -27,10 +27,10 @@ async fn serve_file(path: PathBuf, edit: impl FnOnce(&mut ServeArgs)) -> Running
     start(args).await.expect("starts")
 }
 
-struct Answer {
-    status: u16,
-    etag: Option<String>,
-    body: Value,
+pub(super) struct Answer {
+    pub(super) status: u16,
+    pub(super) etag: Option<String>,
+    pub(super) body: Value,
 }
 
 async fn post(addr: &Running, path: &str, body: &str, if_none_match: Option<&str>) -> Answer {
@@ -56,7 +56,7 @@ async fn post(addr: &Running, path: &str, body: &str, if_none_match: Option<&str
     Answer { status, etag, body }
 }
 
-async fn flag(addr: &Running, key: &str, context: Value) -> Answer {
+pub(super) async fn flag(addr: &Running, key: &str, context: Value) -> Answer {
     post(
         addr,
         &format!("/ofrep/v1/evaluate/flags/{key}"),
@@ -468,13 +468,13 @@ async fn the_file_source_reloads_and_exposures_are_logged() {
 
 /// What the loopback "Statsig" received.
 #[derive(Default)]
-struct FakeStatsig {
+pub(super) struct FakeStatsig {
     specs_requests: std::sync::atomic::AtomicUsize,
     secret_seen: std::sync::Mutex<Option<String>>,
     events: std::sync::Mutex<Vec<Value>>,
 }
 
-async fn fake_statsig() -> (std::net::SocketAddr, Arc<FakeStatsig>) {
+pub(super) async fn fake_statsig() -> (std::net::SocketAddr, Arc<FakeStatsig>) {
     use axum::body::Bytes;
     use axum::extract::{Path, State};
     use axum::http::HeaderMap;
