@@ -20,7 +20,9 @@
 //!   `key`, `value`, `reason`, `variant`, `metadata`; `404` `FLAG_NOT_FOUND`; `400`
 //!   `PARSE_ERROR` (the body is not JSON), `INVALID_CONTEXT` (no `context` object, or a key
 //!   of the wrong type), `TARGETING_KEY_MISSING` (with `--require-targeting-key`),
-//!   `GENERAL`; `503` before the first ruleset is installed. Logs the exposure.
+//!   `GENERAL`; `503` before the first ruleset is installed. Logs the exposure. There is no
+//!   `TYPE_MISMATCH` here: an OFREP request names no type (the protocol's ADR-0003), the
+//!   client checks the value's type against the one it asked for.
 //! - `POST /ofrep/v1/evaluate/flags`: every gate, config, experiment and layer for the
 //!   context, sorted by key, with an `ETag` (a hash of the body); a request whose
 //!   `If-None-Match` names the current ETag gets `304` and no body. Logs no exposures (a
