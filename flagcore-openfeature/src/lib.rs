@@ -57,7 +57,7 @@ pub mod context;
 mod provider;
 pub mod resolve;
 
-pub use provider::FlagcoreProvider;
+pub use provider::{struct_to_json, FlagcoreProvider};
 
 /// Re-exported so that callers need not match its version.
 pub use open_feature;

@@ -174,7 +174,7 @@ fn context_fields(context: &EvaluationContext) -> EvaluationResult<Vec<(String, 
                 } else if let Some(m) = any.downcast_ref::<Map<String, Json>>() {
                     Json::Object(m.clone())
                 } else if let Some(s) = any.downcast_ref::<StructValue>() {
-                    struct_json(s)
+                    struct_to_json(s)
                 } else {
                     return Err(invalid(
                         k,
@@ -195,11 +195,13 @@ fn value_json(v: &Value) -> Json {
         Value::Float(f) => Json::from(*f),
         Value::String(s) => Json::String(s.clone()),
         Value::Array(a) => Json::Array(a.iter().map(value_json).collect()),
-        Value::Struct(s) => struct_json(s),
+        Value::Struct(s) => struct_to_json(s),
     }
 }
 
-fn struct_json(s: &StructValue) -> Json {
+/// An OpenFeature struct as JSON (a struct result back in the form flagcore's values have;
+/// also how struct context fields are read).
+pub fn struct_to_json(s: &StructValue) -> Json {
     Json::Object(
         s.fields
             .iter()

@@ -7,10 +7,9 @@ use std::process::Command;
 use std::sync::Arc;
 
 use flagcore::{Options, Store};
-use flagcore_openfeature::FlagcoreProvider;
+use flagcore_openfeature::{struct_to_json, FlagcoreProvider};
 use open_feature::{
     EvaluationContext, EvaluationContextFieldValue, FlagMetadataValue, OpenFeature, StructValue,
-    Value,
 };
 use serde_json::Value as Json;
 
@@ -53,26 +52,6 @@ fn context(user: &Json) -> EvaluationContext {
         }
     }
     c
-}
-
-fn value_json(v: &Value) -> Json {
-    match v {
-        Value::Bool(b) => Json::Bool(*b),
-        Value::Int(i) => Json::from(*i as f64),
-        Value::Float(f) => Json::from(*f),
-        Value::String(s) => Json::String(s.clone()),
-        Value::Array(a) => Json::Array(a.iter().map(value_json).collect()),
-        Value::Struct(s) => struct_json(s),
-    }
-}
-
-fn struct_json(s: &StructValue) -> Json {
-    Json::Object(
-        s.fields
-            .iter()
-            .map(|(k, v)| (k.clone(), value_json(v)))
-            .collect(),
-    )
 }
 
 /// Numbers by value, `null` object fields left out (OpenFeature values have no null).
@@ -141,7 +120,7 @@ async fn the_provider_agrees_with_the_official_core_on_the_corpus() {
                 client
                     .get_struct_details::<StructValue>(&key, ctx, None)
                     .await
-                    .map(|d| (struct_json(&d.value), d.flag_metadata))
+                    .map(|d| (struct_to_json(&d.value), d.flag_metadata))
             };
             let ok = got.as_ref().is_ok_and(|(value, m)| {
                 norm(value) == norm(&exp["value"])
