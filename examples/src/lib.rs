@@ -8,12 +8,7 @@ use serde_json::{json, Value};
 
 /// The label of a kind in the conformance result format.
 pub fn kind_label(kind: Kind) -> &'static str {
-    match kind {
-        Kind::Gate => "gate",
-        Kind::DynamicConfig => "config",
-        Kind::Experiment => "experiment",
-        Kind::Layer => "layer",
-    }
+    kind.label()
 }
 
 /// Secondary exposures as Statsig reports them: `{"gate", "gateValue": "true"|"false", "ruleID"}`.
@@ -45,31 +40,12 @@ pub fn result_line(u: usize, e: &Evaluation<'_>) -> Value {
 }
 
 /// Every entity of a ruleset with the kind it is evaluated as, including specs the
-/// loader dropped (they evaluate as unrecognized, as in Statsig's core).
+/// loader dropped (they evaluate as unrecognized, as in Statsig's core): [`Ruleset::entities`].
 pub fn all_entities(rs: &Ruleset) -> Vec<(Kind, String)> {
-    let mut out: Vec<(Kind, String)> = rs
-        .gate_names()
-        .map(|n| (Kind::Gate, n.to_owned()))
-        .collect();
-    for (name, entity) in rs.config_names() {
-        let kind = if entity == "experiment" {
-            Kind::Experiment
-        } else {
-            Kind::DynamicConfig
-        };
-        out.push((kind, name.to_owned()));
-    }
-    out.extend(rs.layer_names().map(|n| (Kind::Layer, n.to_owned())));
-    for d in rs.dropped_specs().iter().filter(|d| !d.name.is_empty()) {
-        let kind = match d.section {
-            "feature_gates" => Kind::Gate,
-            "layer_configs" => Kind::Layer,
-            _ if d.entity.as_deref() == Some("experiment") => Kind::Experiment,
-            _ => Kind::DynamicConfig,
-        };
-        out.push((kind, d.name.clone()));
-    }
-    out
+    rs.entities()
+        .into_iter()
+        .map(|(k, n)| (k, n.to_owned()))
+        .collect()
 }
 
 /// `v` with the keys of every object sorted (how the reference program prints).

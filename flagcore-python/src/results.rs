@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use flagcore::{Evaluation, Exposures, Kind, OwnedSnapshot, Reason, SecondaryExposures};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList};
+use pyo3::types::{PyDict, PyList, PyString};
 use serde_json::{Map, Value as Json};
 
 use crate::convert::{map_to_py, to_py};
@@ -219,11 +219,17 @@ macro_rules! result_methods {
             }
 
             /// Parameter ``name`` if it is a string, else ``fallback``.
-            fn get_string(&self, py: Python<'_>, name: &str, fallback: String) -> String {
+            // The fallback stays a Python `str` (no copy into Rust and back).
+            fn get_string<'py>(
+                &self,
+                py: Python<'py>,
+                name: &str,
+                fallback: Bound<'py, PyString>,
+            ) -> Bound<'py, PyString> {
                 match self.o.json.get(name) {
                     Some(Json::String(s)) => {
                         self.$log(py, name);
-                        s.clone()
+                        PyString::new(py, s)
                     }
                     _ => fallback,
                 }
@@ -447,16 +453,16 @@ impl Layer {
         let Some(logger) = log.sink.current() else {
             return;
         };
-        let user = log.user.bind(py).get().data.view();
+        let user = log.user.bind(py).get().view();
         with_scratch(|scratch| {
             let e = log.snapshot.evaluate(
                 scratch,
-                &user,
+                user,
                 Kind::Layer,
                 &self.o.name,
                 Exposures::Suppress,
             );
-            logger.log_layer_parameter(&user, &e, parameter);
+            logger.log_layer_parameter(user, &e, parameter);
         });
     }
 }

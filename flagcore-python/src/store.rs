@@ -24,59 +24,6 @@ thread_local! {
     static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::new());
 }
 
-/// Slots of each thread's cache of names (a power of two).
-const NAME_SLOTS: usize = 64;
-
-/// A name as Rust holds it, with the Python string it came from. The entry holds a
-/// reference to the string object, so the object's address (which identifies it) cannot be
-/// reused by another object while the entry lives.
-struct CachedName {
-    string: Py<PyString>,
-    name: Box<str>,
-}
-
-thread_local! {
-    /// Each thread's direct-mapped cache of the names it evaluated, by string object.
-    /// Names in code are usually the same few (interned) string objects, and under the
-    /// stable ABI of CPython 3.9 reading a `str` as UTF-8 makes a new `bytes` object each
-    /// time; the cache makes that once per name.
-    static NAMES: RefCell<Vec<Option<CachedName>>> =
-        RefCell::new((0..NAME_SLOTS).map(|_| None).collect());
-}
-
-/// Runs `f` with `name` as a `&str`, from this thread's cache when the same string object
-/// was seen before.
-pub(crate) fn with_name<R>(name: &Bound<'_, PyString>, f: impl FnOnce(&str) -> R) -> PyResult<R> {
-    let address = name.as_ptr() as usize;
-    // Objects are 16-byte aligned: the low bits say nothing.
-    let slot = (address >> 4) & (NAME_SLOTS - 1);
-    let mut f = Some(f);
-    let cached = NAMES.try_with(|cache| -> PyResult<Option<R>> {
-        let Ok(mut cache) = cache.try_borrow_mut() else {
-            return Ok(None);
-        };
-        let Some(entry) = cache.get_mut(slot) else {
-            return Ok(None);
-        };
-        if entry
-            .as_ref()
-            .is_none_or(|e| e.string.as_ptr() as usize != address)
-        {
-            *entry = Some(CachedName {
-                string: name.clone().unbind(),
-                name: name.to_cow()?.into(),
-            });
-        }
-        Ok(entry.as_ref().zip(f.take()).map(|(e, f)| f(&e.name)))
-    });
-    match (cached, f) {
-        (Ok(Ok(Some(r))), _) => Ok(r),
-        (Ok(Err(e)), _) => Err(e),
-        (_, Some(f)) => Ok(f(&name.to_cow()?)),
-        (_, None) => unreachable!("the name closure ran without returning"),
-    }
-}
-
 /// Runs `f` with this thread's scratch buffer (a fresh one if it is in use).
 pub(crate) fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
     let mut f = Some(f);
@@ -172,8 +119,8 @@ impl Store {
 }
 
 fn evaluate(view: &View, user: &User, kind: Kind, name: &str, log: bool) -> Outcome {
-    let user = user.data.view();
-    with_scratch(|scratch| Outcome::new(&view.evaluate(scratch, &user, kind, name, exposures(log))))
+    let user = user.view();
+    with_scratch(|scratch| Outcome::new(&view.evaluate(scratch, user, kind, name, exposures(log))))
 }
 
 #[pymethods]
@@ -213,25 +160,18 @@ impl Store {
     /// Whether gate ``name`` passes for ``user`` (logs the exposure unless
     /// ``log_exposure=False``).
     #[pyo3(signature = (user, name, *, log_exposure=true))]
-    fn check_gate(
-        &self,
-        user: &Bound<'_, User>,
-        name: &Bound<'_, PyString>,
-        log_exposure: bool,
-    ) -> PyResult<bool> {
-        let user = user.get().data.view();
-        with_name(name, |name| {
-            let snapshot = self.store.snapshot();
-            if log_exposure {
-                snapshot.check_gate(&user, name)
-            } else {
-                with_scratch(|s| {
-                    snapshot
-                        .evaluate(s, &user, Kind::Gate, name, Exposures::Suppress)
-                        .value()
-                })
-            }
-        })
+    fn check_gate(&self, user: &Bound<'_, User>, name: &str, log_exposure: bool) -> bool {
+        let user = user.get().view();
+        if log_exposure {
+            self.store.check_gate(user, name)
+        } else {
+            with_scratch(|s| {
+                self.store
+                    .snapshot()
+                    .evaluate(s, user, Kind::Gate, name, Exposures::Suppress)
+                    .value()
+            })
+        }
     }
 
     /// Evaluates feature gate ``name``: value, rule, reason, secondary exposures.
@@ -408,13 +348,13 @@ impl Store {
         if let Some(key) = client_sdk_key {
             options = options.client_key(key);
         }
-        let data = &user.get().data;
+        let user = user.get().view();
         let store = &self.store;
         let body = py.detach(|| {
             let mut body = Vec::new();
             store
                 .snapshot()
-                .client_initialize_response(&data.view(), &options, &mut body);
+                .client_initialize_response(user, &options, &mut body);
             body
         });
         // The response is JSON written from UTF-8 strings.

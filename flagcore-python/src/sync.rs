@@ -405,7 +405,7 @@ impl Statsig {
         };
         let metadata = metadata.map(dict_from_py).transpose()?;
         let attributes = metadata.as_ref().map_or(Attributes::None, Attributes::Json);
-        logger.log_event_with_metadata(&user.get().data.view(), event_name, value, attributes);
+        logger.log_event_with_metadata(user.get().view(), event_name, value, attributes);
         Ok(())
     }
 

@@ -100,7 +100,9 @@ impl StrIndex {
     }
 
     /// The index of `probe`, checking candidates with `key`.
-    #[inline]
+    // Always inlined: a name lookup is most of a `check_gate`, and LLVM stops inlining it
+    // there once the explain path (a second instantiation of the evaluator) also calls it.
+    #[inline(always)]
     pub(crate) fn get<'k>(&self, probe: &str, key: impl Fn(usize) -> &'k str) -> Option<usize> {
         if self.slots.is_empty() {
             return None;

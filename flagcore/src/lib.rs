@@ -76,6 +76,11 @@
 //!   secondary exposures, [`Reason`]. [`View::evaluate`] with a reusable [`Scratch`]
 //!   also returns the secondary exposures; the convenience methods
 //!   ([`View::check_gate`], [`View::experiment`], …) report them only to the sink.
+//! - [`View::explain`]: the same evaluation with a [`Trace`] of every step (rules visited,
+//!   conditions with the user's values and where they were read, nested gates, delegated
+//!   experiments, pass-percentage buckets): JSON through serde, text through `Display`. It
+//!   allocates; the normal evaluation runs the same code with a tracer that compiles to
+//!   nothing.
 //!
 //! - **Client SDKs**: [`View::client_initialize_response`] writes the document Statsig's
 //!   client SDKs bootstrap from (every entity evaluated for one user, names hashed with
@@ -148,8 +153,9 @@ mod value;
 pub use client_init::{ClientInitOptions, HashAlgorithm};
 pub use eval::sticky;
 pub use eval::{
-    Clock, CountryLookup, Evaluation, FixedClock, IdLists, InstallListener, JsonObject, Kind,
-    Options, Reason, RulesetUpdate, SecondaryExposure, SecondaryExposures, SystemClock,
+    Answer, Clock, ConditionTrace, CountryLookup, Evaluation, FixedClock, IdLists, InstallListener,
+    JsonObject, Kind, MappingTrace, Options, PercentageTrace, Reason, RuleTrace, RulesetUpdate,
+    SecondaryExposure, SecondaryExposures, SpecTrace, SystemClock, Trace, TraceStep,
 };
 pub use groups::{ExperimentGroup, ExperimentGroups};
 pub use load::{DroppedSpec, Format, Limits, LoadError, Ruleset, SamplingMode, SdkConfigs};

@@ -11,7 +11,10 @@ use cell::{Held, StateCell};
 use serde_json::{Map, Value as Json};
 
 use crate::eval::{typed_as, typed_bool, typed_f64, typed_i64, typed_str};
-use crate::eval::{Abort, Evaluator, Found, Kind, RawExposure, Record};
+use crate::eval::{
+    Abort, Answer, Evaluator, Found, Kind, NoTrace, RawExposure, Record, Trace, TraceBuilder,
+    Tracer,
+};
 use crate::eval::{Env, IdLists, Options, RulesetUpdate, SystemClock};
 use crate::eval::{Evaluation, JsonObject, Reason, SecondaryExposures, ValueShape};
 use crate::load::{Limits, LoadError};
@@ -598,6 +601,7 @@ impl View {
             kind,
             name,
             keep_exposures,
+            NoTrace,
         );
         // A layer is exposed per parameter read, not by its evaluation.
         if kind != Kind::Layer {
@@ -655,6 +659,79 @@ impl View {
                 manual: true,
             });
         }
+    }
+
+    /// Evaluates `name` as `kind` for `user` and explains the answer: the result, exactly
+    /// as [`View::evaluate`] gives it, with every step the evaluator took (rules visited,
+    /// each condition's user-side value, where it was read, operator, target and outcome,
+    /// nested gates, delegated experiments, pass-percentage buckets). Nothing is logged to
+    /// the exposure sink. It allocates (it is for people and tools, not the hot path: the
+    /// normal evaluation runs the same code with a tracer that compiles to nothing).
+    ///
+    /// ```
+    /// use flagcore::{Kind, Store, TraceStep, User};
+    ///
+    /// let store = Store::new();
+    /// store.load_json(br#"{
+    ///   "feature_gates": {"beta": {"type": "feature_gate", "entity": "feature_gate",
+    ///     "salt": "s", "enabled": true, "defaultValue": false, "idType": "userID",
+    ///     "rules": [{"id": "staff", "name": "staff", "passPercentage": 100,
+    ///                "conditions": ["c"], "returnValue": true, "idType": "userID"}]}},
+    ///   "dynamic_configs": {}, "layer_configs": {}, "experiment_to_layer": {},
+    ///   "condition_map": {"c": {"type": "user_field", "field": "email", "idType": "userID",
+    ///     "operator": "str_ends_with_any", "targetValue": ["@example.com"]}},
+    ///   "has_updates": true, "time": 1
+    /// }"#)?;
+    /// let user = User::with_user_id("u1").email("ana@example.com");
+    /// let trace = store.snapshot().explain(&user, Kind::Gate, "beta");
+    /// assert_eq!(trace.answer.value, true);
+    /// assert_eq!(trace.answer.rule_id, "staff");
+    /// let TraceStep::Spec(gate) = &trace.steps[0] else { panic!() };
+    /// let TraceStep::Rule(rule) = &gate.steps[0] else { panic!() };
+    /// assert_eq!(rule.conditions[0].read.as_deref(), Some("email"));
+    /// println!("{trace}"); // indented text; serde_json::to_string(&trace) for JSON
+    /// # Ok::<(), flagcore::LoadError>(())
+    /// ```
+    pub fn explain(&self, user: &User<'_>, kind: Kind, name: &str) -> Trace {
+        let env = self.env();
+        let builder = TraceBuilder::new();
+        let mut sec = Vec::new();
+        let (shaped, _) = evaluate(
+            self.ruleset(),
+            &env,
+            self.local_overrides(),
+            &mut sec,
+            user,
+            kind,
+            name,
+            true,
+            &builder,
+        );
+        let e = shaped.attach(&sec);
+        Trace {
+            answer: Answer::new(&e),
+            steps: builder.into_steps(),
+        }
+    }
+
+    /// [`View::explain`] of a feature gate.
+    pub fn explain_gate(&self, user: &User<'_>, name: &str) -> Trace {
+        self.explain(user, Kind::Gate, name)
+    }
+
+    /// [`View::explain`] of a dynamic config.
+    pub fn explain_config(&self, user: &User<'_>, name: &str) -> Trace {
+        self.explain(user, Kind::DynamicConfig, name)
+    }
+
+    /// [`View::explain`] of an experiment.
+    pub fn explain_experiment(&self, user: &User<'_>, name: &str) -> Trace {
+        self.explain(user, Kind::Experiment, name)
+    }
+
+    /// [`View::explain`] of a layer.
+    pub fn explain_layer(&self, user: &User<'_>, name: &str) -> Trace {
+        self.explain(user, Kind::Layer, name)
     }
 
     /// Evaluates with the thread's own scratch buffer; the result carries no secondary
@@ -926,6 +1003,7 @@ impl Ruleset {
             kind,
             name,
             true,
+            NoTrace,
         )
         .0
         .attach(&scratch.sec)
@@ -1118,10 +1196,11 @@ pub(crate) fn plain(e: Evaluation<'_>) -> Shaped<'_> {
 /// stay in `sec` (when `keep_exposures`); [`Shaped::attach`] adds them. Also returns the raw
 /// return value the result's JSON comes from (`None` for a merged layer value and for
 /// results that evaluated nothing), which sticky assignments persist; callers that do not
-/// need it drop it, and inlining removes it.
+/// need it drop it, and inlining removes it. `tracer` is told every step: [`NoTrace`] for the
+/// normal evaluation (it compiles to nothing), a recorder for [`View::explain`].
 #[inline(always)] // Builds the result in the caller's frame instead of copying it out.
 #[allow(clippy::too_many_arguments)] // Internal; every caller passes all of them.
-pub(crate) fn evaluate<'a>(
+pub(crate) fn evaluate<'a, T: Tracer>(
     rs: Option<&'a Ruleset>,
     env: &Env<'_>,
     overrides: Option<&'a Overrides>,
@@ -1130,6 +1209,7 @@ pub(crate) fn evaluate<'a>(
     kind: Kind,
     name: &'a str,
     keep_exposures: bool,
+    tracer: T,
 ) -> (Shaped<'a>, Option<&'a ReturnValue>) {
     sec.clear();
     let lcut = rs.map_or(0, Ruleset::time);
@@ -1141,7 +1221,7 @@ pub(crate) fn evaluate<'a>(
     };
     let mut rec = Record::default();
     let (outcome, id_list_used, country_not_loaded) = {
-        let mut ev = Evaluator::new(rs, user, env, sec);
+        let mut ev = Evaluator::with_tracer(rs, user, env, sec, tracer);
         ev.keep_exposures = keep_exposures;
         ev.overrides = overrides;
         let outcome = ev.evaluate(name, kind, &mut rec);

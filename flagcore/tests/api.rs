@@ -8,6 +8,7 @@
 mod api {
     pub(crate) mod common;
     mod concurrency;
+    mod explain;
     mod layers_and_mapping;
     mod properties;
     mod retention;

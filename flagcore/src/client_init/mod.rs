@@ -19,7 +19,7 @@ use hashing::{djb2, djb2_chars, push_str, push_u64, Names};
 
 use serde_json::Value as Json;
 
-use crate::eval::{Evaluation, Kind, RawExposure, Reason, SecondaryExposures, ValueShape};
+use crate::eval::{Evaluation, Kind, NoTrace, RawExposure, Reason, SecondaryExposures, ValueShape};
 use crate::load::client::{ParamStore, ParamTarget, SessionReplay, Trigger};
 use crate::load::{Ruleset, Spec, ValueText};
 use crate::store::{evaluate, with_thread_buffer, View};
@@ -220,6 +220,7 @@ impl<'v> Ctx<'v, '_> {
             kind,
             name,
             true,
+            NoTrace,
         )
         .0
         .attach(sec)

@@ -4,6 +4,7 @@ use core::cell::Cell;
 
 use super::env::Env;
 use super::record::{Abort, Found, Kind, Merged, RawExposure, Record};
+use super::trace::{NoTrace, Read, Tracer};
 use crate::hash::Prefix;
 use crate::load::{
     CondKind, Condition, FieldRef, GateRef, IdType, Op, Pass, ReturnValue, Rule, Ruleset, Spec,
@@ -55,8 +56,10 @@ impl RuleFilter {
     }
 }
 
-/// Per-call evaluation state. `sec` is the caller's reusable exposure buffer.
-pub(crate) struct Evaluator<'r, 'u, 'e> {
+/// Per-call evaluation state. `sec` is the caller's reusable exposure buffer. `T` watches
+/// the evaluation ([`super::trace`]); the default [`NoTrace`] is a zero-sized type whose
+/// hooks are empty, so the normal evaluation compiles as if they were not there.
+pub(crate) struct Evaluator<'r, 'u, 'e, T: Tracer = NoTrace> {
     pub(crate) rs: &'r Ruleset,
     pub(crate) user: &'e User<'u>,
     pub(crate) env: &'e Env<'e>,
@@ -83,6 +86,8 @@ pub(crate) struct Evaluator<'r, 'u, 'e> {
     /// Recent bucketing hashes: (prefix id, unit type, hash). Experiments hash the same
     /// salt and unit for each group's condition.
     memo: Cell<[(u32, &'r str, u64); 2]>,
+    /// Told about every step (a no-op unless explaining).
+    pub(crate) tracer: T,
 }
 
 /// The standard field plans used to read the UA and the IP.
@@ -125,6 +130,19 @@ impl<'r, 'u, 'e> Evaluator<'r, 'u, 'e> {
         env: &'e Env<'e>,
         sec: &'e mut Vec<RawExposure>,
     ) -> Self {
+        Evaluator::with_tracer(rs, user, env, sec, NoTrace)
+    }
+}
+
+impl<'r, 'u, 'e, T: Tracer> Evaluator<'r, 'u, 'e, T> {
+    /// An evaluator that tells `tracer` every step it takes.
+    pub(crate) fn with_tracer(
+        rs: &'r Ruleset,
+        user: &'e User<'u>,
+        env: &'e Env<'e>,
+        sec: &'e mut Vec<RawExposure>,
+        tracer: T,
+    ) -> Self {
         Evaluator {
             rs,
             user,
@@ -143,6 +161,7 @@ impl<'r, 'u, 'e> Evaluator<'r, 'u, 'e> {
             keep_exposures: true,
             overrides: None,
             memo: Cell::new([(u32::MAX, "", 0); 2]),
+            tracer,
         }
     }
 
@@ -202,6 +221,7 @@ impl<'r, 'u, 'e> Evaluator<'r, 'u, 'e> {
         }
         rec.rule_id = Some(SID_OVERRIDE);
         rec.local_override = true;
+        self.tracer.overridden(name, kind);
         true
     }
 
@@ -234,6 +254,20 @@ impl<'r, 'u, 'e> Evaluator<'r, 'u, 'e> {
         let Some(list) = mappings.find(name) else {
             return Ok(false);
         };
+        self.tracer.enter_mapping(name);
+        let mapped = self.try_mapping_list(mappings, list, kind, rec);
+        self.tracer.exit_mapping(matches!(mapped, Ok(true)));
+        mapped
+    }
+
+    /// [`Evaluator::try_mapping`] over the mappings of one name.
+    fn try_mapping_list(
+        &mut self,
+        mappings: &'r crate::load::Mappings,
+        list: &'r [crate::load::Mapping],
+        kind: Kind,
+        rec: &mut Record<'r>,
+    ) -> Result<bool, Abort> {
         let section = match kind {
             Kind::Gate => 0,
             Kind::DynamicConfig | Kind::Experiment => 1,
@@ -248,6 +282,7 @@ impl<'r, 'u, 'e> Evaluator<'r, 'u, 'e> {
                     continue;
                 };
                 let depths = self.depths();
+                self.tracer.rule(rule, Some(&mapping.new_config_name));
                 let matched = match self.eval_conditions(rule, rec) {
                     Ok(()) => rec.value && !rec.unsupported,
                     Err(Abort) if self.overflow => return Err(Abort),
@@ -305,7 +340,22 @@ impl<'r, 'u, 'e> Evaluator<'r, 'u, 'e> {
         *rec = Record::at(rec.base);
     }
 
+    /// Evaluates `spec` itself (no override, no mapping), telling the tracer where it
+    /// starts and ends.
+    #[inline(always)]
     pub(crate) fn evaluate_spec(
+        &mut self,
+        spec: &'r Spec,
+        kind: Kind,
+        rec: &mut Record<'r>,
+    ) -> Result<Found, Abort> {
+        self.tracer.enter_spec(spec, kind);
+        let found = self.evaluate_spec_rules(spec, kind, rec);
+        self.tracer.exit_spec(self.rs, rec, found.is_err());
+        found
+    }
+
+    fn evaluate_spec_rules(
         &mut self,
         spec: &'r Spec,
         kind: Kind,
@@ -339,6 +389,7 @@ impl<'r, 'u, 'e> Evaluator<'r, 'u, 'e> {
             return self.evaluate_layer_rules(spec, rec);
         }
         for rule in &spec.rules {
+            self.tracer.rule(rule, None);
             if rule.public_only {
                 rec.value = true;
             } else {
@@ -506,6 +557,7 @@ impl<'r, 'u, 'e> Evaluator<'r, 'u, 'e> {
         let mut collected = rec.base;
         let mut hole = None;
         for (i, rule) in spec.rules.iter().enumerate() {
+            self.tracer.rule(rule, None);
             if rule.public_only {
                 rec.value = true;
             } else {
@@ -607,6 +659,7 @@ impl<'r, 'u, 'e> Evaluator<'r, 'u, 'e> {
             }
         }
         rec.value = all;
+        self.tracer.conditions(all);
         Ok(())
     }
 
@@ -619,6 +672,10 @@ impl<'r, 'u, 'e> Evaluator<'r, 'u, 'e> {
                 .iter()
                 .find(|(p, n, _)| *p == prefix.id && *n == &*id.name)
             {
+                if T::RECORDS {
+                    // A trace says where the unit id came from, remembered or not.
+                    let _ = self.unit_value(id);
+                }
                 return h;
             }
         }
@@ -639,18 +696,39 @@ impl<'r, 'u, 'e> Evaluator<'r, 'u, 'e> {
     #[inline]
     fn passes(&self, pass: &Pass, id_type: &'r IdType) -> bool {
         match pass {
-            Pass::Always => true,
-            Pass::Never => false,
+            Pass::Always => {
+                self.tracer.percentage(None, 10_000.0, true);
+                true
+            }
+            Pass::Never => {
+                self.tracer.percentage(None, 0.0, false);
+                false
+            }
             Pass::Hash { prefix, threshold } => {
                 let h = self
                     .unit_value(id_type)
                     .with_str_or_empty(|s| prefix.hash_u64(s.as_bytes()));
-                ((h % 10_000) as f64) < *threshold
+                let passed = ((h % 10_000) as f64) < *threshold;
+                self.tracer.percentage(Some(h % 10_000), *threshold, passed);
+                passed
             }
         }
     }
 
+    /// Evaluates one condition into `rec.value` (or `rec.unsupported`).
+    #[inline(always)]
     fn eval_condition(&mut self, c: &'r Condition, rec: &mut Record<'r>) -> Result<(), Abort> {
+        self.tracer.condition(self.rs, c);
+        let r = self.eval_condition_value(c, rec);
+        self.tracer.condition_end(rec.value, rec.unsupported);
+        r
+    }
+
+    fn eval_condition_value(
+        &mut self,
+        c: &'r Condition,
+        rec: &mut Record<'r>,
+    ) -> Result<(), Abort> {
         let v = match &c.kind {
             CondKind::Public => {
                 rec.value = true;
@@ -677,6 +755,7 @@ impl<'r, 'u, 'e> Evaluator<'r, 'u, 'e> {
             CondKind::UserBucket(prefix, table) => {
                 let bucket = self.unit_hash(prefix, &c.id_type) % 1000;
                 if let Some(t) = table {
+                    self.tracer.operand(&UVal::Int(bucket as i64));
                     // in bounds: `bucket` < 1000, so `bucket / 64` < 16 = `t.len()`.
                     rec.value = (t[(bucket / 64) as usize] >> (bucket % 64)) & 1 == 1;
                     return Ok(());
@@ -832,18 +911,22 @@ impl<'r, 'u, 'e> Evaluator<'r, 'u, 'e> {
             if let Some(v) = u.top(t) {
                 let v = v.uval();
                 if has_nonempty_str(&v) {
+                    self.tracer.read(Read::User(t));
                     return v;
                 }
             }
         }
         if let Some(v) = u.custom.get2(f.name, f.lower) {
+            self.tracer.read(Read::Custom(f.name));
             return v.uval();
         }
         if let Some(v) = u.private_attributes.get2(f.name, f.lower) {
+            self.tracer.read(Read::Private(f.name));
             return v.uval();
         }
         if let Some(a) = f.alias {
             if let Some(v) = u.top(a) {
+                self.tracer.read(Read::User(a));
                 return v.uval();
             }
         }
@@ -858,16 +941,21 @@ impl<'r, 'u, 'e> Evaluator<'r, 'u, 'e> {
         } else {
             self.user.custom_ids.get2(&id.name, &id.lower)
         };
+        if v.is_some() {
+            self.tracer.read(Read::Unit(id.is_user_id, &id.name));
+        }
         v.map_or(UVal::Missing, |v| v.uval())
     }
 
     /// `envValue(field)` (spec 3.4).
     fn env_value(&self, f: &FieldRef) -> UVal<'_> {
         if let Some(v) = self.user.environment.get(&f.name) {
+            self.tracer.read(Read::Environment(&f.name));
             return v.uval();
         }
         if &*f.name == "tier" || &*f.lower == "tier" {
             if let Some(t) = self.env.tier.or(self.rs.default_environment.as_deref()) {
+                self.tracer.read(Read::Tier);
                 return UVal::Str(t);
             }
         }
@@ -933,6 +1021,7 @@ impl<'r, 'u, 'e> Evaluator<'r, 'u, 'e> {
 
     /// Applies the condition's operator to the user-side value (spec section 6).
     pub(super) fn apply(&self, c: &Condition, v: UVal<'_>) -> bool {
+        self.tracer.operand(&v);
         let t = &c.target;
         match c.op {
             Op::Gt | Op::Gte | Op::Lt | Op::Lte => {

@@ -6,6 +6,8 @@
 //!  user ─────────────────────────────────┼─► evaluator ──► record ──► result (Evaluation)
 //!  Ruleset (+ what prepare precomputed) ─┘   (operators,             (borrowed from the ruleset)
 //!                                             nested gates, layers)
+//!                                                │
+//!                                             tracer (a no-op, or the steps of a Trace)
 //! ```
 
 mod env;
@@ -14,6 +16,7 @@ mod prepare;
 mod record;
 mod result;
 pub mod sticky;
+mod trace;
 
 pub(crate) use env::Env;
 pub use env::{
@@ -25,3 +28,7 @@ pub use record::Kind;
 pub(crate) use record::{Abort, Found, RawExposure, Record};
 pub(crate) use result::{typed_as, typed_bool, typed_f64, typed_i64, typed_str, ValueShape};
 pub use result::{Evaluation, JsonObject, Reason, SecondaryExposure, SecondaryExposures};
+pub use trace::{
+    Answer, ConditionTrace, MappingTrace, PercentageTrace, RuleTrace, SpecTrace, Trace, TraceStep,
+};
+pub(crate) use trace::{NoTrace, TraceBuilder, Tracer};

@@ -18,6 +18,19 @@ pub enum Kind {
     Layer,
 }
 
+impl Kind {
+    /// The kind's short label: `gate`, `config`, `experiment`, `layer` (the conformance
+    /// result format's `kind`, and [`Trace`](crate::Trace)'s).
+    pub fn label(self) -> &'static str {
+        match self {
+            Kind::Gate => "gate",
+            Kind::DynamicConfig => "config",
+            Kind::Experiment => "experiment",
+            Kind::Layer => "layer",
+        }
+    }
+}
+
 /// One secondary exposure: a gate checked on the way to a result, in compact form.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct RawExposure {

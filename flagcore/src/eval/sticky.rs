@@ -46,6 +46,7 @@ use super::record::{Kind, RawExposure};
 use super::result::{
     Evaluation, JsonObject, Reason, SecondaryExposure, SecondaryExposures, ValueShape,
 };
+use super::trace::NoTrace;
 use crate::load::{ReturnValue, Ruleset, Spec, Specs};
 use crate::store::{empty_map, evaluate, plain, Exposure, Exposures, Layer, Scratch, View};
 use crate::user::User;
@@ -592,6 +593,7 @@ impl View {
             Kind::Experiment,
             name,
             true,
+            NoTrace,
         );
         let scratch: &'a Scratch = scratch;
         let live = shaped.attach(&scratch.sec);
@@ -628,6 +630,7 @@ impl View {
             Kind::Layer,
             name,
             true,
+            NoTrace,
         );
         // The rules read the result without its exposure lists (which borrow `sec`).
         let bare = shaped.bare();

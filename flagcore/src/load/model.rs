@@ -146,7 +146,9 @@ pub(crate) struct Specs {
 }
 
 impl Specs {
-    #[inline]
+    // Always inlined, as `StrIndex::get`: with the explain path's evaluator beside the
+    // normal one, LLVM would otherwise call it out of line on every evaluation.
+    #[inline(always)]
     pub(crate) fn find(&self, name: &str) -> Option<usize> {
         // in bounds: StrIndex over `list`.
         self.index.get(name, |i| &self.list[i].name)
@@ -386,41 +388,44 @@ impl Op {
     }
 }
 
+/// Every operator by its name in the payload.
+pub(crate) const OPERATORS: [(&str, Op); 30] = [
+    ("gt", Op::Gt),
+    ("gte", Op::Gte),
+    ("lt", Op::Lt),
+    ("lte", Op::Lte),
+    ("version_gt", Op::VersionGt),
+    ("version_gte", Op::VersionGte),
+    ("version_lt", Op::VersionLt),
+    ("version_lte", Op::VersionLte),
+    ("version_eq", Op::VersionEq),
+    ("version_neq", Op::VersionNeq),
+    ("any", Op::Any),
+    ("none", Op::None),
+    ("str_starts_with_any", Op::StrStartsWithAny),
+    ("str_ends_with_any", Op::StrEndsWithAny),
+    ("str_contains_any", Op::StrContainsAny),
+    ("str_contains_none", Op::StrContainsNone),
+    ("any_case_sensitive", Op::AnyCaseSensitive),
+    ("none_case_sensitive", Op::NoneCaseSensitive),
+    ("before", Op::Before),
+    ("after", Op::After),
+    ("on", Op::On),
+    ("eq", Op::Eq),
+    ("neq", Op::Neq),
+    ("str_matches", Op::StrMatches),
+    ("array_contains_any", Op::ArrayContainsAny),
+    ("array_contains_none", Op::ArrayContainsNone),
+    ("array_contains_all", Op::ArrayContainsAll),
+    ("not_array_contains_all", Op::NotArrayContainsAll),
+    ("in_segment_list", Op::InSegmentList),
+    ("not_in_segment_list", Op::NotInSegmentList),
+];
+
 impl Op {
     pub(super) fn parse(s: Option<&str>) -> Op {
-        match s {
-            Some("gt") => Op::Gt,
-            Some("gte") => Op::Gte,
-            Some("lt") => Op::Lt,
-            Some("lte") => Op::Lte,
-            Some("version_gt") => Op::VersionGt,
-            Some("version_gte") => Op::VersionGte,
-            Some("version_lt") => Op::VersionLt,
-            Some("version_lte") => Op::VersionLte,
-            Some("version_eq") => Op::VersionEq,
-            Some("version_neq") => Op::VersionNeq,
-            Some("any") => Op::Any,
-            Some("none") => Op::None,
-            Some("str_starts_with_any") => Op::StrStartsWithAny,
-            Some("str_ends_with_any") => Op::StrEndsWithAny,
-            Some("str_contains_any") => Op::StrContainsAny,
-            Some("str_contains_none") => Op::StrContainsNone,
-            Some("any_case_sensitive") => Op::AnyCaseSensitive,
-            Some("none_case_sensitive") => Op::NoneCaseSensitive,
-            Some("before") => Op::Before,
-            Some("after") => Op::After,
-            Some("on") => Op::On,
-            Some("eq") => Op::Eq,
-            Some("neq") => Op::Neq,
-            Some("str_matches") => Op::StrMatches,
-            Some("array_contains_any") => Op::ArrayContainsAny,
-            Some("array_contains_none") => Op::ArrayContainsNone,
-            Some("array_contains_all") => Op::ArrayContainsAll,
-            Some("not_array_contains_all") => Op::NotArrayContainsAll,
-            Some("in_segment_list") => Op::InSegmentList,
-            Some("not_in_segment_list") => Op::NotInSegmentList,
-            _ => Op::Unsupported,
-        }
+        s.and_then(|s| OPERATORS.iter().find(|(n, _)| *n == s))
+            .map_or(Op::Unsupported, |&(_, op)| op)
     }
 }
 

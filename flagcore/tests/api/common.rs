@@ -1,7 +1,33 @@
 //! Helpers shared by the integration tests: small payloads built in code.
 #![allow(dead_code)] // Each test module uses a different subset.
 
+use std::path::{Path, PathBuf};
+
+use flagcore::UserData;
 use serde_json::{json, Value};
+
+/// The users of a `users.jsonl` file (one Statsig user JSON object a line).
+pub(crate) fn users_from(path: &Path) -> Vec<UserData> {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path:?}: {e}"));
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| UserData::from_json(l.as_bytes()).expect("user JSON"))
+        .collect()
+}
+
+/// The shared conformance fixtures (`conformance/fixtures/*` with a `dcs.json`), sorted;
+/// panics when there are none.
+pub(crate) fn shared_fixtures() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../conformance/fixtures");
+    let entries = std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    let mut fixtures: Vec<PathBuf> = entries
+        .map(|e| e.expect("dir entry").path())
+        .filter(|f| f.join("dcs.json").is_file())
+        .collect();
+    fixtures.sort();
+    assert!(!fixtures.is_empty(), "no fixtures in {}", dir.display());
+    fixtures
+}
 
 /// A `dcs-v2` payload from its parts.
 pub(crate) fn payload(

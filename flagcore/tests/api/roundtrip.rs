@@ -13,6 +13,8 @@ use flagcore::{
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
+use super::common::{shared_fixtures, users_from};
+
 /// A fixed "now" (2025-06-01), so `current_time` conditions agree across both loads.
 const NOW_MS: i64 = 1_748_736_000_000;
 
@@ -124,28 +126,13 @@ fn check_round_trip(label: &str, payload: &[u8], users: &[UserData]) -> Vec<u8> 
     bytes
 }
 
-fn users_from(path: &Path) -> Vec<UserData> {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path:?}: {e}"));
-    text.lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| UserData::from_json(l.as_bytes()).expect("user JSON"))
-        .collect()
-}
-
 #[test]
 fn shared_fixtures_round_trip() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../conformance/fixtures");
-    let entries = std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
-    let mut fixtures: Vec<PathBuf> = entries.map(|e| e.expect("dir entry").path()).collect();
-    fixtures.sort();
-    let mut checked = 0;
-    for fixture in fixtures.iter().filter(|f| f.join("dcs.json").is_file()) {
+    for fixture in shared_fixtures() {
         let payload = std::fs::read(fixture.join("dcs.json")).expect("dcs.json");
         let users = users_from(&fixture.join("users.jsonl"));
         check_round_trip(&fixture.display().to_string(), &payload, &users);
-        checked += 1;
     }
-    assert!(checked > 0, "no fixtures in {}", dir.display());
 }
 
 /// This project's own cases (`examples/tests/data`, see `examples/tests/conformance.rs`):
