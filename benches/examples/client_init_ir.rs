@@ -25,7 +25,9 @@ fn main() {
         Some("none") => HashAlgorithm::None,
         _ => HashAlgorithm::Djb2,
     };
-    let calls: usize = args.next().map_or(200, |n| n.parse().expect("a call count"));
+    let calls: usize = args
+        .next()
+        .map_or(200, |n| n.parse().expect("a call count"));
     let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../conformance"));
     let bytes = if payload == "perf_proj" {
         let out = std::process::Command::new("xz")

@@ -7,8 +7,8 @@ Secondary exposures are not part of an OFREP answer (the sidecar logs them with 
 exposures), so they are not compared.
 
 Environment:
-  FLAGCORE_SERVE  the command that starts the sidecar (default: the `serve` example of
-                  flagcore-serve, debug build); it gets `--listen 127.0.0.1:0 --file DCS`
+  FLAGCORE_SERVE  the command that starts the sidecar (default: `flagcore serve`, the debug
+                  build of flagcore-cli); it gets `--listen 127.0.0.1:0 --file DCS`
                   [--environment TIER] and must print `listening on http://ADDR` on stderr.
   OFREP_SAMPLE    every N-th user only (default 1: the whole corpus).
 """
@@ -30,7 +30,7 @@ from openfeature.evaluation_context import EvaluationContext
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 FIXTURES = ROOT / "conformance" / "fixtures"
 SERVE = shlex.split(
-    os.environ.get("FLAGCORE_SERVE", str(ROOT / "target" / "debug" / "examples" / "serve"))
+    os.environ.get("FLAGCORE_SERVE", f"{ROOT / 'target' / 'debug' / 'flagcore'} serve")
 )
 SAMPLE = int(os.environ.get("OFREP_SAMPLE", "1"))
 
