@@ -5,6 +5,7 @@
 //! flagcore eval PAYLOAD --user JSON [NAME..]      evaluate (--explain: every step, as a trace)
 //! flagcore diff OLD NEW --users FILE              which users change answer between two payloads
 //! flagcore init-response PAYLOAD --user JSON      a client SDK's initialize response
+//! flagcore serve --file PAYLOAD | --server-secret KEY   the OFREP sidecar (flagcore-serve)
 //! ```
 //!
 //! A payload is a `download_config_specs` JSON file (`-`: standard input). Output is
@@ -12,14 +13,15 @@
 //! found dropped specs; 2 the input was rejected (unreadable or invalid payload or user,
 //! bad arguments).
 //!
-//! Room for more: each subcommand is a module with an `Args` struct and a `run` function;
-//! an OFREP sidecar (`flagcore serve`) plugs in the same way.
+//! Each subcommand is a module with an `Args` struct and a `run` function; `serve` takes
+//! `flagcore_serve::ServeArgs`.
 #![forbid(unsafe_code)]
 
 mod diff;
 mod eval;
 mod init;
 mod input;
+mod serve;
 mod validate;
 
 use std::process::ExitCode;
@@ -51,6 +53,9 @@ enum Command {
     /// Print the client initialize response (what Statsig's client SDKs bootstrap from)
     /// for one user.
     InitResponse(init::Args),
+    /// Serve OFREP (OpenFeature's remote evaluation protocol), health and Prometheus
+    /// metrics over HTTP, from a payload file, Statsig or Redis.
+    Serve(flagcore_serve::ServeArgs),
 }
 
 /// Output format.
@@ -87,6 +92,7 @@ fn main() -> ExitCode {
         Command::Eval(a) => eval::run(a),
         Command::Diff(a) => diff::run(a),
         Command::InitResponse(a) => init::run(a),
+        Command::Serve(a) => serve::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
