@@ -121,16 +121,29 @@ pub struct View {
     id_lists: Arc<IdLists>,
     overrides: Arc<Overrides>,
     options: Arc<Options>,
+    /// No exposure sink and no local overrides: a gate check needs only its boolean.
+    plain: bool,
 }
 
 impl View {
-    fn empty(options: Arc<Options>) -> View {
+    fn new(
+        ruleset: Option<Arc<Ruleset>>,
+        id_lists: Arc<IdLists>,
+        overrides: Arc<Overrides>,
+        options: Arc<Options>,
+    ) -> View {
+        let plain = options.exposure_sink.is_none() && overrides.is_empty();
         View {
-            ruleset: None,
-            id_lists: Arc::default(),
-            overrides: Arc::default(),
+            ruleset,
+            id_lists,
+            overrides,
             options,
+            plain,
         }
+    }
+
+    fn empty(options: Arc<Options>) -> View {
+        View::new(None, Arc::default(), Arc::default(), options)
     }
 }
 
@@ -229,11 +242,13 @@ impl Store {
     /// The store's [`InstallListener`](crate::InstallListener), if any, is told after the swap.
     pub fn install(&self, ruleset: impl Into<Arc<Ruleset>>) {
         let ruleset = ruleset.into();
-        let previous = self.state.rcu(|s| View {
-            ruleset: Some(ruleset.clone()),
-            id_lists: s.id_lists.clone(),
-            overrides: s.overrides.clone(),
-            options: s.options.clone(),
+        let previous = self.state.rcu(|s| {
+            View::new(
+                Some(ruleset.clone()),
+                s.id_lists.clone(),
+                s.overrides.clone(),
+                s.options.clone(),
+            )
         });
         if let Some(listener) = &self.options.install_listener {
             listener.installed(RulesetUpdate {
@@ -251,11 +266,13 @@ impl Store {
     /// Replaces all ID lists (for `in_segment_list` conditions).
     pub fn set_id_lists(&self, lists: IdLists) {
         let lists = Arc::new(lists);
-        self.state.rcu(|s| View {
-            ruleset: s.ruleset.clone(),
-            id_lists: lists.clone(),
-            overrides: s.overrides.clone(),
-            options: s.options.clone(),
+        self.state.rcu(|s| {
+            View::new(
+                s.ruleset.clone(),
+                lists.clone(),
+                s.overrides.clone(),
+                s.options.clone(),
+            )
         });
     }
 
@@ -265,12 +282,12 @@ impl Store {
         self.state.rcu(|s| {
             let mut lists = (*s.id_lists).clone();
             edit(&mut lists);
-            View {
-                ruleset: s.ruleset.clone(),
-                id_lists: Arc::new(lists),
-                overrides: s.overrides.clone(),
-                options: s.options.clone(),
-            }
+            View::new(
+                s.ruleset.clone(),
+                Arc::new(lists),
+                s.overrides.clone(),
+                s.options.clone(),
+            )
         });
     }
 
@@ -283,12 +300,12 @@ impl Store {
         self.state.rcu(|s| {
             let mut o = (*s.overrides).clone();
             edit(&mut o);
-            View {
-                ruleset: s.ruleset.clone(),
-                id_lists: s.id_lists.clone(),
-                overrides: Arc::new(o),
-                options: s.options.clone(),
-            }
+            View::new(
+                s.ruleset.clone(),
+                s.id_lists.clone(),
+                Arc::new(o),
+                s.options.clone(),
+            )
         });
     }
 
@@ -600,6 +617,7 @@ impl View {
             user,
             kind,
             name,
+            None,
             keep_exposures,
             NoTrace,
         );
@@ -704,6 +722,7 @@ impl View {
             user,
             kind,
             name,
+            None,
             true,
             &builder,
         );
@@ -758,11 +777,16 @@ impl View {
     pub fn check_gate(&self, user: &User<'_>, name: &str) -> bool {
         match self.ruleset() {
             // The common case: only the boolean is needed, so no result record is built.
-            Some(rs) if self.options.exposure_sink.is_none() && self.overrides.is_empty() => {
-                gate_value(rs, || self.env(), user, name)
-            }
-            _ => self.evaluate_tls(user, Kind::Gate, name).value(),
+            Some(rs) if self.plain => gate_value(rs, || self.env(), user, name),
+            _ => self.gate_logged(user, name),
         }
+    }
+
+    /// [`View::check_gate`] with exposures or overrides: kept out of line, so that the
+    /// common case stays a small function.
+    #[inline(never)]
+    fn gate_logged(&self, user: &User<'_>, name: &str) -> bool {
+        self.evaluate_tls(user, Kind::Gate, name).value()
     }
 
     /// Evaluates a feature gate (logs the exposure). The result omits secondary exposures;
@@ -1002,6 +1026,7 @@ impl Ruleset {
             user,
             kind,
             name,
+            None,
             true,
             NoTrace,
         )
@@ -1208,6 +1233,7 @@ pub(crate) fn evaluate<'a, T: Tracer>(
     user: &User<'_>,
     kind: Kind,
     name: &'a str,
+    known: Option<&'a Spec>,
     keep_exposures: bool,
     tracer: T,
 ) -> (Shaped<'a>, Option<&'a ReturnValue>) {
@@ -1224,7 +1250,11 @@ pub(crate) fn evaluate<'a, T: Tracer>(
         let mut ev = Evaluator::with_tracer(rs, user, env, sec, tracer);
         ev.keep_exposures = keep_exposures;
         ev.overrides = overrides;
-        let outcome = ev.evaluate(name, kind, &mut rec);
+        let outcome = match known {
+            // The spec of `name` (the caller found it): no lookup.
+            Some(spec) => ev.evaluate_known(spec, kind, &mut rec),
+            None => ev.evaluate(name, kind, &mut rec),
+        };
         (outcome, ev.id_list_used.get(), ev.country_not_loaded.get())
     };
     let found = match outcome {

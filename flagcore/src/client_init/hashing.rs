@@ -111,7 +111,7 @@ pub(crate) fn push_base64(out: &mut Vec<u8>, bytes: &[u8]) {
 
 /// Appends `s` as a JSON string.
 pub(crate) fn push_str(out: &mut Vec<u8>, s: &str) {
-    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+    if !needs_escape(s.as_bytes()) {
         out.push(b'"');
         out.extend_from_slice(s.as_bytes());
         out.push(b'"');
@@ -119,6 +119,29 @@ pub(crate) fn push_str(out: &mut Vec<u8>, s: &str) {
         // Cannot fail: writing to a Vec does not fail.
         let _ = serde_json::to_writer(&mut *out, s);
     }
+}
+
+/// Whether `s` holds a byte JSON escapes (a control character, `"` or `\\`), eight bytes
+/// at a time.
+fn needs_escape(s: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // Non-zero exactly when some byte of `x` is below `n` (for n <= 128).
+    let below = |x: u64, n: u64| x.wrapping_sub(ONES * n) & !x & HIGH;
+    let mut chunks = s.chunks_exact(8);
+    for c in &mut chunks {
+        let Ok(bytes) = <[u8; 8]>::try_from(c) else {
+            return true;
+        };
+        let x = u64::from_le_bytes(bytes);
+        if below(x, 0x20) | below(x ^ (ONES * 0x22), 1) | below(x ^ (ONES * 0x5c), 1) != 0 {
+            return true;
+        }
+    }
+    chunks
+        .remainder()
+        .iter()
+        .any(|&b| b < 0x20 || b == b'"' || b == b'\\')
 }
 
 /// How one response writes names: the algorithm, and the ruleset's names already hashed
@@ -140,6 +163,14 @@ impl<'r> Names<'r> {
         let known =
             slot.and_then(|slot| rs.hashed_names(slot, |out, name| push_name(out, alg, name)));
         Names { alg, known }
+    }
+
+    /// Appends `name`, the ruleset's interned string `sid`, hashed, as a JSON string.
+    pub(crate) fn push_sid(self, out: &mut Vec<u8>, sid: u32, name: &str) {
+        match self.known.and_then(|k| k.get_sid(sid)) {
+            Some(text) => out.extend_from_slice(text),
+            None => push_name(out, self.alg, name),
+        }
     }
 
     /// Appends `name` hashed, as a JSON string.
@@ -190,6 +221,23 @@ mod tests {
             "\"ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0=\""
         );
         assert_eq!(name(HashAlgorithm::None, "a\"b"), r#""a\"b""#);
+    }
+
+    #[test]
+    fn escapes_are_found_at_every_position() {
+        let escaped = |s: &[u8]| s.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\');
+        let plain = "aZ~é09".repeat(4);
+        for len in 0..24 {
+            let plain = &plain.as_bytes()[..len];
+            assert!(!needs_escape(plain), "{plain:?}");
+            for at in 0..len {
+                for b in 0..=255u8 {
+                    let mut s = plain.to_vec();
+                    s[at] = b;
+                    assert_eq!(needs_escape(&s), escaped(&s), "{s:?}");
+                }
+            }
+        }
     }
 
     #[test]

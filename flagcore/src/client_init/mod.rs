@@ -170,7 +170,7 @@ impl View {
             write_blank(self, None, user, out);
             return;
         };
-        let written = ResponseMemo::with_thread_memo(rs.gates.list.len(), |memo| {
+        let written = ResponseMemo::with_thread_memo(rs.gates.list.len(), rs.strs.len(), |memo| {
             with_thread_buffer(|sec| Writer::new(self, rs, user, options, memo, sec, out).all())
         });
         if written.is_err() {
@@ -211,6 +211,20 @@ impl<'v> Ctx<'v, '_> {
     where
         'v: 's,
     {
+        self.evaluate_spec(sec, kind, name, None)
+    }
+
+    /// Evaluates `name` as `kind`, whose spec is `known` when the caller has it.
+    fn evaluate_spec<'s>(
+        &self,
+        sec: &'s mut Vec<RawExposure>,
+        kind: Kind,
+        name: &'v str,
+        known: Option<&'v Spec>,
+    ) -> Evaluation<'s>
+    where
+        'v: 's,
+    {
         let mut env = self.view.env();
         if let Some(app) = self.app {
             env.app_id = Some(app);
@@ -228,6 +242,7 @@ impl<'v> Ctx<'v, '_> {
             self.user,
             kind,
             name,
+            known,
             true,
             self.memo,
         )
@@ -340,7 +355,9 @@ impl<'v, 'u, 'o> Writer<'v, 'u, 'o> {
             let kind = kind(spec);
             let hash = self.ctx.names;
             // Evaluate first (the buffer holds the exposures), then write.
-            let e = self.ctx.evaluate(self.sec, kind, &spec.name);
+            let e = self
+                .ctx
+                .evaluate_spec(self.sec, kind, &spec.name, Some(spec));
             if e.reason() == Reason::DepthExceeded {
                 return Err(Failed);
             }
@@ -517,7 +534,7 @@ fn write_exposures(out: &mut Vec<u8>, hash: Names<'_>, list: SecondaryExposures<
         first = false;
         let Some(x) = list.get(i) else { continue };
         out.extend_from_slice(b"{\"gate\":");
-        hash.push(out, x.gate);
+        hash.push_sid(out, raw.gate, x.gate);
         out.extend_from_slice(if x.gate_value {
             b",\"gateValue\":\"true\",\"ruleID\":"
         } else {
@@ -540,9 +557,11 @@ fn write_entity(
     kind: Kind,
     e: &Evaluation<'_>,
 ) {
+    let start = out.len();
     hash.push(out, e.name());
+    let written = start..out.len();
     out.extend_from_slice(b":{\"name\":");
-    hash.push(out, e.name());
+    out.extend_from_within(written);
     out.extend_from_slice(b",\"rule_id\":");
     push_str(out, e.rule_id());
     out.extend_from_slice(b",\"secondary_exposures\":");

@@ -680,9 +680,14 @@ impl<'r, 'u, 'e, T: Tracer> Evaluator<'r, 'u, 'e, T> {
                 return h;
             }
         }
-        let h = self
-            .unit_value(id)
-            .with_str_or_empty(|s| prefix.hash_u64(s.as_bytes()));
+        let hash = || {
+            self.unit_value(id)
+                .with_str_or_empty(|s| prefix.hash_u64(s.as_bytes()))
+        };
+        let h = match self.tracer.memo() {
+            Some(m) if prefix.id != u32::MAX => m.unit_hash(prefix.id, &id.name, hash),
+            _ => hash(),
+        };
         memo[1] = memo[0];
         memo[0] = (prefix.id, &id.name, h);
         self.memo.set(memo);

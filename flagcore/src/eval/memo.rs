@@ -21,10 +21,10 @@ use core::fmt::Write;
 use super::record::{RawExposure, Record};
 use crate::ua::Field;
 
-/// What a nested gate's evaluation gave (`set`: remembered).
+/// What a nested gate's evaluation gave (remembered in the response `generation`).
 #[derive(Clone, Copy, Default)]
 pub(crate) struct Remembered {
-    set: bool,
+    generation: u32,
     value: bool,
     rule_id: Option<u32>,
     unsupported: bool,
@@ -45,6 +45,11 @@ pub(crate) struct ResponseMemo {
     slots: RefCell<Vec<Remembered>>,
     exposures: RefCell<Vec<RawExposure>>,
     ua: RefCell<ParsedUa>,
+    /// Bucketing hashes by salt prefix (its interned id): the id type's name (where the
+    /// ruleset keeps it, and its length) and the hash, with the response generation.
+    hashes: RefCell<Vec<(u32, usize, usize, u64)>>,
+    /// The response this memo is for (entries of other generations are stale; 0 is none).
+    generation: Cell<u32>,
 }
 
 /// A user agent's four fields as conditions read them, for the agent `ua`.
@@ -98,12 +103,29 @@ thread_local! {
 impl ResponseMemo {
     /// Runs `f` with the thread's memo, emptied and sized for `gates` gates: once grown, a
     /// response allocates nothing here.
-    pub(crate) fn with_thread_memo<R>(gates: usize, f: impl FnOnce(&ResponseMemo) -> R) -> R {
+    pub(crate) fn with_thread_memo<R>(
+        gates: usize,
+        prefixes: usize,
+        f: impl FnOnce(&ResponseMemo) -> R,
+    ) -> R {
         let memo = MEMO.try_with(Cell::take).unwrap_or_default();
         {
+            let mut generation = memo.generation.get().wrapping_add(1);
             let mut slots = memo.slots.borrow_mut();
-            slots.clear();
-            slots.resize(gates * 2, Remembered::default());
+            let mut hashes = memo.hashes.borrow_mut();
+            if generation == 0 {
+                // Wrapped around: forget everything.
+                slots.clear();
+                hashes.clear();
+                generation = 1;
+            }
+            memo.generation.set(generation);
+            if slots.len() < gates * 2 {
+                slots.resize(gates * 2, Remembered::default());
+            }
+            if hashes.len() < prefixes {
+                hashes.resize(prefixes, (0, 0, 0, 0));
+            }
             memo.exposures.borrow_mut().clear();
             memo.ua.borrow_mut().set = false;
         }
@@ -121,6 +143,23 @@ impl ResponseMemo {
         f(parsed.get(field))
     }
 
+    /// The bucketing hash of the salt prefix `prefix` (an interned id) for the unit of id
+    /// type `id_type`, computed by `hash` the first time in the response.
+    pub(crate) fn unit_hash(&self, prefix: u32, id_type: &str, hash: impl FnOnce() -> u64) -> u64 {
+        let generation = self.generation.get();
+        let key = (id_type.as_ptr() as usize, id_type.len());
+        if let Some(&(g, ptr, len, h)) = self.hashes.borrow().get(prefix as usize) {
+            if g == generation && (ptr, len) == key {
+                return h;
+            }
+        }
+        let h = hash();
+        if let Some(e) = self.hashes.borrow_mut().get_mut(prefix as usize) {
+            *e = (generation, key.0, key.1, h);
+        }
+        h
+    }
+
     /// The slot of gate `index` checked at `delegation_depth`, when there is one.
     pub(crate) fn slot(index: u32, delegation_depth: u32) -> Option<usize> {
         (delegation_depth <= 1).then(|| index as usize * 2 + delegation_depth as usize)
@@ -128,7 +167,12 @@ impl ResponseMemo {
 
     /// The remembered result in `slot`, if any.
     pub(crate) fn get(&self, slot: usize) -> Option<Remembered> {
-        self.slots.borrow().get(slot).copied().filter(|r| r.set)
+        let generation = self.generation.get();
+        self.slots
+            .borrow()
+            .get(slot)
+            .copied()
+            .filter(|r| r.generation == generation)
     }
 
     /// Replays `r` into `child`, appending its secondary exposures to `sec`.
@@ -164,7 +208,7 @@ impl ResponseMemo {
         let end = exposures.len() as u32;
         if let Some(s) = self.slots.borrow_mut().get_mut(slot) {
             *s = Remembered {
-                set: true,
+                generation: self.generation.get(),
                 value: child.value,
                 rule_id: child.rule_id,
                 unsupported: child.unsupported,

@@ -592,6 +592,7 @@ impl View {
             user,
             Kind::Experiment,
             name,
+            None,
             true,
             NoTrace,
         );
@@ -629,6 +630,7 @@ impl View {
             user,
             Kind::Layer,
             name,
+            None,
             true,
             NoTrace,
         );

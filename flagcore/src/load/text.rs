@@ -73,6 +73,13 @@ fn address(map: &Map<String, Json>) -> usize {
 #[derive(Debug)]
 pub(crate) struct NameText {
     ranges: HashMap<Box<str>, Range<usize>, SeededXxh3>,
+    /// The same ranges keyed by where the ruleset keeps each name (its specs' names and
+    /// its interned strings), with the name's length: a response's names are those, and an
+    /// address costs less to hash than the characters. A live string at an address of the
+    /// ruleset's, with the same length, is that very string.
+    by_address: HashMap<usize, (usize, Range<usize>), BuildHasherDefault<AddressHasher>>,
+    /// The same ranges by interned string id (empty: not a name).
+    by_sid: Vec<Range<usize>>,
     bytes: Vec<u8>,
 }
 
@@ -80,6 +87,8 @@ impl NameText {
     fn of(rs: &Ruleset, write: impl Fn(&mut Vec<u8>, &str)) -> NameText {
         let mut text = NameText {
             ranges: HashMap::with_hasher(SeededXxh3::new()),
+            by_address: HashMap::default(),
+            by_sid: Vec::with_capacity(rs.strs.len()),
             bytes: Vec::new(),
         };
         let specs = [&rs.gates.list, &rs.configs.list, &rs.layers.list];
@@ -88,7 +97,18 @@ impl NameText {
         for name in names.chain(stores) {
             let start = text.bytes.len();
             write(&mut text.bytes, name);
-            text.ranges.insert(name.into(), start..text.bytes.len());
+            let range = start..text.bytes.len();
+            text.by_address
+                .insert(str_address(name), (name.len(), range.clone()));
+            text.ranges.insert(name.into(), range);
+        }
+        for s in &rs.strs {
+            let range = text.ranges.get(&**s).cloned();
+            if let Some(range) = &range {
+                let entry = (s.len(), range.clone());
+                text.by_address.insert(str_address(s), entry);
+            }
+            text.by_sid.push(range.unwrap_or(0..0));
         }
         text.bytes.shrink_to_fit();
         text
@@ -96,9 +116,24 @@ impl NameText {
 
     /// `name` as written, when it is a name of the ruleset.
     pub(crate) fn get(&self, name: &str) -> Option<&[u8]> {
-        let range = self.ranges.get(name)?;
+        let range = match self.by_address.get(&str_address(name)) {
+            Some((len, range)) if *len == name.len() => range,
+            _ => self.ranges.get(name)?,
+        };
         self.bytes.get(range.clone())
     }
+}
+
+impl NameText {
+    /// The interned string `sid` as written, when it is a name of the ruleset.
+    pub(crate) fn get_sid(&self, sid: u32) -> Option<&[u8]> {
+        let range = self.by_sid.get(sid as usize).filter(|r| !r.is_empty())?;
+        self.bytes.get(range.clone())
+    }
+}
+
+fn str_address(s: &str) -> usize {
+    s.as_ptr() as usize
 }
 
 impl Ruleset {
