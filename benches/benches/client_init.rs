@@ -11,57 +11,11 @@
 #![allow(missing_docs)] // `criterion_group!` generates undocumented functions.
 
 use std::hint::black_box;
-use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use flagcore::{Attributes, ClientInitOptions, HashAlgorithm, Store, User, Value};
-
-fn conformance() -> &'static Path {
-    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../conformance"))
-}
-
-fn store_of(bytes: &[u8]) -> Store {
-    let store = Store::new();
-    store.load_json(bytes).expect("payload loads");
-    store
-}
-
-fn eval_proj() -> Store {
-    let path = conformance().join("fixtures/eval_proj/dcs.json");
-    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    store_of(&bytes)
-}
-
-fn perf_proj() -> Store {
-    let path = conformance().join("payloads/perf_proj_dcs.json.xz");
-    let out = Command::new("xz")
-        .arg("-dc")
-        .arg(&path)
-        .output()
-        .unwrap_or_else(|e| panic!("xz -dc {}: {e} (install xz)", path.display()));
-    assert!(out.status.success(), "xz -dc {} failed", path.display());
-    store_of(&out.stdout)
-}
-
-const CUSTOM: &[(&str, Value<'static>)] =
-    &[("level", Value::Int(7)), ("plan", Value::Str("enterprise"))];
-const IDS: &[(&str, Value<'static>)] = &[("stableID", Value::Str("stable-1234"))];
-
-/// The benchmark user (the official core is timed with the same one, as JSON).
-fn user() -> User<'static> {
-    User::with_user_id("user-42")
-        .email("jkw@statsig.com")
-        .country("US")
-        .app_version("1.2.3")
-        .user_agent(
-            "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 \
-             (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36",
-        )
-        .custom(Attributes::Pairs(CUSTOM))
-        .custom_ids(Attributes::Pairs(IDS))
-}
+use flagcore::{ClientInitOptions, HashAlgorithm};
+use flagcore_benches::client_init::{eval_proj, perf_proj, user};
 
 fn responses(c: &mut Criterion) {
     let user = user();

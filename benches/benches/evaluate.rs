@@ -12,7 +12,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use flagcore::{Attributes, Exposures, Kind, Ruleset, Scratch, Store, User, Value};
+use flagcore::{Exposures, Kind, Ruleset, Scratch, Store, User};
+use flagcore_benches::user;
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -27,21 +28,6 @@ fn load(name: &str) -> (Vec<u8>, Store) {
     let store = Store::new();
     store.load_json(&bytes).expect("fixture loads");
     (bytes, store)
-}
-
-const CUSTOM: &[(&str, Value<'static>)] =
-    &[("level", Value::Int(7)), ("plan", Value::Str("enterprise"))];
-
-fn user(id: &str) -> User<'_> {
-    User::with_user_id(id)
-        .email("jkw@statsig.com")
-        .country("US")
-        .app_version("1.2.3")
-        .user_agent(
-            "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 \
-             (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36",
-        )
-        .custom(Attributes::Pairs(CUSTOM))
 }
 
 fn checks(c: &mut Criterion) {

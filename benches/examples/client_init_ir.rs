@@ -9,17 +9,17 @@
 //! ```
 
 use std::hint::black_box;
-use std::path::Path;
 
-use flagcore::{Attributes, ClientInitOptions, HashAlgorithm, Store, User, Value};
-
-const CUSTOM: &[(&str, Value<'static>)] =
-    &[("level", Value::Int(7)), ("plan", Value::Str("enterprise"))];
-const IDS: &[(&str, Value<'static>)] = &[("stableID", Value::Str("stable-1234"))];
+use flagcore::{ClientInitOptions, HashAlgorithm};
+use flagcore_benches::client_init::{eval_proj, perf_proj, user};
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let payload = args.next().unwrap_or_else(|| "eval_proj".into());
+    let store = match args.next().as_deref() {
+        Some("perf_proj") => perf_proj(),
+        None | Some("eval_proj") => eval_proj(),
+        Some(other) => panic!("payload {other}: eval_proj or perf_proj"),
+    };
     let hash = match args.next().as_deref() {
         Some("sha256") => HashAlgorithm::Sha256,
         Some("none") => HashAlgorithm::None,
@@ -28,29 +28,7 @@ fn main() {
     let calls: usize = args
         .next()
         .map_or(200, |n| n.parse().expect("a call count"));
-    let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../conformance"));
-    let bytes = if payload == "perf_proj" {
-        let out = std::process::Command::new("xz")
-            .arg("-dc")
-            .arg(dir.join("payloads/perf_proj_dcs.json.xz"))
-            .output()
-            .expect("xz runs");
-        out.stdout
-    } else {
-        std::fs::read(dir.join(format!("fixtures/{payload}/dcs.json"))).expect("the payload")
-    };
-    let store = Store::new();
-    store.load_json(&bytes).expect("payload loads");
-    let user = User::with_user_id("user-42")
-        .email("jkw@statsig.com")
-        .country("US")
-        .app_version("1.2.3")
-        .user_agent(
-            "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 \
-             (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36",
-        )
-        .custom(Attributes::Pairs(CUSTOM))
-        .custom_ids(Attributes::Pairs(IDS));
+    let user = user();
     let options = ClientInitOptions::default().hash(hash);
     let snapshot = store.snapshot();
     let mut body = Vec::new();
