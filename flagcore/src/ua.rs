@@ -30,6 +30,8 @@
 
 use core::fmt;
 
+use crate::value::StackStr;
+
 /// A parsed user agent. Names and version parts borrow from the input or are static.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UserAgent<'a> {
@@ -90,6 +92,24 @@ impl fmt::Display for Version<'_> {
     }
 }
 
+impl<'a> UserAgent<'a> {
+    /// `field` as a condition compares it: a name as it is, a version formatted into `buf`
+    /// (`0.0.0` when unknown).
+    pub(crate) fn field<'b>(&self, field: Field, buf: &'b mut StackStr<128>) -> &'b str
+    where
+        'a: 'b,
+    {
+        let version = match field {
+            Field::OsName => return self.os_name,
+            Field::BrowserName => return self.browser_name,
+            Field::OsVersion => self.os_version,
+            Field::BrowserVersion => self.browser_version,
+        };
+        let _ = fmt::Write::write_fmt(buf, format_args!("{version}"));
+        buf.as_str()
+    }
+}
+
 /// The field of a parsed user agent that a `ua_based` condition reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Field {
@@ -104,6 +124,14 @@ pub enum Field {
 }
 
 impl Field {
+    /// Every field, in declaration order.
+    pub(crate) const ALL: [Field; 4] = [
+        Field::OsName,
+        Field::OsVersion,
+        Field::BrowserName,
+        Field::BrowserVersion,
+    ];
+
     /// The field a condition's `field` names, compared case-insensitively; `None` for any
     /// other name (the condition then sees a missing value).
     ///

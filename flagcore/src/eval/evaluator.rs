@@ -1032,21 +1032,8 @@ impl<'r, 'u, 'e, T: Tracer> Evaluator<'r, 'u, 'e, T> {
                 return memo.ua_field(ua, field, |v| self.apply(c, UVal::Str(v)));
             }
             let parsed = crate::ua::parse(ua);
-            use crate::ua::Field as F;
-            match field {
-                F::OsName => self.apply(c, UVal::Str(parsed.os_name)),
-                F::BrowserName => self.apply(c, UVal::Str(parsed.browser_name)),
-                F::OsVersion | F::BrowserVersion => {
-                    let v = if field == F::OsVersion {
-                        parsed.os_version
-                    } else {
-                        parsed.browser_version
-                    };
-                    let mut buf = crate::value::StackStr::<128>::new();
-                    let _ = core::fmt::Write::write_fmt(&mut buf, format_args!("{v}"));
-                    self.apply(c, UVal::Str(buf.as_str()))
-                }
-            }
+            let mut buf = crate::value::StackStr::<128>::new();
+            self.apply(c, UVal::Str(parsed.field(field, &mut buf)))
         })
     }
 

@@ -15,11 +15,11 @@
 //! `browser_version`, … conditions would parse it once each), keyed by its text.
 
 use core::cell::{Cell, RefCell};
-
-use core::fmt::Write;
+use core::ops::Range;
 
 use super::record::{RawExposure, Record};
 use crate::ua::Field;
+use crate::value::StackStr;
 
 /// What a nested gate's evaluation gave (remembered in the response `generation`).
 #[derive(Clone, Copy, Default)]
@@ -57,41 +57,30 @@ pub(crate) struct ResponseMemo {
 struct ParsedUa {
     set: bool,
     ua: String,
-    /// The fields in [`Field`] order, one after another; `ends` says where each ends.
+    /// The fields one after another, in [`Field::ALL`] order; `spans` says where each is.
     text: String,
-    ends: [usize; 4],
+    spans: [Range<usize>; 4],
 }
 
 impl ParsedUa {
     fn fill(&mut self, ua: &str) {
         let p = crate::ua::parse(ua);
         self.text.clear();
-        let mut ends = [0; 4];
-        for (i, end) in ends.iter_mut().enumerate() {
-            let _ = match i {
-                0 => write!(self.text, "{}", p.os_name),
-                1 => write!(self.text, "{}", p.os_version),
-                2 => write!(self.text, "{}", p.browser_name),
-                _ => write!(self.text, "{}", p.browser_version),
-            };
-            *end = self.text.len();
+        for (field, span) in Field::ALL.into_iter().zip(&mut self.spans) {
+            let mut buf = StackStr::<128>::new();
+            let start = self.text.len();
+            self.text.push_str(p.field(field, &mut buf));
+            *span = start..self.text.len();
         }
-        self.ends = ends;
         self.ua.clear();
         self.ua.push_str(ua);
         self.set = true;
     }
 
     fn get(&self, field: Field) -> &str {
-        let i = match field {
-            Field::OsName => 0usize,
-            Field::OsVersion => 1,
-            Field::BrowserName => 2,
-            Field::BrowserVersion => 3,
-        };
-        let start = i.checked_sub(1).and_then(|j| self.ends.get(j)).copied();
-        let end = self.ends.get(i).copied().unwrap_or(0);
-        self.text.get(start.unwrap_or(0)..end).unwrap_or_default()
+        let i = Field::ALL.iter().position(|f| *f == field);
+        let span = i.and_then(|i| self.spans.get(i)).cloned();
+        span.and_then(|s| self.text.get(s)).unwrap_or_default()
     }
 }
 
