@@ -73,9 +73,9 @@ fn address(map: &Map<String, Json>) -> usize {
 #[derive(Debug)]
 pub(crate) struct NameText {
     ranges: HashMap<Box<str>, Range<usize>, SeededXxh3>,
-    /// The same ranges keyed by where the ruleset keeps each name (its specs' names and
-    /// its interned strings), with the name's length: a response's names are those, and an
-    /// address costs less to hash than the characters. A live string at an address of the
+    /// The same ranges keyed by where the ruleset keeps each spec's and parameter store's
+    /// name, with the name's length: a response writes entities by those, and an address
+    /// costs less to hash than the characters. A live string at an address of the
     /// ruleset's, with the same length, is that very string.
     by_address: HashMap<usize, (usize, Range<usize>), BuildHasherDefault<AddressHasher>>,
     /// The same ranges by interned string id (empty: not a name).
@@ -104,10 +104,6 @@ impl NameText {
         }
         for s in &rs.strs {
             let range = text.ranges.get(&**s).cloned();
-            if let Some(range) = &range {
-                let entry = (s.len(), range.clone());
-                text.by_address.insert(str_address(s), entry);
-            }
             text.by_sid.push(range.unwrap_or(0..0));
         }
         text.bytes.shrink_to_fit();
@@ -122,9 +118,7 @@ impl NameText {
         };
         self.bytes.get(range.clone())
     }
-}
 
-impl NameText {
     /// The interned string `sid` as written, when it is a name of the ruleset.
     pub(crate) fn get_sid(&self, sid: u32) -> Option<&[u8]> {
         let range = self.by_sid.get(sid as usize).filter(|r| !r.is_empty())?;
