@@ -5,23 +5,16 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def norm(v: Any) -> Any:
-    """Numbers compare by value (1 == 1.0), as compare.py in the corpus does."""
-    if isinstance(v, bool) or v is None or isinstance(v, str):
-        return v
-    if isinstance(v, (int, float)):
-        return float(v)
-    if isinstance(v, list):
-        return [norm(x) for x in v]
-    if isinstance(v, dict):
-        return {k: norm(x) for k, x in v.items()}
-    return v
+# Values compare as the corpus's own compare.py compares them (numbers by value).
+sys.path.insert(0, str(REPO / "conformance"))
+from compare import norm  # noqa: E402,F401
 
 
 def conformance_dir() -> Path:

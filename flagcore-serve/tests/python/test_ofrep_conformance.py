@@ -20,6 +20,7 @@ import pathlib
 import re
 import shlex
 import subprocess
+import sys
 import time
 
 import pytest
@@ -28,6 +29,9 @@ from openfeature.contrib.provider.ofrep import OFREPProvider
 from openfeature.evaluation_context import EvaluationContext
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
+# Values compare as the corpus's own compare.py compares them (numbers by value).
+sys.path.insert(0, str(ROOT / "conformance"))
+from compare import norm  # noqa: E402
 FIXTURES = ROOT / "conformance" / "fixtures"
 SERVE = shlex.split(
     os.environ.get("FLAGCORE_SERVE", f"{ROOT / 'target' / 'debug' / 'flagcore'} serve")
@@ -40,19 +44,6 @@ SAMPLE = int(os.environ.get("OFREP_SAMPLE", "1"))
 RESERVED = {"targetingKey", "userID", "email", "ip", "userAgent", "country", "locale",
             "appVersion", "customIDs", "stableID", "custom", "privateAttributes",
             "statsigEnvironment"}
-
-
-def norm(v):
-    """Numbers compare by value (1 == 1.0), as conformance/compare.py compares them."""
-    if isinstance(v, bool) or v is None or isinstance(v, str):
-        return v
-    if isinstance(v, (int, float)):
-        return float(v)
-    if isinstance(v, list):
-        return [norm(x) for x in v]
-    if isinstance(v, dict):
-        return {k: norm(x) for k, x in v.items()}
-    return v
 
 
 def context(user):
